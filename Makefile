@@ -1,0 +1,30 @@
+# Two entry points a new machine needs: `make demo` and `make test`. Both set up what they
+# need (a virtualenv with the package installed editable) and are safe to run again.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/liminal-nb inspect example_notebooks/iris_classification.ipynb
+	$(BIN)/liminal-nb inspect example_notebooks/iris_classification.ipynb --graph
+
+lint: $(STAMP)
+	$(BIN)/ruff check liminal_jupyter tests benchmarks
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,126 @@
+"""`liminal-nb`: the terminal front of liminal-jupyter.
+
+argparse (stdlib, instant to import) with one sub-command per job; each command imports
+what it needs when it runs, so `liminal-nb --help` and `liminal-nb inspect` stay fast.
+Exit codes: 0 success, 2 bad input (a notebook with errors, a usage error), 1 a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+_DESCRIPTION = """\
+Turn a tagged Jupyter notebook into an ML pipeline.
+
+Tag cells in JupyterLab (the cell inspector's tag editor): `step:NAME` starts a step,
+`parameters` marks papermill's parameters cell, `imports` and `functions` are run before
+every step, `metrics` lists values to log. The data that flows between steps is found
+from the code. A notebook with no tags at all is a one-step pipeline.
+"""
+
+_EPILOG = """\
+examples:
+  liminal-nb inspect example_notebooks/iris_classification.ipynb
+  liminal-nb inspect notebook.ipynb --json > pipeline.json
+  liminal-nb inspect notebook.ipynb --graph
+
+Run `liminal-nb COMMAND --help` for the options of a command.
+"""
+
+_INSPECT_HELP = """\
+Print the pipeline a notebook defines: its parameters with types and defaults, its steps in
+the order they run with their cells, phase, options, inputs (and the step that produces
+each) and outputs, then any warnings and errors. Nothing is run and nothing is written.
+Exit status: 0 when the pipeline is valid, 2 when it has errors.
+"""
+
+_INSPECT_EPILOG = """\
+examples:
+  liminal-nb inspect train.ipynb            readable summary
+  liminal-nb inspect train.ipynb --json     the pipeline IR as JSON (schema: docs/ir.md)
+  liminal-nb inspect train.ipynb --graph    the DAG as Mermaid text, for a README or a cell
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liminal-nb",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="show the pipeline a notebook defines (steps, data flow, errors)",
+        description=_INSPECT_HELP,
+        epilog=_INSPECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument("notebook", help="path of the .ipynb file")
+    shape = inspect.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the pipeline IR as JSON")
+    shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
+    inspect.set_defaults(handler=_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.notebook.parse import parse_notebook
+
+    try:
+        pipeline = parse_notebook(args.notebook)
+    except NotebookError as exc:
+        if args.json:
+            errors = [d.to_json() for d in exc.diagnostics]
+            print(json.dumps({"valid": False, "errors": errors, "warnings": []}, indent=2))
+        else:
+            for diagnostic in exc.diagnostics:
+                print(diagnostic.render(), file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(pipeline.to_json(), indent=2, default=str))
+    elif args.graph:
+        from liminal_jupyter.mermaid import to_mermaid
+
+        print(to_mermaid(pipeline))
+        for diagnostic in pipeline.errors:
+            print(diagnostic.render(), file=sys.stderr)
+    else:
+        from liminal_jupyter.describe import describe
+
+        print(describe(pipeline))
+    return EXIT_OK if pipeline.valid else EXIT_INVALID
+
+
+def _version() -> str:
+    from liminal_jupyter import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Pipeline settings from notebook metadata (`metadata.liminal`), with Kale's as a fallback.
+
+Settings live in the notebook so the pipeline travels with it. Known keys are type-checked
+here, so a typo gets a warning with the closest key instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from liminal_jupyter.diagnostics import Diagnostics
+from liminal_jupyter.notebook.reader import RawNotebook
+
+# key -> (accepted Python types, what to say when it is wrong)
+KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "a string"),
+    "description": ((str,), "a string"),
+    "experiment": ((str,), "a string"),
+    "image": ((str,), "a container image reference"),
+    "requirements": ((list,), "a list of pip requirement strings"),
+    "kfp_host": ((str,), "a URL"),
+    "mlflow_uri": ((str,), "a tracking URI"),
+    "schedule": ((str,), "a cron expression or preset such as @daily"),
+    "artifacts": ((str,), "a path or fsspec URL"),
+    "steps_defaults": ((list,), "a list of step option tags such as cpu:1"),
+    "test": ((list, dict), "parameter sets for notebook CI"),
+    "thresholds": ((dict,), "metric thresholds"),
+    "drift_threshold": ((int, float), "a number"),
+}
+
+_KALE_KEYS = {
+    "pipeline_name": "name",
+    "pipeline_description": "description",
+    "experiment_name": "experiment",
+    "docker_image": "image",
+    "steps_defaults": "steps_defaults",
+}
+
+
+def read_settings(nb: RawNotebook, diags: Diagnostics) -> dict[str, Any]:
+    raw = nb.metadata.get("liminal") or {}
+    where = nb.location()
+    if not isinstance(raw, dict):
+        diags.error("bad-settings", "notebook metadata 'liminal' must be an object.", where)
+        raw = {}
+    settings: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "tracking_uri":
+            key = "mlflow_uri"
+        if key not in KNOWN_SETTINGS:
+            close = difflib.get_close_matches(key, KNOWN_SETTINGS, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            diags.warning(
+                "unknown-setting",
+                f"notebook metadata liminal.{key} is not a setting and is ignored.{hint}",
+                where,
+            )
+            continue
+        types, wanted = KNOWN_SETTINGS[key]
+        if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+            diags.error(
+                "bad-setting",
+                f"notebook metadata liminal.{key} should be {wanted}, not {value!r}.",
+                where,
+            )
+            continue
+        settings[key] = value
+    _kale_fallback(nb.metadata.get("kubeflow_notebook"), settings)
+    return settings
+
+
+def _kale_fallback(kale: Any, settings: dict[str, Any]) -> None:
+    if not isinstance(kale, dict):
+        return
+    for kale_key, key in _KALE_KEYS.items():
+        value = kale.get(kale_key)
+        if value and key not in settings:
+            settings[key] = value
+    experiment = kale.get("experiment")
+    if isinstance(experiment, dict) and experiment.get("name") and "experiment" not in settings:
+        settings["experiment"] = experiment["name"]

@@ -1,0 +1,310 @@
+"""The pipeline IR: the one structure every backend, the server and the panel read.
+
+Plain dataclasses with no backend imports. A notebook is parsed into a Pipeline once
+(`liminal_jupyter.notebook.parse`); nothing downstream reaches back into the notebook.
+`to_json()` is the documented, versioned schema (docs/ir.md, schema/pipeline.schema.json);
+`Pipeline.from_json()` reads it back, so a step running in a pod can use the same IR.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from liminal_jupyter.diagnostics import Diagnostic, Diagnostics, Location
+
+SCHEMA_VERSION = 1
+
+PARAMETER_TYPES = ("int", "float", "str", "bool", "list", "dict", "any")
+
+
+@dataclass
+class CellRef:
+    """A notebook cell, by its index (0-based) and id, with its source as written."""
+
+    index: int
+    id: str | None
+    source: str
+
+
+@dataclass
+class Parameter:
+    name: str
+    type: str  # one of PARAMETER_TYPES
+    default: Any
+    help: str = ""
+    nullable: bool = False
+    choices: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    cell_index: int | None = None
+    cell_id: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class StepInput:
+    """A name the step reads from outside itself.
+
+    kind: 'data' (produced by step `producer`, passed as an artifact), 'parameter' (a
+    pipeline parameter, injected by papermill) or 'import' (an import statement of an
+    earlier step, re-run in this step: `statement`).
+    """
+
+    name: str
+    kind: str
+    producer: str | None = None
+    statement: str | None = None
+
+
+@dataclass
+class Metric:
+    name: str
+    expression: str
+    cell_index: int | None = None
+    cell_id: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class Model:
+    variable: str
+    registered_name: str | None = None
+
+
+@dataclass
+class Secret:
+    name: str
+    key: str
+    env: str
+
+
+@dataclass
+class StepOptions:
+    image: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    gpu: int | None = None
+    gpu_resource: str = "nvidia.com/gpu"
+    retries: int = 0
+    timeout: int | None = None  # seconds
+    cache: bool = True
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: list[Secret] = field(default_factory=list)
+    limits: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Step:
+    name: str
+    cells: list[CellRef]
+    phase: str | None = None
+    inputs: list[StepInput] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+    options: StepOptions = field(default_factory=StepOptions)
+    metrics: list[Metric] = field(default_factory=list)
+    models: list[Model] = field(default_factory=list)
+
+    @property
+    def data_inputs(self) -> list[StepInput]:
+        return [i for i in self.inputs if i.kind == "data"]
+
+    @property
+    def upstream(self) -> set[str]:
+        producers = {i.producer for i in self.data_inputs if i.producer}
+        return producers | set(self.after)
+
+
+@dataclass
+class Edge:
+    """source -> target; kind 'data' carries `variables`, 'order' only orders (after:)."""
+
+    source: str
+    target: str
+    kind: str
+    variables: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Pipeline:
+    name: str
+    notebook: str
+    steps: list[Step]
+    description: str = ""
+    kernel: str = "python3"
+    parameters: list[Parameter] = field(default_factory=list)
+    prelude: list[CellRef] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    # -- queries ------------------------------------------------------------------------
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def edges(self) -> list[Edge]:
+        """One edge per (source, target), data if any variable flows, in notebook order."""
+        edges: dict[tuple[str, str], Edge] = {}
+        for step in self.steps:
+            for inp in step.data_inputs:
+                if inp.producer:
+                    edge = edges.setdefault(
+                        (inp.producer, step.name), Edge(inp.producer, step.name, "data")
+                    )
+                    edge.variables.append(inp.name)
+            for before in step.after:
+                edges.setdefault((before, step.name), Edge(before, step.name, "order"))
+        return list(edges.values())
+
+    def order(self) -> list[str]:
+        """Steps in an order that respects every edge (notebook order among equals)."""
+        names = [s.name for s in self.steps]
+        sorter = graphlib.TopologicalSorter({s.name: s.upstream & set(names) for s in self.steps})
+        position = {name: i for i, name in enumerate(names)}
+        ordered: list[str] = []
+        sorter.prepare()
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=position.__getitem__)
+            ordered.extend(ready)
+            sorter.done(*ready)
+        return ordered
+
+    # -- validation ---------------------------------------------------------------------
+    def validate(self) -> list[Diagnostic]:
+        """Graph-level checks that hold however the pipeline was built; adds and returns them."""
+        found = Diagnostics()
+        names = [s.name for s in self.steps]
+        seen: set[str] = set()
+        for step in self.steps:
+            where = self._where(step)
+            if step.name in seen:
+                found.error("duplicate-step", f"two steps are named '{step.name}'.", where)
+            seen.add(step.name)
+            for before in step.after:
+                if before not in names:
+                    found.error(
+                        "unknown-step",
+                        f"after:{before} names no step; steps are {', '.join(names)}.",
+                        where,
+                        step.name,
+                    )
+                elif before == step.name:
+                    found.error("cycle", "a step cannot run after itself.", where, step.name)
+        cycle = self._cycle()
+        if cycle:
+            found.error(
+                "cycle",
+                "the steps depend on each other in a cycle: "
+                + " -> ".join(cycle)
+                + ". Remove an after: tag, or move the code that produces a variable before "
+                "the code that reads it.",
+                self._where(self.step(cycle[0])),
+                cycle[0],
+            )
+        self.diagnostics.extend(found.items)
+        return found.items
+
+    def _cycle(self) -> list[str] | None:
+        names = {s.name for s in self.steps}
+        graph = {s.name: (s.upstream & names) - {s.name} for s in self.steps}
+        try:
+            graphlib.TopologicalSorter(graph).prepare()
+        except graphlib.CycleError as exc:
+            return list(reversed(exc.args[1]))
+        return None
+
+    def _where(self, step: Step) -> Location:
+        cell = step.cells[0] if step.cells else None
+        return Location(
+            self.notebook, cell.index if cell else None, cell.id if cell else None
+        )
+
+    # -- JSON ---------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        valid = self.valid
+        data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "notebook": self.notebook,
+            "kernel": self.kernel,
+            "settings": self.settings,
+            "parameters": [asdict(p) for p in self.parameters],
+            "prelude": [asdict(c) for c in self.prelude],
+            "steps": [asdict(s) for s in self.steps],
+            "edges": [asdict(e) for e in self.edges],
+            "order": self.order() if valid else [],
+            "valid": valid,
+            "errors": [d.to_json() for d in self.errors],
+            "warnings": [d.to_json() for d in self.warnings],
+        }
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Pipeline:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"pipeline JSON schema_version {version!r}; expected {SCHEMA_VERSION}")
+        steps = [_step_from_json(s) for s in data["steps"]]
+        diagnostics = [
+            _diagnostic_from_json(d) for d in [*data.get("errors", []), *data.get("warnings", [])]
+        ]
+        return cls(
+            name=data["name"],
+            notebook=data["notebook"],
+            steps=steps,
+            description=data.get("description", ""),
+            kernel=data.get("kernel", "python3"),
+            parameters=[Parameter(**_known(Parameter, p)) for p in data.get("parameters", [])],
+            prelude=[CellRef(**c) for c in data.get("prelude", [])],
+            settings=data.get("settings", {}),
+            diagnostics=diagnostics,
+        )
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _step_from_json(data: dict[str, Any]) -> Step:
+    data = _known(Step, data)
+    options = _known(StepOptions, data.get("options", {}))
+    options["secrets"] = [Secret(**s) for s in options.get("secrets", [])]
+    return Step(
+        name=data["name"],
+        cells=[CellRef(**c) for c in data.get("cells", [])],
+        phase=data.get("phase"),
+        inputs=[StepInput(**_known(StepInput, i)) for i in data.get("inputs", [])],
+        outputs=list(data.get("outputs", [])),
+        after=list(data.get("after", [])),
+        options=StepOptions(**options),
+        metrics=[Metric(**_known(Metric, m)) for m in data.get("metrics", [])],
+        models=[Model(**_known(Model, m)) for m in data.get("models", [])],
+    )
+
+
+def _diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:
+    location = Location(
+        data["notebook"], data.get("cell_index"), data.get("cell_id"), data.get("line")
+    )
+    return Diagnostic(data["severity"], data["code"], data["message"], location, data.get("step"))
