@@ -14,9 +14,16 @@ Names bound by imports are re-run by the steps that use them, never passed as da
 from __future__ import annotations
 
 import ast
+import builtins
 from dataclasses import dataclass, field
 
 from liminal_jupyter.notebook.scopes import ScopeFacts, scope_facts
+
+# Names a notebook can use without defining them: Python's builtins and IPython's.
+BUILTIN_NAMES = frozenset(dir(builtins)) | {
+    "get_ipython", "display", "In", "Out", "exit", "quit", "_", "__", "___",
+    "_i", "_ii", "_iii", "_oh", "_dh", "__name__", "__builtins__", "__doc__",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -134,10 +141,11 @@ class BlockAnalyzer:
         self._deleted.add(name)
 
     def _is_module(self, name: str) -> bool:
+        """Modules (and builtins such as get_ipython) are not data: calling them mutates none."""
         if name in self.facts.imports:
             return True
         bound_here = name in self.state.definite or name in self.state.maybe
-        return name in self.external_modules and not bound_here
+        return not bound_here and (name in self.external_modules or name in BUILTIN_NAMES)
 
     def _mutate(self, target: ast.expr) -> None:
         root = _root_name(target)

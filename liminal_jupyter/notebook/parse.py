@@ -9,13 +9,12 @@ which is exactly "the last earlier step, in notebook order, that assigns it or m
 from __future__ import annotations
 
 import ast
-import builtins
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
 from liminal_jupyter.diagnostics import Diagnostics, NotebookError
-from liminal_jupyter.notebook.dataflow import BlockAnalyzer, BlockFacts, Read
+from liminal_jupyter.notebook.dataflow import BUILTIN_NAMES, BlockAnalyzer, BlockFacts, Read
 from liminal_jupyter.notebook.parameters import parse_parameters
 from liminal_jupyter.notebook.reader import Cell, RawNotebook, read_notebook
 from liminal_jupyter.notebook.scopes import ScopeFacts
@@ -34,12 +33,6 @@ from liminal_jupyter.pipeline import (
     StepInput,
     StepOptions,
 )
-
-# Names a notebook can use without defining them: Python's builtins and IPython's.
-BUILTIN_NAMES = frozenset(dir(builtins)) | {
-    "get_ipython", "display", "In", "Out", "exit", "quit", "_", "__", "___",
-    "_i", "_ii", "_iii", "_oh", "_dh", "__name__", "__builtins__", "__doc__",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)

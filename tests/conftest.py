@@ -1,0 +1,71 @@
+"""Shared test helpers: small notebooks built in the test, as a user would write them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from liminal_jupyter.notebook.parse import parse_notebook
+from liminal_jupyter.pipeline import Pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_NOTEBOOKS = REPO / "tests" / "notebooks"
+EXAMPLES = REPO / "example_notebooks"
+
+
+def code(source: str, *tags: str) -> dict:
+    return {"cell_type": "code", "source": source, "metadata": {"tags": list(tags)},
+            "outputs": [], "execution_count": None}
+
+
+def md(source: str) -> dict:
+    return {"cell_type": "markdown", "source": source, "metadata": {}}
+
+
+def notebook_json(cells: list[dict], metadata: dict | None = None) -> dict:
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"}}
+    meta.update(metadata or {})
+    numbered = [{**cell, "id": f"c{i}"} for i, cell in enumerate(cells)]
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": meta, "cells": numbered}
+
+
+@pytest.fixture
+def write_nb(tmp_path):
+    """write_nb(cells, metadata=None, name='nb.ipynb') -> Path of a notebook on disk."""
+
+    def write(cells: list[dict], metadata: dict | None = None, name: str = "nb.ipynb") -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(notebook_json(cells, metadata)))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def parse(write_nb):
+    """parse(cells, metadata=None) -> Pipeline built from those cells."""
+
+    def build(cells: list[dict], metadata: dict | None = None, name: str = "nb.ipynb") -> Pipeline:
+        return parse_notebook(write_nb(cells, metadata, name))
+
+    return build
+
+
+def inputs_of(pipeline: Pipeline, step: str) -> dict[str, str | None]:
+    """{name: producer step, or 'parameter' / 'import:STEP'} for one step's inputs."""
+    found = {}
+    for inp in pipeline.step(step).inputs:
+        if inp.kind == "data":
+            found[inp.name] = inp.producer
+        elif inp.kind == "parameter":
+            found[inp.name] = "parameter"
+        else:
+            found[inp.name] = f"import:{inp.producer}"
+    return found
+
+
+def codes(pipeline: Pipeline, severity: str = "error") -> list[str]:
+    return [d.code for d in pipeline.diagnostics if d.severity == severity]

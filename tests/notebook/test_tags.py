@@ -1,0 +1,196 @@
+"""The tag language: every tag, every Kale alias, and what a malformed tag says."""
+
+import pytest
+from conftest import code, codes
+
+from liminal_jupyter.notebook.tags import TagError, looks_like_ours, parse_duration, parse_tag
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "value"),
+    [
+        ("parameters", "parameters", None),
+        ("pipeline-parameters", "parameters", None),
+        ("injected-parameters", "parameters", None),
+        ("imports", "imports", None),
+        ("functions", "functions", None),
+        ("skip", "skip", None),
+        ("metrics", "metrics", None),
+        ("pipeline-metrics", "metrics", None),
+        ("step:train", "step", "train"),
+        ("block:train", "step", "train"),
+        ("Step : Train ", "step", "train"),
+        ("STEP:load-data", "step", "load-data"),
+        ("after:a,b", "after", ("a", "b")),
+        ("after: A , B", "after", ("a", "b")),
+        ("prev:a", "after", ("a",)),
+        ("model:clf", "model", ("clf", None)),
+        ("model:clf=iris-classifier", "model", ("clf", "iris-classifier")),
+        ("phase:Evaluate", "phase", "evaluate"),
+        ("image:python:3.11-slim", "option", ("image", "python:3.11-slim")),
+        ("cpu:2", "option", ("cpu", "2")),
+        ("cpu:500m", "option", ("cpu", "500m")),
+        ("memory:4Gi", "option", ("memory", "4Gi")),
+        ("gpu:1", "option", ("gpu", 1)),
+        ("retries:3", "option", ("retries", 3)),
+        ("timeout:30m", "option", ("timeout", 1800)),
+        ("timeout:1h30m", "option", ("timeout", 5400)),
+        ("cache:off", "option", ("cache", False)),
+        ("cache:on", "option", ("cache", True)),
+        ("cache:disabled", "option", ("cache", False)),
+        ("cache:enabled", "option", ("cache", True)),
+        ("env:OMP_NUM_THREADS=1", "option", ("env", ("OMP_NUM_THREADS", "1"))),
+        ("secret:db:password:DB_PASS", "option", ("secret", ("db", "password", "DB_PASS"))),
+        ("limit:nvidia.com/gpu:2", "option", ("gpu", 2)),
+        ("limit:cpu:2", "option", ("cpu", "2")),
+        ("limit:memory:1Gi", "option", ("memory", "1Gi")),
+        ("limit:ephemeral-storage:1Gi", "option", ("limit", ("ephemeral-storage", "1Gi"))),
+        ("annotation:team.io/owner:ml", "option", ("annotation", ("team.io/owner", "ml"))),
+        ("label:tier:gold", "option", ("label", ("tier", "gold"))),
+    ],
+)
+def test_every_tag_and_alias_parses(raw, kind, value):
+    tag = parse_tag(raw)
+    assert (tag.kind, tag.value) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("step:", "has no step name"),
+        ("step:9lives", "step name starts with a letter"),
+        ("after:", "names no step"),
+        ("phase:trian", "Did you mean phase:train?"),
+        ("cpu:lots", "cpu takes a number"),
+        ("memory:4GB", "memory takes a Kubernetes quantity"),
+        ("gpu:-1", "gpu takes a whole number"),
+        ("retries:two", "retries takes a whole number"),
+        ("timeout:soon", "timeout takes a duration"),
+        ("cache:maybe", "cache:off or cache:on"),
+        ("env:1X=2", "env:NAME=VALUE"),
+        ("secret:only-name", "secret:SECRET_NAME:KEY:ENV_VAR"),
+        ("model:not a var", "model:VAR"),
+        ("image:", "image:REF"),
+        ("limit:cpu", "limit:RESOURCE:AMOUNT"),
+    ],
+)
+def test_malformed_tags_of_ours_say_how_to_write_them(raw, says):
+    with pytest.raises(TagError, match=None) as info:
+        parse_tag(raw)
+    assert says in str(info.value)
+
+
+def test_tags_of_other_tools_are_not_ours_and_not_warned_about():
+    assert parse_tag("hide-input") is None
+    assert looks_like_ours("hide-input") is None
+    assert looks_like_ours("raises-exception") is None
+    assert looks_like_ours("my-own-tag") is None
+
+
+def test_misspelled_tags_suggest_the_closest_of_ours():
+    assert looks_like_ours("stepp:x") == "step:"
+    assert looks_like_ours("paramters") == "parameters"
+    assert looks_like_ours("afer:a") == "after:"
+    assert looks_like_ours("import") == "imports"
+
+
+def test_durations():
+    assert parse_duration("90") == 90
+    assert parse_duration("45s") == 45
+    assert parse_duration("2h") == 7200
+    assert parse_duration("1d") == 86400
+    assert parse_duration("soon") is None
+
+
+def test_a_misspelled_tag_in_a_notebook_warns_with_the_cell(parse):
+    p = parse([code("x = 1", "stepp:x")])
+    assert p.valid
+    warning = p.warnings[0]
+    assert warning.code == "unknown-tag"
+    assert "did you mean 'step:'" in warning.message
+    assert warning.location.cell_index == 0
+
+
+def test_a_malformed_tag_in_a_notebook_is_an_error_with_the_cell(parse):
+    p = parse([code("x = 1", "step:a"), code("y = x", "step:b", "retries:many")])
+    assert codes(p) == ["bad-tag"]
+    assert p.errors[0].location.cell_id == "c1"
+
+
+def test_step_options_reach_the_step(parse):
+    p = parse([
+        code("x = 1", "step:train", "image:repo/img:1", "cpu:2", "memory:4Gi", "gpu:1",
+             "retries:2", "timeout:10m", "cache:off", "env:A=1", "secret:s:k:ENV_K",
+             "label:team:ml", "annotation:note:hi"),
+    ])
+    options = p.step("train").options
+    assert (options.image, options.cpu, options.memory, options.gpu) == ("repo/img:1", "2",
+                                                                         "4Gi", 1)
+    assert (options.retries, options.timeout, options.cache) == (2, 600, False)
+    assert options.env == {"A": "1"}
+    assert [(s.name, s.key, s.env) for s in options.secrets] == [("s", "k", "ENV_K")]
+    assert options.labels == {"team": "ml"} and options.annotations == {"note": "hi"}
+
+
+def test_kale_gpu_limit_keeps_the_resource_name(parse):
+    p = parse([code("x = 1", "block:a", "limit:amd.com/gpu:2")])
+    assert (p.step("a").options.gpu, p.step("a").options.gpu_resource) == (2, "amd.com/gpu")
+
+
+def test_steps_defaults_in_metadata_apply_to_every_step_and_steps_override(parse):
+    p = parse(
+        [code("x = 1", "step:a"), code("y = x", "step:b", "cpu:4")],
+        {"liminal": {"steps_defaults": ["cpu:1", "retries:2"]}},
+    )
+    assert (p.step("a").options.cpu, p.step("a").options.retries) == ("1", 2)
+    assert (p.step("b").options.cpu, p.step("b").options.retries) == ("4", 2)
+
+
+def test_phase_tag_and_implicit_phase_from_the_step_name(parse):
+    p = parse([
+        code("x = 1", "step:load", "phase:fetch"),
+        code("y = x", "step:train"),
+        code("z = y", "step:train_lr"),
+        code("w = z", "step:report"),
+    ])
+    assert [s.phase for s in p.steps] == ["fetch", "train", "train", None]
+
+
+def test_option_tags_outside_a_step_warn(parse):
+    p = parse([code("import os", "imports", "cpu:2"), code("x = 1", "step:a")])
+    assert codes(p, "warning") == ["tag-outside-step"]
+
+
+def test_model_tag_names_the_producing_step_and_registry_name(parse):
+    p = parse([
+        code("clf = object()", "step:train"),
+        code("score = 1", "step:evaluate", "model:clf=my-model"),
+    ])
+    assert p.step("train").models[0].variable == "clf"
+    assert p.step("train").models[0].registered_name == "my-model"
+    assert "clf" in p.step("train").outputs
+
+
+def test_model_tag_naming_nothing_is_an_error(parse):
+    p = parse([code("x = 1", "step:train", "model:clf")])
+    assert codes(p) == ["model-undefined"]
+
+
+def test_metrics_are_logged_by_the_step_that_defines_them(parse):
+    p = parse([
+        code("acc = 0.9", "step:a"),
+        code("loss = 0.1", "step:b"),
+        code("acc\nprint(loss)\ngap = acc - loss", "metrics"),
+    ])
+    assert [(m.name, m.expression) for m in p.step("a").metrics] == [("acc", "acc")]
+    assert [(m.name, m.expression) for m in p.step("b").metrics] == [
+        ("loss", "loss"), ("gap", "acc - loss")
+    ]
+    # b computes gap, so it now needs acc from a.
+    assert any(i.name == "acc" and i.producer == "a" for i in p.step("b").inputs)
+
+
+def test_a_metric_naming_nothing_a_step_defines_is_an_error(parse):
+    p = parse([code("acc = 0.9", "step:a"), code("accuracy", "metrics")])
+    assert codes(p) == ["metric-undefined"]
+    assert p.errors[0].location.cell_index == 1
