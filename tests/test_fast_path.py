@@ -1,0 +1,61 @@
+"""`liminal-nb inspect` and `--help` import nothing heavy (DESIGN.md, "Contracts").
+
+Not a timed test: it checks the cause of slowness (heavy imports) in a fresh interpreter,
+which is deterministic. The timings themselves are in benchmarks/bench_inspect.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MAKE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "benchmarks" / "make_notebooks.py"
+NEVER = {"kfp", "mlflow", "papermill", "pandas", "numpy", "pyarrow", "nbformat", "jsonschema"}
+HEAVY = NEVER | {"IPython"}
+
+CHILD = """\
+import contextlib, io, json, sys
+from liminal_jupyter.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    code = main(["inspect", sys.argv[1]])
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+print(json.dumps({"exit": code, "heavy": sorted(set(sys.modules) & set(json.loads(sys.argv[2])))}))
+"""
+
+
+def _make_notebooks():
+    spec = importlib.util.spec_from_file_location("make_notebooks", MAKE_NOTEBOOKS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _inspect_in_child(notebook: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(notebook), json.dumps(sorted(HEAVY))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("magics", [True, False], ids=["magics", "no-magics"])
+def test_inspect_and_help_import_nothing_heavy(tmp_path: Path, magics: bool) -> None:
+    notebook = _make_notebooks().write_notebook(tmp_path / "big.ipynb", 500, magics=magics)
+
+    result = _inspect_in_child(notebook)
+
+    assert result["exit"] == 0, "the generated notebook should be a valid pipeline"
+    assert not set(result["heavy"]) & NEVER, result["heavy"]
+    if not magics:
+        # IPython's input transformer is only needed for `!` lines and magics.
+        assert "IPython" not in result["heavy"]
