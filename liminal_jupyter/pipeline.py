@@ -193,11 +193,20 @@ class Pipeline:
         """Graph-level checks that hold however the pipeline was built; adds and returns them."""
         found = Diagnostics()
         names = [s.name for s in self.steps]
+        if not self.steps:
+            found.error(
+                "no-steps",
+                "the pipeline has no steps: every code cell is imports, functions, parameters, "
+                "metrics or skipped. Tag the cells that do the work with step:NAME.",
+                Location(self.notebook),
+            )
         seen: set[str] = set()
         for step in self.steps:
             where = self._where(step)
-            if step.name in seen:
-                found.error("duplicate-step", f"two steps are named '{step.name}'.", where)
+            if step.name in seen and not self._reported("duplicate-step", step.name):
+                found.error(
+                    "duplicate-step", f"two steps are named '{step.name}'.", where, step.name
+                )
             seen.add(step.name)
             for before in step.after:
                 if before not in names:
@@ -222,6 +231,9 @@ class Pipeline:
             )
         self.diagnostics.extend(found.items)
         return found.items
+
+    def _reported(self, code: str, step: str) -> bool:
+        return any(d.code == code and d.step == step for d in self.diagnostics)
 
     def _cycle(self) -> list[str] | None:
         names = {s.name for s in self.steps}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import io
+import math
 import re
 import tokenize
 from typing import Any
@@ -82,8 +83,12 @@ def _parameter(
     minimum = maximum = None
     bounds = _RANGE.search(help_text)
     if bounds:
-        minimum, maximum = float(bounds.group(1)), float(bounds.group(2))
-        help_text = (help_text[: bounds.start()] + help_text[bounds.end() :]).strip(" ,;-")
+        try:
+            minimum, maximum = float(bounds.group(1)), float(bounds.group(2))
+            help_text = (help_text[: bounds.start()] + help_text[bounds.end() :]).strip(" ,;-")
+        except ValueError:
+            diags.warning("parameter-range", f"parameter '{name}': cannot read the range in "
+                          f"{bounds.group(0)!r}; write it as range: 1..10.", where)
     try:
         default = ast.literal_eval(value)
     except (ValueError, SyntaxError, TypeError):
@@ -95,6 +100,15 @@ def _parameter(
         )
         return Parameter(name, spec.type, None, help_text.strip(), True, spec.choices,
                          minimum, maximum, cell.index, cell.id, where.line)
+    if not _json_safe(default):
+        diags.error(
+            "parameter-not-json",
+            f"parameter '{name}' defaults to {ast.unparse(value)}, which cannot be passed as a "
+            "pipeline parameter: values must be JSON (numbers, strings, booleans, None, lists, "
+            "dicts with string keys; no infinity, NaN, bytes or complex numbers).",
+            where,
+        )
+        default = None
     default = _check_default(name, spec, default, where, diags)
     return Parameter(
         name, spec.type, default, help_text.strip(), spec.nullable or default is None,
@@ -128,6 +142,18 @@ def _check_default(name: str, spec: _TypeSpec, default: Any, where: Location, di
             where,
         )
     return default
+
+
+def _json_safe(value: Any) -> bool:
+    if value is None or isinstance(value, bool | int | str):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_json_safe(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in value.items())
+    return False
 
 
 def _type_of(value: Any) -> str:

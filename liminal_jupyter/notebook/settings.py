@@ -48,35 +48,47 @@ def read_settings(nb: RawNotebook, diags: Diagnostics) -> dict[str, Any]:
     for key, value in raw.items():
         if key == "tracking_uri":
             key = "mlflow_uri"
-        if key not in KNOWN_SETTINGS:
-            close = difflib.get_close_matches(key, KNOWN_SETTINGS, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            diags.warning(
-                "unknown-setting",
-                f"notebook metadata liminal.{key} is not a setting and is ignored.{hint}",
-                where,
-            )
-            continue
-        types, wanted = KNOWN_SETTINGS[key]
-        if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
-            diags.error(
-                "bad-setting",
-                f"notebook metadata liminal.{key} should be {wanted}, not {value!r}.",
-                where,
-            )
-            continue
-        settings[key] = value
-    _kale_fallback(nb.metadata.get("kubeflow_notebook"), settings)
+        _check(key, value, "liminal", settings, nb, diags)
+    for key, value in _kale_settings(nb.metadata.get("kubeflow_notebook")).items():
+        if key not in settings:
+            _check(key, value, "kubeflow_notebook", settings, nb, diags)
     return settings
 
 
-def _kale_fallback(kale: Any, settings: dict[str, Any]) -> None:
-    if not isinstance(kale, dict):
+def _check(
+    key: str, value: Any, origin: str, settings: dict, nb: RawNotebook, diags: Diagnostics
+) -> None:
+    """Keep a setting if it is known and well-typed; otherwise say why it is not used."""
+    if key not in KNOWN_SETTINGS:
+        close = difflib.get_close_matches(key, KNOWN_SETTINGS, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        diags.warning(
+            "unknown-setting",
+            f"notebook metadata {origin}.{key} is not a setting and is ignored.{hint}",
+            nb.location(),
+        )
         return
-    for kale_key, key in _KALE_KEYS.items():
-        value = kale.get(kale_key)
-        if value and key not in settings:
-            settings[key] = value
+    types, wanted = KNOWN_SETTINGS[key]
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+        diags.error(
+            "bad-setting",
+            f"notebook metadata {origin}.{key} should be {wanted}, not {value!r}.",
+            nb.location(),
+        )
+        return
+    if key in ("requirements", "steps_defaults") and not all(isinstance(v, str) for v in value):
+        diags.error("bad-setting", f"notebook metadata {origin}.{key} should be {wanted}.",
+                    nb.location())
+        return
+    settings[key] = value
+
+
+def _kale_settings(kale: Any) -> dict[str, Any]:
+    """Kale's notebook metadata under our names; only keys Kale set to something."""
+    if not isinstance(kale, dict):
+        return {}
+    found = {key: kale[kale_key] for kale_key, key in _KALE_KEYS.items() if kale.get(kale_key)}
     experiment = kale.get("experiment")
-    if isinstance(experiment, dict) and experiment.get("name") and "experiment" not in settings:
-        settings["experiment"] = experiment["name"]
+    if isinstance(experiment, dict) and experiment.get("name") and "experiment" not in found:
+        found["experiment"] = experiment["name"]
+    return found

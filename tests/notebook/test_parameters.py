@@ -65,3 +65,15 @@ def test_papermill_injected_parameters_override_the_defaults(parse):
 def test_statements_that_define_no_parameter_warn(parse):
     p = parse([code("x, y = 1, 2", "parameters"), code("print(x)", "step:a")])
     assert codes(p, "warning") == ["parameter-statement"]
+
+
+def test_a_default_that_json_cannot_hold_is_an_error(parse):
+    p = parse([code("big = 1e999\nraw = b'x'\nkeys = {1: 'a'}", "parameters"),
+               code("print(big, raw, keys)", "step:a")])
+    assert codes(p) == ["parameter-not-json"] * 3
+
+
+def test_an_unreadable_range_warns_instead_of_failing(parse):
+    p = parse([code("n = 3  # range: 1e..2 count", "parameters"), code("print(n)", "step:a")])
+    assert codes(p, "warning") == ["parameter-range"]
+    assert {q.name: q.minimum for q in p.parameters} == {"n": None}

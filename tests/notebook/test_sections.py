@@ -156,3 +156,21 @@ def test_a_notebook_of_only_markdown_and_empty_cells_is_refused(write_nb):
     with pytest.raises(NotebookError) as info:
         parse_notebook(write_nb([md("# nothing"), code("   ")]))
     assert info.value.diagnostics[0].code == "no-code"
+
+
+def test_a_reused_step_name_is_reported_once(parse):
+    p = parse([code("a = 1", "step:one"), code("b = a", "step:two"), code("c = b", "step:one")])
+    assert codes(p).count("duplicate-step") == 1
+
+
+def test_a_notebook_whose_code_is_only_prelude_has_no_steps_and_is_invalid(parse):
+    p = parse([code("import os", "imports"), code("x = 1", "step:a", "skip")])
+    assert codes(p) == ["no-steps"]
+
+
+def test_kale_settings_are_type_checked_like_ours(parse):
+    p = parse([code("a = 1", "block:one")],
+              {"kubeflow_notebook": {"docker_image": 5, "pipeline_name": ["x"],
+                                     "steps_defaults": "cpu:1"}})
+    assert codes(p) == ["bad-setting"] * 3
+    assert p.name == "nb" and "image" not in p.settings
