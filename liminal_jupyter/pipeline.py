@@ -137,6 +137,9 @@ class Pipeline:
     description: str = ""
     kernel: str = "python3"
     parameters: list[Parameter] = field(default_factory=list)
+    # The parameters cells as written: a step runs them as they are (a computed default
+    # runs as written), and papermill injects the values set from outside after them.
+    parameter_cells: list[CellRef] = field(default_factory=list)
     prelude: list[CellRef] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -261,6 +264,7 @@ class Pipeline:
             "kernel": self.kernel,
             "settings": self.settings,
             "parameters": [asdict(p) for p in self.parameters],
+            "parameter_cells": [asdict(c) for c in self.parameter_cells],
             "prelude": [asdict(c) for c in self.prelude],
             "steps": [asdict(s) for s in self.steps],
             "edges": [asdict(e) for e in self.edges],
@@ -287,6 +291,7 @@ class Pipeline:
             description=data.get("description", ""),
             kernel=data.get("kernel", "python3"),
             parameters=[Parameter(**_known(Parameter, p)) for p in data.get("parameters", [])],
+            parameter_cells=[CellRef(**c) for c in data.get("parameter_cells", [])],
             prelude=[CellRef(**c) for c in data.get("prelude", [])],
             settings=data.get("settings", {}),
             diagnostics=diagnostics,

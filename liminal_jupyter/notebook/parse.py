@@ -88,6 +88,7 @@ class _Builder:
             description=settings.get("description", ""),
             kernel=self.nb.kernel_name,
             parameters=parameters,
+            parameter_cells=[self._ref(c) for c in sections.parameters],
             prelude=prelude,
             settings=settings,
             diagnostics=self.diags.items,
