@@ -26,8 +26,10 @@ from the code. A notebook with no tags at all is a one-step pipeline.
 _EPILOG = """\
 examples:
   liminal-nb inspect example_notebooks/iris_classification.ipynb
-  liminal-nb inspect notebook.ipynb --json > pipeline.json
-  liminal-nb inspect notebook.ipynb --graph
+  liminal-nb run example_notebooks/iris_classification.ipynb -p n_estimators=50
+  liminal-nb runs example_notebooks/iris_classification.ipynb
+  liminal-nb show RUN_ID
+  liminal-nb logs RUN_ID train
 
 Run `liminal-nb COMMAND --help` for the options of a command.
 """
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="print the pipeline IR as JSON")
     shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
     inspect.set_defaults(handler=_inspect)
+    from liminal_jupyter.local.commands import add_run_commands
+
+    add_run_commands(commands)
     return parser
 
 

@@ -1,0 +1,366 @@
+"""MLflow tracking against real stores: a local SQLite store and a real `mlflow server`.
+
+No mocks: what the tracker wrote is read back with MLflow's own client, and logged models
+are loaded and asked to predict, as the deploy side will.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from liminal_jupyter.pipeline import CellRef, Model, Pipeline, Step, StepInput
+from liminal_jupyter.step.marshal import save_value
+from liminal_jupyter.tracking.mlflow_tracking import (
+    NullTracker,
+    RunTracker,
+    TrackingWarning,
+    create_tracker,
+    default_tracking_uri,
+    resolve_tracking_uri,
+)
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("sklearn")
+pytest.importorskip("mlflow")
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _pipeline(models: list[Model] | None = None, settings: dict | None = None) -> Pipeline:
+    cell = CellRef(0, "c0", "pass")
+    prepare = Step("prepare", [cell], phase="prepare", outputs=["df"])
+    train = Step(
+        "train",
+        [cell],
+        phase="train",
+        inputs=[StepInput("df", "data", producer="prepare")],
+        outputs=["clf"],
+        models=models if models is not None else [Model("clf")],
+    )
+    return Pipeline("churn", "notebooks/churn.ipynb", [prepare, train], settings=settings or {})
+
+
+def _frame():
+    return pd.DataFrame({
+        "a": [0.1, 0.9, 0.2, 0.8, 0.15, 0.95, 0.3, 0.7],
+        "b": [1.0, 0.0, 0.9, 0.1, 1.0, 0.2, 0.8, 0.0],
+        "target": [0, 1, 0, 1, 0, 1, 0, 1],
+    })
+
+
+def _fitted(frame):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression().fit(frame[["a", "b"]], frame["target"])
+
+
+def _executed_notebook(directory: Path, step: str) -> str:
+    path = directory / f"{step}.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}))
+    return str(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def no_env_uri(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture
+def global_uri():
+    """Set MLflow's global URI for reading back (models:/ URIs resolve through it)."""
+    import mlflow
+
+    def use(uri: str) -> None:
+        mlflow.set_tracking_uri(uri)
+
+    yield use
+    mlflow.set_tracking_uri(None)
+
+
+def _run_pipeline(tracker, pipeline: Pipeline, tmp_path: Path) -> tuple[dict, dict, object]:
+    """start, prepare (cached), train (with a model), finish: what the runner does."""
+    frame = _frame()
+    values = tmp_path / "values"
+    df = save_value("df", frame, values / "prepare").to_dict()
+    clf = save_value("clf", _fitted(frame), values / "train").to_dict()
+    tracker.start(pipeline, "20260101-120000-abcd", {"n": 5, "alpha": 0.1, "cols": ["a", "b"]},
+                  None, {"liminal.trigger": "test"})
+    first = tracker.step_finished(
+        pipeline.step("prepare"), "succeeded", 1.5, {"rows": 8}, {"df": df}, {},
+        _executed_notebook(tmp_path, "prepare"), cached=True,
+    )
+    second = tracker.step_finished(
+        pipeline.step("train"), "succeeded", 2.5, {"accuracy": 0.875}, {"clf": clf}, {"df": df},
+        _executed_notebook(tmp_path, "train"), cached=False,
+    )
+    tracker.finish("succeeded")
+    return first, second, frame
+
+
+def _check_recorded(client, tracker, first: dict, second: dict) -> dict:
+    parent = client.get_run(tracker.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.info.run_name == "20260101-120000-abcd"
+    assert parent.data.params == {"n": "5", "alpha": "0.1", "cols": '["a", "b"]'}
+    assert parent.data.tags["mlflow.source.name"] == "notebooks/churn.ipynb"
+    assert parent.data.tags["liminal.run_id"] == "20260101-120000-abcd"
+    assert parent.data.tags["liminal.trigger"] == "test"
+    assert parent.data.metrics["accuracy"] == 0.875  # plain names on the parent
+    assert parent.data.metrics["rows"] == 8
+    assert client.get_experiment(parent.info.experiment_id).name == "churn"
+
+    nested = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{tracker.parent_run_id}'",
+    )
+    runs = {r.info.run_name: r for r in nested}
+    assert set(runs) == {"prepare", "train"}
+    assert runs["prepare"].info.run_id == first["run_id"]
+    assert runs["train"].info.run_id == second["run_id"]
+    assert runs["prepare"].data.tags["liminal.cached"] == "true"
+    assert runs["train"].data.tags["liminal.cached"] == "false"
+    assert runs["train"].data.tags["liminal.status"] == "succeeded"
+    assert runs["train"].data.metrics == {"duration_s": 2.5, "accuracy": 0.875}
+    assert runs["prepare"].data.metrics == {"duration_s": 1.5, "rows": 8}
+    for name, run in runs.items():
+        assert run.info.status == "FINISHED"
+        artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "notebook")]
+        assert artifacts == [f"notebook/{name}.ipynb"]
+    assert first["models"] == {}
+    assert set(second["models"]) == {"clf"}
+    logged = client.search_logged_models(experiment_ids=[parent.info.experiment_id])
+    assert [(m.name, m.source_run_id) for m in logged] == [("clf", second["run_id"])]
+    return runs
+
+
+def _check_model(uri: str, frame) -> None:
+    import mlflow
+    from mlflow.models import get_model_info
+
+    model = mlflow.pyfunc.load_model(uri)
+    features = frame[["a", "b"]]
+    assert list(model.predict(features.head(4))) == list(_fitted(frame).predict(features.head(4)))
+    info = get_model_info(uri)
+    assert "sklearn" in info.flavors
+    assert info.saved_input_example_info is not None
+    example = mlflow.models.Model.load(uri).load_input_example(
+        mlflow.artifacts.download_artifacts(uri)
+    )
+    assert list(example.columns) == ["a", "b"]  # the model's features, not the target
+    assert len(example) == 5
+
+
+# -- tests --------------------------------------------------------------------------------
+
+
+def test_module_import_does_not_import_mlflow():
+    code = ("import sys, liminal_jupyter.tracking.mlflow_tracking; "
+            "sys.exit(1 if 'mlflow' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_tracking_uri_precedence(tmp_path, monkeypatch):
+    liminal = tmp_path / ".liminal"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    plain = _pipeline()
+    default = resolve_tracking_uri(None, plain, liminal)
+    assert default == f"sqlite:///{liminal.resolve()}/mlflow.db"
+    assert default == default_tracking_uri(liminal)
+    noted = _pipeline(settings={"mlflow_uri": "http://notebook:5000"})
+    assert resolve_tracking_uri(None, noted, liminal) == "http://notebook:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:5000")
+    assert resolve_tracking_uri(None, noted, liminal) == "http://env:5000"
+    assert resolve_tracking_uri("http://cli:5000", noted, liminal) == "http://cli:5000"
+    assert resolve_tracking_uri("", noted, liminal) == "http://env:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    assert resolve_tracking_uri(None, noted, liminal) == "http://notebook:5000"
+    assert isinstance(create_tracker(None, plain, liminal, enabled=False), NullTracker)
+
+
+def test_default_sqlite_store_records_runs_metrics_notebooks_and_model(
+    tmp_path, no_env_uri, global_uri
+):
+    from mlflow import MlflowClient
+
+    liminal = tmp_path / ".liminal"
+    pipeline = _pipeline(models=[Model("clf", registered_name="churn-model")])
+    tracker = create_tracker(None, pipeline, liminal)
+    assert isinstance(tracker, RunTracker)
+    first, second, frame = _run_pipeline(tracker, pipeline, tmp_path)
+    assert tracker.disabled_reason is None, tracker.messages
+    # MLflow's process-global state is put back: steps started later inherit nothing of ours
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+
+    uri = default_tracking_uri(liminal)
+    client = MlflowClient(uri)
+    _check_recorded(client, tracker, first, second)
+    experiment = client.get_experiment(tracker.experiment_id)
+    assert experiment.artifact_location == (liminal / "mlartifacts").resolve().as_uri()
+    assert (liminal / "mlflow.db").is_file()
+    assert not (tmp_path / "mlruns").exists() and not Path("mlruns").exists()
+    global_uri(uri)
+    _check_model(second["models"]["clf"], frame)
+    assert second["registered"] == {"churn-model": "models:/churn-model/1"}
+    _check_model("models:/churn-model/1", frame)
+
+
+def test_real_mlflow_server_receives_the_run(tmp_path, no_env_uri, global_uri):
+    from mlflow import MlflowClient
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow_cli)] if mlflow_cli.exists() else [sys.executable, "-m", "mlflow"]
+    log = open(tmp_path / "server.log", "wb")  # closed in finally
+    server = subprocess.Popen(
+        [*command, "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not become healthy"
+            time.sleep(0.5)
+
+        pipeline = _pipeline()
+        tracker = RunTracker(url)
+        first, second, frame = _run_pipeline(tracker, pipeline, tmp_path)
+        assert tracker.disabled_reason is None, tracker.messages
+        assert tracker.run_url.startswith(f"{url}/#/experiments/")
+
+        client = MlflowClient(url)  # the REST client
+        _check_recorded(client, tracker, first, second)
+        assert list((tmp_path / "server-artifacts").rglob("train.ipynb"))  # stored by the server
+        global_uri(url)
+        _check_model(second["models"]["clf"], frame)
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # workers that outlived their parent
+        log.close()
+
+
+def test_unreachable_server_disables_tracking_with_a_reason(tmp_path):
+    port = _free_port()  # bound and released: nothing listens there
+    tracker = RunTracker(f"http://127.0.0.1:{port}")
+    pipeline = _pipeline()
+    with pytest.warns(TrackingWarning, match="not reachable"):
+        tracker.start(pipeline, "r1", {"n": 1}, None, {})
+    assert "not reachable" in tracker.disabled_reason
+    assert str(port) in tracker.disabled_reason
+    result = tracker.step_finished(pipeline.step("prepare"), "succeeded", 1.0, {"x": 1.0},
+                                   {}, {}, None, False)
+    assert result == {"run_id": None, "models": {}, "registered": {}}
+    tracker.finish("failed")
+    assert len(tracker.messages) == 1  # one warning, then silence
+
+
+def test_models_that_are_not_estimators(tmp_path, no_env_uri, global_uri):
+    """A plain dict cannot be served: a clear warning. A callable gets the pyfunc flavor.
+
+    Bad metrics (not a number, a name MLflow refuses) are warnings too; the rest is kept.
+    """
+    import mlflow
+    import numpy as np
+
+    liminal = tmp_path / ".liminal"
+    pipeline = _pipeline(models=[Model("lookup"), Model("poly")])
+    tracker = create_tracker(None, pipeline, liminal)
+    tracker.start(pipeline, "r2", {}, "odd-models", {})
+    values = tmp_path / "values"
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    outputs = {
+        "lookup": save_value("lookup", {"a": 1}, values).to_dict(),
+        "poly": save_value("poly", np.poly1d([2.0, 1.0]), values).to_dict(),
+    }
+    inputs = {"df": save_value("df", frame, values).to_dict()}
+    with pytest.warns(TrackingWarning, match=r"model 'lookup' of step 'train' was not logged"):
+        metrics = {"good": 2.0, "note": "n/a", "bad!name": 1.0}
+        result = tracker.step_finished(pipeline.step("train"), "succeeded", 0.5, metrics,
+                                       outputs, inputs, None, False)
+    tracker.finish("FINISHED")
+    assert tracker.disabled_reason is None
+    assert any("no predict method and is not callable" in m for m in tracker.messages)
+    assert set(result["models"]) == {"poly"}
+    global_uri(default_tracking_uri(liminal))
+    model = mlflow.pyfunc.load_model(result["models"]["poly"])
+    assert "python_function" in model.metadata.flavors
+    predicted = np.asarray(model.predict(frame.head(2))).ravel()
+    assert list(predicted) == [3.0, 5.0]
+    run = mlflow.MlflowClient(default_tracking_uri(liminal)).get_run(result["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics == {"duration_s": 0.5, "good": 2.0}
+    assert any("'note' of step 'train' is 'n/a', not a number" in m for m in tracker.messages)
+    assert any("metric 'bad!name' of step 'train' was not recorded" in m
+               for m in tracker.messages)
+
+
+def test_steps_finishing_on_several_threads(tmp_path, no_env_uri):
+    """The runner reports steps from its worker threads, in any order."""
+    import threading
+
+    from mlflow import MlflowClient
+
+    liminal = tmp_path / ".liminal"
+    steps = [Step(f"s{i}", [CellRef(0, "c0", "pass")]) for i in range(6)]
+    pipeline = Pipeline("threads", "t.ipynb", steps)
+    tracker = create_tracker(None, pipeline, liminal)
+    tracker.start(pipeline, "r3", {"k": "v"}, None, {})
+    results: dict[str, dict] = {}
+
+    def report(i: int) -> None:
+        results[f"s{i}"] = tracker.step_finished(steps[i], "failed" if i == 3 else "succeeded",
+                                                 float(i), {f"m{i}": i / 10}, {}, {}, None, False)
+
+    threads = [threading.Thread(target=report, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tracker.finish("failed")
+    client = MlflowClient(default_tracking_uri(liminal))
+    for i in range(6):
+        run = client.get_run(results[f"s{i}"]["run_id"])
+        assert run.data.tags["mlflow.parentRunId"] == tracker.parent_run_id
+        assert run.data.metrics == {"duration_s": float(i), f"m{i}": i / 10}
+        assert run.info.status == ("FAILED" if i == 3 else "FINISHED")
+    parent = client.get_run(tracker.parent_run_id)
+    assert parent.info.status == "FAILED"
+    assert {f"m{i}" for i in range(6)} <= set(parent.data.metrics)
