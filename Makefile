@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO_NB := example_notebooks/iris_classification.ipynb
+
 demo: $(STAMP)
-	$(BIN)/liminal-nb inspect example_notebooks/iris_classification.ipynb
-	$(BIN)/liminal-nb inspect example_notebooks/iris_classification.ipynb --graph
+	$(BIN)/liminal-nb inspect $(DEMO_NB)
+	$(BIN)/liminal-nb run $(DEMO_NB)
+	$(BIN)/liminal-nb runs $(DEMO_NB) --limit 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check liminal_jupyter tests benchmarks
