@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from liminal_jupyter.atomic import write_json as atomic_write_json
+
 if TYPE_CHECKING:
     from liminal_jupyter.pipeline import Pipeline
 
@@ -566,25 +568,8 @@ class RunStore:
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write JSON atomically: temporary file in the same folder, fsync, `os.replace`.
-
-    A reader (or a later run) sees the old file or the new one, never half of one; on any
-    failure the temporary file is removed and the old file is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    """Write JSON atomically (see liminal_jupyter.atomic); our records' own encoder."""
+    atomic_write_json(path, data, default=_json_default)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -644,20 +629,6 @@ def _runner_gone(run: RunRecord) -> bool:
     if run.host and run.host != socket.gethostname():
         return False  # another machine's process (a shared folder): we cannot tell
     return not process_alive(run.runner_pid, run.runner_start_time)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable where the OS allows it (POSIX); best effort."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from liminal_jupyter.atomic import atomic_write_text
 from liminal_jupyter.pipeline import Pipeline
-from liminal_jupyter.step.render import atomic_write_text
 
 RESULT = "result.json"
 

@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from liminal_jupyter.atomic import atomic_write_text
 from liminal_jupyter.pipeline import Pipeline
-from liminal_jupyter.step.render import MANIFEST, atomic_write_text, render_step
+from liminal_jupyter.step.render import MANIFEST, render_step
 
 STEP_NOTEBOOK = "step.ipynb"
 EXECUTED_NOTEBOOK = "executed.ipynb"

@@ -39,6 +39,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from liminal_jupyter.atomic import fsync_directory
+
 ENTRY_POINT_GROUP = "liminal_jupyter.marshallers"
 """Entry-point group third-party packages use to register marshallers."""
 
@@ -641,7 +643,7 @@ def _write_atomically(name: str, value: Any, marshaller: Marshaller, directory: 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return SavedValue(name, marshaller.name, str(final), digest, size)
 
 
@@ -664,19 +666,6 @@ def _hash_file(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable where the OS allows it (POSIX); best effort."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_value(saved: SavedValue | dict[str, Any], *, verify: bool = True) -> Any:

@@ -26,12 +26,12 @@ import ast
 import json
 import math
 import numbers
-import os
 import re
-import secrets
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from liminal_jupyter.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -361,21 +361,3 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary name in the same directory, fsync, then rename over `path`.
-
-    A reader sees the old file or the new one, never half of one, so a manifest or a
-    result record that exists can be trusted.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
