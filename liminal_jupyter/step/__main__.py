@@ -109,6 +109,15 @@ def _run(args: argparse.Namespace) -> int:
     from liminal_jupyter.step.execute import execute_step
 
     _watch_parent()
+    if args.log_output:
+        # papermill logs cell output through its logger; without a handler it is dropped.
+        import logging
+
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger = logging.getLogger("papermill")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     pipeline = _read_pipeline(args.pipeline)
     inputs: dict[str, Any] = {}
     for path in args.inputs:
