@@ -44,6 +44,9 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ParameterError(f"--params-file {path}: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"--params-file {path}: not a UTF-8 text file; expected YAML "
+                             "or JSON.") from None
     except yaml.YAMLError as exc:
         raise ParameterError(f"--params-file {path}: not valid YAML ({exc}).") from None
     if data is None:
@@ -99,7 +102,9 @@ def _typed(param: Parameter, raw: Any, textual: bool, source: str) -> Any:
             return None
         raise ParameterError(f"{where}: None is not a valid {param.type}.")
     value = _check_type(param, raw, where)
-    if param.choices is not None and value not in param.choices:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"{where}: {value} cannot be passed (JSON has no inf or NaN).")
+    if param.choices is not None and not _is_choice(value, param.choices):
         raise ParameterError(f"{where}={value!r}: must be one of {param.choices}.")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if param.minimum is not None and value < param.minimum:
@@ -108,6 +113,11 @@ def _typed(param: Parameter, raw: Any, textual: bool, source: str) -> Any:
             raise ParameterError(f"{where}={value}: must be at most {param.maximum:g}.")
     _check_json(value, where)
     return value
+
+
+def _is_choice(value: Any, choices: list[Any]) -> bool:
+    """`value in choices`, except that True and False are not the numbers 1 and 0."""
+    return any(value == c and isinstance(value, bool) == isinstance(c, bool) for c in choices)
 
 
 def _from_text(param: Parameter, text: str, where: str) -> Any:
@@ -162,6 +172,23 @@ def _check_json(value: Any, where: str) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ParameterError(f"{where}: {value} cannot be passed (JSON has no inf or NaN).")
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{where}: {value!r} is not a JSON value.") from None
+        exact = _exact_json(value)
+    except RecursionError:
+        exact = False
+    if not exact:
+        raise ParameterError(f"{where}: {value!r} is not a JSON value (finite numbers, "
+                             "strings, booleans, null, lists, objects with string keys).")
+
+
+def _exact_json(value: Any) -> bool:
+    """Whether the value is JSON as it stands. `json.dumps` alone is too lenient: it turns
+    the key 1 into "1" and a tuple into a list, so the notebook would get something else."""
+    if value is None or type(value) in (bool, int, str):
+        return True
+    if type(value) is float:
+        return math.isfinite(value)
+    if type(value) is list:
+        return all(_exact_json(v) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _exact_json(v) for k, v in value.items())
+    return False

@@ -120,7 +120,7 @@ def _check_default(name: str, spec: _TypeSpec, default: Any, where: Location, di
     if isinstance(default, tuple | set):
         default = list(default)
     inferred = _type_of(default)
-    if spec.type == "any":
+    if spec.type == "any" and spec.choices is None:
         spec.type = inferred
         return default
     if default is None and spec.nullable:
