@@ -185,6 +185,18 @@ def _store_for(path: str):
                                                       else None)
 
 
+def _find_run(folder: str, run_id: str):
+    """(store, run) for a run id or prefix; (store, None) after printing why not."""
+    from liminal_jupyter.local.store import RunNotFound
+
+    store, _ = _store_for(folder)
+    try:
+        return store, store.get_run(run_id)
+    except RunNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return store, None
+
+
 def _runs(args: argparse.Namespace) -> int:
     store, notebook = _store_for(args.path)
     if not (store.root / "runs.db").exists():
@@ -207,13 +219,8 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from liminal_jupyter.local.store import RunNotFound
-
-    store, _ = _store_for(args.dir)
-    try:
-        run = store.get_run(args.run)
-    except RunNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    store, run = _find_run(args.dir, args.run)
+    if run is None:
         return EXIT_INVALID
     steps = store.steps(run.run_id)
     if args.json:
@@ -263,13 +270,8 @@ def _inputs_by_step(store, run_id: str) -> dict[str, list[str]]:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from liminal_jupyter.local.store import RunNotFound
-
-    store, _ = _store_for(args.dir)
-    try:
-        run = store.get_run(args.run)
-    except RunNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    store, run = _find_run(args.dir, args.run)
+    if run is None:
         return EXIT_INVALID
     records = store.steps(run.run_id)
     if args.step:
