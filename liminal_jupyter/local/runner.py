@@ -1,20 +1,21 @@
 """The local runner: a notebook pipeline on this machine, parallel, cached, resumable, tracked.
 
-Each step runs in its own process (`python -m liminal_jupyter.step run`, the entry point a
-KFP pod uses too), in its own process group, so a crash, a timeout or a kill of one step
-never takes the runner down and can be cleaned up whole. Threads only wait on processes.
+Each step runs in its own kernel process, through the same step executor a KFP pod runs
+(`liminal_jupyter.step.execute`), so a crash or a kill of one step's code never takes the
+runner down. Kernels come warm from a pool (`kernels.py`): started, with the prelude run,
+while earlier steps run, which is what makes a local run of a chain of steps cost little
+more than one straight papermill run. Threads here only drive kernels.
 
 What the run store says is the truth: a step's outputs are trusted only once the runner
-has recorded the step as succeeded (after its result file was written atomically), so a
-runner killed at any moment leaves nothing half-done that a later run or the cache trusts.
+has recorded the step as succeeded (after its manifest was written atomically), so a
+runner killed at any moment leaves nothing half-done that a later run or the cache trusts;
+its kernels notice their parent is gone and exit.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.local.cache import CacheIndex, is_cacheable, step_cache_key
+from liminal_jupyter.local.kernels import KernelPool, WarmKernel
 from liminal_jupyter.local.progress import Reporter
 from liminal_jupyter.local.store import RunStore, StepRecord, process_start_time, write_json
 from liminal_jupyter.pipeline import Pipeline, Step
@@ -86,7 +88,8 @@ class LocalRun:
         self.store = RunStore(liminal_dir(notebook))
         self.cache = CacheIndex(self.store)
         self.records: dict[str, StepRecord] = {}
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.kernels: dict[str, WarmKernel] = {}
+        self.pool: KernelPool | None = None
         self.lock = threading.Lock()
         self.cancelled = False
 
@@ -100,6 +103,10 @@ class LocalRun:
             self.records[name] = record
             self.reporter.step_state(name, record.status, _duration(record), "reused")
         status = "failed"
+        to_run = [n for n in order if n not in self.records]
+        self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
+                               needed=len(to_run), ahead=self.options.jobs + 2,
+                               workers=self.options.jobs)
         try:
             self._schedule(order, tracker)
             failed = [r for r in self.records.values() if r.status == "failed"]
@@ -110,6 +117,7 @@ class LocalRun:
             status = "cancelled"
             raise
         finally:
+            self.pool.close()
             message = self._summary_message(status)
             self.store.finish_run(self.run_id, status, message)
             tracker.finish(status)
@@ -273,38 +281,65 @@ class LocalRun:
         )
         return self.store.get_step(self.run_id, name)
 
+    def _prelude(self) -> list[str] | None:
+        """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
+        (then it must run after the parameters cell, in the step notebook)."""
+        from liminal_jupyter.notebook.dataflow import BlockAnalyzer
+        from liminal_jupyter.notebook.source import cell_to_ast
+
+        analyzer = BlockAnalyzer()
+        for cell in self.pipeline.prelude:
+            code = cell_to_ast(cell.source)
+            analyzer.add_cell(code.tree, code.expansion_reads)
+        reads = {read.name for read in analyzer.finish().reads}
+        if reads & {p.name for p in self.pipeline.parameters}:
+            return None
+        return [cell.source for cell in self.pipeline.prelude]
+
     def _attempt(self, step: Step, step_dir: Path, log: Path, attempt: int) -> dict[str, Any]:
-        run_dir = self.store.run_dir(self.run_id)
-        command = [
-            sys.executable, "-m", "liminal_jupyter.step", "run",
-            "--pipeline", str(run_dir / "pipeline.json"), "--step", step.name,
-            "--output-dir", str(step_dir), "--inputs", str(step_dir / "inputs.json"),
-            "--parameters", str(step_dir / "parameters.json"),
-            "--cwd", str(self.notebook.parent), "--log-output",
-        ]
-        env = {**os.environ, "LIMINAL_PARENT_PID": str(os.getpid()), "PYTHONUNBUFFERED": "1"}
-        with open(log, "ab") as out:
-            out.write(f"--- attempt {attempt + 1} of step {step.name}\n".encode())
-            out.flush()
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        """Run the step once, in a warm kernel of the pool (or a fresh one, cold)."""
+        from liminal_jupyter.step.execute import execute_step
+
+        kernel = self.pool.acquire() if self.pool else None
+        timed_out = threading.Event()
+        timer = None
+        if kernel is not None:
             with self.lock:
-                self.processes[step.name] = process
+                self.kernels[step.name] = kernel
+            if step.options.timeout:
+                def expire() -> None:
+                    timed_out.set()
+                    kernel.kill()
+
+                timer = threading.Timer(step.options.timeout, expire)
+                timer.daemon = True
+                timer.start()
+        with open(log, "a", encoding="utf-8") as out:
+            warm = "a warm kernel" if kernel is not None else "a new kernel"
+            out.write(f"--- attempt {attempt + 1} of step {step.name}, in {warm}\n")
+            out.flush()
             try:
-                process.wait(timeout=step.options.timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                return _failure(step.name, f"step '{step.name}' timed out after "
-                                f"{step.options.timeout} s (its timeout: tag) and was stopped.")
+                result = execute_step(
+                    self.pipeline, step.name, self.user_parameters, self._inputs(step),
+                    step_dir, cwd=self.notebook.parent,
+                    kernel_manager=kernel.manager if kernel else None,
+                    prelude_ran=kernel.prelude_ran if kernel else False, stdout_file=out,
+                    timeout=None if kernel else step.options.timeout,
+                ).to_dict()
+            except ValueError as exc:
+                result = _failure(step.name, f"step '{step.name}' could not start: {exc}")
             finally:
-                with self.lock:
-                    self.processes.pop(step.name, None)
-        try:
-            return json.loads((step_dir / RESULT).read_text())
-        except (OSError, ValueError):
-            tail = _tail(log)
-            return _failure(step.name, f"step '{step.name}' exited with code "
-                            f"{process.returncode} before reporting a result. Log tail:\n{tail}")
+                if timer is not None:
+                    timer.cancel()
+                if kernel is not None:
+                    kernel.shutdown()
+                    with self.lock:
+                        self.kernels.pop(step.name, None)
+        if timed_out.is_set():
+            result = _failure(step.name, f"step '{step.name}' timed out after "
+                              f"{step.options.timeout} s (its timeout: tag) and was stopped.")
+        write_json(step_dir / RESULT, result)
+        return result
 
     def _report(self, name: str, record: StepRecord, tracker) -> None:
         detail = None
@@ -322,8 +357,11 @@ class LocalRun:
 
     def _kill_all(self) -> None:
         with self.lock:
-            for process in self.processes.values():
-                _kill_group(process)
+            kernels = list(self.kernels.values())
+        for kernel in kernels:
+            kernel.kill()
+        if self.pool is not None:
+            self.pool.close()
 
     def _summary_message(self, status: str) -> str:
         counts: dict[str, int] = {}
@@ -401,17 +439,6 @@ class _TrackingThread:
                 print(f"warning: MLflow tracking failed: {exc}", file=sys.stderr)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=5)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 def _failure(step: str, message: str) -> dict[str, Any]:
     return {"status": "failed", "error": {"step": step, "message": message}}
 
@@ -431,10 +458,3 @@ def _duration(record: StepRecord) -> float | None:
     if record.started is None or record.ended is None:
         return None
     return record.ended - record.started
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -85,30 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _watch_parent() -> None:
-    """Stop this step (and its kernel) when the local runner that started it dies.
-
-    The runner sets LIMINAL_PARENT_PID and starts each step in its own process group; a
-    runner killed with SIGKILL cannot clean up, so each step checks on it instead.
-    """
-    parent = os.environ.get("LIMINAL_PARENT_PID")
-    if not parent or not parent.isdigit():
-        return
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != int(parent):
-                os.killpg(os.getpgid(0), signal.SIGTERM)
-                os._exit(1)
-
-    threading.Thread(target=watch, name="liminal-parent-watch", daemon=True).start()
-
-
 def _run(args: argparse.Namespace) -> int:
     from liminal_jupyter.step.execute import execute_step
 
-    _watch_parent()
     if args.log_output:
         # papermill logs cell output through its logger; without a handler it is dropped.
         import logging

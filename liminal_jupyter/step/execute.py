@@ -145,6 +145,9 @@ def execute_step(
     kernel_name: str | None = None,
     log_output: bool = False,
     timeout: float | None = None,
+    kernel_manager: Any = None,
+    prelude_ran: bool = False,
+    stdout_file: Any = None,
 ) -> StepResult:
     """Run one step in a fresh kernel and return what it produced, or why it failed.
 
@@ -153,13 +156,17 @@ def execute_step(
     ignored). cwd: the kernel's working directory, by default the notebook's directory so
     relative paths mean what they mean in the notebook. kernel_name: overrides the
     notebook's kernel. timeout: seconds allowed per cell (papermill's execution_timeout).
+    kernel_manager: a started jupyter_client KernelManager to run in instead of a fresh
+    kernel (the local runner's warm kernels; its cwd was set when it started), with
+    `prelude_ran` when it has run the prelude already. stdout_file: where the cells'
+    printed output goes as they run (the step's log).
     Raises ValueError for bad arguments; a failing step is a result, not an exception.
     """
     parameters = _checked_parameters(pipeline, parameters)
     workdir = _working_directory(pipeline, cwd)
     out = Path(output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    notebook = render_step(pipeline, step_name, inputs, str(out))
+    notebook = render_step(pipeline, step_name, inputs, str(out), prelude_ran=prelude_ran)
     step_path, executed = out / STEP_NOTEBOOK, out / EXECUTED_NOTEBOOK
     _write_notebook(notebook, step_path)
     # A manifest or executed notebook from an earlier run must not pass for this one's.
@@ -168,7 +175,8 @@ def execute_step(
 
     started = time.monotonic()
     try:
-        _run_papermill(step_path, executed, parameters, workdir, kernel_name, log_output, timeout)
+        _run_papermill(step_path, executed, parameters, workdir, kernel_name, log_output, timeout,
+                       kernel_manager, stdout_file)
     except Exception as exc:
         shown = executed if executed.exists() else step_path
         error = _step_error(pipeline, step_name, shown, exc)
@@ -235,9 +243,18 @@ def _run_papermill(
     kernel_name: str | None,
     log_output: bool,
     timeout: float | None,
+    kernel_manager: Any = None,
+    stdout_file: Any = None,
 ) -> None:
     import papermill
 
+    extra: dict[str, Any] = {}
+    if kernel_manager is not None:
+        # nbclient runs in a kernel manager's started kernel instead of starting one.
+        extra["km"] = kernel_manager
+        kernel_name = kernel_name or kernel_manager.kernel_name
+    if stdout_file is not None:
+        extra.update(stdout_file=stdout_file, stderr_file=stdout_file)
     papermill.execute_notebook(
         _unformatted(step_path),
         _unformatted(executed),
@@ -247,6 +264,7 @@ def _run_papermill(
         log_output=log_output,
         progress_bar=False,
         execution_timeout=timeout,
+        **extra,
     )
 
 

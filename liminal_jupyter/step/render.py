@@ -53,14 +53,21 @@ _CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 def render_step(
-    pipeline: Pipeline, step_name: str, inputs: dict[str, dict], output_dir: str
+    pipeline: Pipeline,
+    step_name: str,
+    inputs: dict[str, dict],
+    output_dir: str,
+    *,
+    prelude_ran: bool = False,
 ) -> NotebookNode:
     """The notebook that runs step `step_name` alone, in a fresh kernel.
 
     `inputs` maps each data input of the step to its saved-value record (the dict form of
     `SavedValue`, as produced by the upstream step's manifest); extra entries are ignored,
-    so a runner may pass every output it has. Raises ValueError for an unknown step, a
-    missing or malformed input record, or an import input that is not an import statement.
+    so a runner may pass every output it has. `prelude_ran`: the kernel has already run
+    the prelude (a warm kernel of the local runner), so it is left out. Raises ValueError
+    for an unknown step, a missing or malformed input record, or an import input that is
+    not an import statement.
     """
     from nbformat import v4
 
@@ -68,7 +75,15 @@ def render_step(
     output_dir = str(Path(output_dir).resolve())
     used_ids: set[str] = set()
     cells = [_parameters_cell(pipeline)]
-    cells += [_source_cell(ref, "prelude", used_ids) for ref in pipeline.prelude]
+    if prelude_ran and pipeline.prelude:
+        cells.append(v4.new_markdown_cell(
+            "The prelude (`imports` and `functions` cells, "
+            + ", ".join(str(ref.index + 1) for ref in pipeline.prelude)
+            + ") ran in this kernel before the step started.",
+            metadata={"liminal": {"role": "prelude-note"}},
+        ))
+    else:
+        cells += [_source_cell(ref, "prelude", used_ids) for ref in pipeline.prelude]
     cells.append(_load_cell(step, inputs))
     cells += [_source_cell(ref, "step", used_ids) for ref in step.cells]
     cells.append(_save_cell(step, output_dir))

@@ -213,14 +213,13 @@ def test_a_killed_runner_leaves_an_interrupted_run_that_resume_completes(
         run_id = wait_for(second_running, 60, "step 'first' succeeded, 'second' running")
         step_dir = str(store.step_dir(run_id, "second"))
 
-        def step_and_kernel():
-            procs = _processes()
-            steps = [pid for pid, (_, cmd) in procs.items() if step_dir in cmd]
-            kernels = [pid for pid, (ppid, cmd) in procs.items()
-                       if ppid in steps and "ipykernel" in cmd]
-            return steps + kernels if steps and kernels else None
+        def kernels():
+            """The runner's kernels: the one running 'second' and any warm ones."""
+            found = [pid for pid, (ppid, cmd) in _processes().items()
+                     if ppid == runner.pid and "ipykernel" in cmd]
+            return found or None
 
-        pids = wait_for(step_and_kernel, 30, "the step process and its kernel")
+        pids = wait_for(kernels, 30, "the runner's kernels")
         started = {pid: process_start_time(pid) for pid in pids}
         time.sleep(0.5)  # the kernel is in its sleep now
         first_before = store.get_step(run_id, "first")
@@ -237,7 +236,7 @@ def test_a_killed_runner_leaves_an_interrupted_run_that_resume_completes(
     assert line.split()[1] == "interrupted"
 
     wait_for(lambda: not any(process_alive(pid, started[pid]) for pid in pids), 10,
-             f"the step process and its kernel ({pids}) to end")
+             f"the kernels ({pids}) to end")
     assert not [pid for pid, (_, cmd) in _processes().items() if run_id in cmd]
 
     steps = {r.step: r for r in store.steps(run_id)}

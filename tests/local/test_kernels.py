@@ -1,0 +1,131 @@
+"""Warm kernels, and the step options that need a kernel to stop: timeout and retries."""
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from conftest import code
+
+from liminal_jupyter.cli import main
+from liminal_jupyter.local.kernels import KernelPool
+from liminal_jupyter.local.store import RunStore, process_alive
+
+
+def run_value(kernel, expression: str):
+    """Evaluate an expression in a pool kernel, through a client as the executor's."""
+
+    async def evaluate():
+        client = kernel.manager.client()
+        client.start_channels()
+        printed: list[str] = []
+
+        def collect(message):
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"].strip())
+
+        try:
+            await client.wait_for_ready(timeout=60)
+            reply = await client.execute_interactive(f"print(repr({expression}))", timeout=60,
+                                                     output_hook=collect)
+            assert reply["content"]["status"] == "ok"
+            return printed[-1]
+        finally:
+            client.stop_channels()
+
+    return asyncio.run(evaluate())
+
+
+def test_pool_kernels_start_in_the_notebook_folder_with_the_prelude_run(tmp_path):
+    pool = KernelPool("python3", tmp_path, ["import math", "def twice(x):\n    return 2 * x"],
+                      needed=2, ahead=2, workers=2)
+    try:
+        first, second = pool.acquire(), pool.acquire()
+        assert first.prelude_ran and second.prelude_ran
+        assert run_value(first, "twice(math.floor(2.5))") == "4"
+        assert run_value(first, "__import__('os').getcwd()") == repr(str(tmp_path))
+        # Two kernels, two processes: one step's namespace is never another's.
+        assert first.manager.provisioner.pid != second.manager.provisioner.pid
+        pid = first.manager.provisioner.pid
+        first.shutdown()
+        second.shutdown()
+        assert not process_alive(pid)
+    finally:
+        pool.close()
+
+
+def test_a_failing_prelude_hands_out_none_so_the_step_runs_cold(tmp_path):
+    pool = KernelPool("python3", tmp_path, ["import module_that_does_not_exist"],
+                      needed=1, ahead=1, workers=1)
+    try:
+        assert pool.acquire() is None
+    finally:
+        pool.close()
+
+
+def test_a_retry_beyond_the_planned_count_still_gets_a_kernel(tmp_path):
+    pool = KernelPool("python3", tmp_path, None, needed=1, ahead=1, workers=1)
+    try:
+        first = pool.acquire()
+        second = pool.acquire()  # not planned for: the pool warms one more
+        assert first is not None and second is not None
+        assert not first.prelude_ran
+        first.shutdown()
+        second.shutdown()
+    finally:
+        pool.close()
+
+
+def test_close_shuts_down_the_kernels_nobody_took(tmp_path):
+    pool = KernelPool("python3", tmp_path, None, needed=3, ahead=3, workers=3)
+    deadline = time.monotonic() + 60
+    while pool.ready.qsize() < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = [k.manager.provisioner.pid for k in pool.live]
+    assert len(pids) == 3
+    pool.close()
+    assert not any(process_alive(pid) for pid in pids)
+
+
+def test_a_step_over_its_timeout_is_stopped_and_fails(write_nb, tmp_path, capsys):
+    notebook = write_nb([
+        code("import time", "imports"),
+        code("time.sleep(60)\ndone = True", "step:slow", "timeout:3s"),
+        code("print(done)", "step:after"),
+    ])
+    started = time.monotonic()
+    assert main(["run", str(notebook), "--no-tracking", "-q"]) == 1
+    assert time.monotonic() - started < 50
+    assert "timed out after 3 s" in capsys.readouterr().err
+    store = RunStore(tmp_path / ".liminal")
+    (run,) = store.list_runs()
+    states = {r.step: r.status for r in store.steps(run.run_id)}
+    assert states == {"slow": "failed", "after": "skipped"}
+
+
+def test_retries_run_a_failing_step_again_in_a_fresh_kernel(write_nb, tmp_path, capsys):
+    attempts = tmp_path / "attempts.txt"
+    notebook = write_nb([
+        code("from pathlib import Path", "imports"),
+        code(
+            "p = Path('attempts.txt')\n"
+            "n = int(p.read_text()) + 1 if p.exists() else 1\n"
+            "p.write_text(str(n))\n"
+            "assert 'flag' not in globals(), 'a retry must not see the failed attempt'\n"
+            "flag = True\n"
+            "if n < 3:\n"
+            "    raise RuntimeError(f'attempt {n} fails')\n",
+            "step:flaky", "retries:2",
+        ),
+        code("n", "metrics"),
+    ])
+    assert main(["run", str(notebook), "--no-tracking", "-q"]) == 0
+    assert attempts.read_text() == "3"
+    store = RunStore(tmp_path / ".liminal")
+    (run,) = store.list_runs()
+    (record,) = store.steps(run.run_id)
+    assert (record.status, record.attempt, record.metrics) == ("succeeded", 2, {"n": 3.0})
+    log = Path(record.log_path).read_text()
+    assert log.count("--- attempt") == 3
+    assert json.loads((Path(record.executed_notebook).parent / "result.json").read_text())[
+        "status"] == "succeeded"
