@@ -251,22 +251,30 @@ class ParquetMarshaller:
         meta.update(self._check_frame(frame))
         try:
             import pyarrow as pa
-            import pyarrow.parquet as pq
         except ImportError as exc:  # pyarrow missing: let pickle carry the frame
             raise CannotMarshal(f"pyarrow is not available: {exc}") from exc
         try:
             table = pa.Table.from_pandas(frame)
             schema_meta = dict(table.schema.metadata or {})
             schema_meta[self._META_KEY] = json.dumps(meta).encode()
-            pq.write_table(table.replace_schema_metadata(schema_meta), str(path))
+            self._write_table(table.replace_schema_metadata(schema_meta), path)
         except (pa.ArrowException, ValueError, TypeError, NotImplementedError) as exc:
             raise CannotMarshal(f"pyarrow refused it: {exc}") from exc
 
-    def load(self, path: Path) -> Any:
-        import pandas as pd
+    def _write_table(self, table: Any, path: Path) -> None:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(str(path))
+        pq.write_table(table, str(path))
+
+    def _read_table(self, path: Path) -> Any:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(str(path))
+
+    def load(self, path: Path) -> Any:
+        import pandas as pd
+
+        table = self._read_table(path)
         raw = (table.schema.metadata or {}).get(self._META_KEY)
         meta = json.loads(raw) if raw else {"kind": "frame"}
         frame = table.to_pandas()
@@ -319,6 +327,37 @@ class ParquetMarshaller:
         if isinstance(index, pd.DatetimeIndex) and freq is not None:
             restore["index_freq"] = index.freqstr
         return restore
+
+
+class ArrowMarshaller(ParquetMarshaller):
+    """Large pandas frames as Arrow IPC files (Feather v2), uncompressed.
+
+    Encoding Parquet costs several times what pickle does on a frame of millions of rows
+    (benchmarks/bench_marshal.py); Arrow's own file format writes and reads at memory
+    speed and is still read outside Python (R's arrow, DuckDB, Polars, Spark). The same
+    checks and restore metadata as Parquet apply; frames under `min_bytes` stay Parquet,
+    which is smaller on disk and what most tools expect.
+    """
+
+    name = "arrow"
+    suffix = ".arrow"
+    min_bytes = 64 * 2**20
+
+    def can_save(self, value: Any) -> bool:
+        if not super().can_save(value):
+            return False
+        usage = value.memory_usage(index=True, deep=False)  # a Series gives an int
+        return int(getattr(usage, "sum", lambda: usage)()) >= self.min_bytes
+
+    def _write_table(self, table: Any, path: Path) -> None:
+        import pyarrow.feather as feather
+
+        feather.write_feather(table, str(path), compression="uncompressed")
+
+    def _read_table(self, path: Path) -> Any:
+        import pyarrow.feather as feather
+
+        return feather.read_table(str(path))
 
 
 def _all_strings(values: Any) -> bool:
@@ -531,6 +570,7 @@ class CloudpickleMarshaller:
 
 
 BUILTIN_MARSHALLERS: tuple[Marshaller, ...] = (
+    ArrowMarshaller(),
     ParquetMarshaller(),
     NpyMarshaller(),
     JoblibMarshaller(),

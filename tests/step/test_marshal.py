@@ -60,6 +60,39 @@ def test_dataframe_goes_to_parquet_and_round_trips(tmp_path):
     assert dict(out.dtypes) == dict(df.dtypes)
 
 
+@pytest.mark.parametrize("kind", ["frame", "series"])
+def test_large_frames_go_to_arrow_ipc_and_round_trip(tmp_path, monkeypatch, kind):
+    """Over ArrowMarshaller.min_bytes (64 MiB by default; lowered here) a frame is Arrow IPC."""
+    from liminal_jupyter.step.marshal import ArrowMarshaller
+
+    monkeypatch.setattr(ArrowMarshaller, "min_bytes", 1)
+    df = pd.DataFrame(
+        {
+            "i": np.arange(1000),
+            "f": np.linspace(0, 1, 1000),
+            "s": ["a", "b"] * 500,
+            "t": pd.date_range("2024-01-01", periods=1000, freq="h", tz="UTC"),
+            "c": pd.Categorical(["x", "y"] * 500),
+        },
+        index=pd.Index(np.arange(1000) * 2, name="row"),
+    )
+    value = df if kind == "frame" else df["f"].rename("score")
+    saved, out = roundtrip(value, tmp_path)
+    assert (saved.marshaller, Path(saved.path).suffix) == ("arrow", ".arrow")
+    if kind == "frame":
+        pd.testing.assert_frame_equal(out, df, check_exact=True)
+    else:
+        pd.testing.assert_series_equal(out, value, check_exact=True)
+    import pyarrow.feather as feather
+
+    assert feather.read_table(saved.path).num_rows == 1000  # plain Arrow, readable elsewhere
+
+
+def test_small_frames_stay_parquet(tmp_path):
+    saved, _ = roundtrip(pd.DataFrame({"a": [1, 2]}), tmp_path)
+    assert saved.marshaller == "parquet"
+
+
 def test_dataframe_object_strings_and_datetime_freq_are_restored(tmp_path):
     df = pd.DataFrame(
         {"s": ["a", "b"]},
