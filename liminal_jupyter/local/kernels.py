@@ -82,8 +82,9 @@ class KernelPool:
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="liminal-kernels-"))
         self.workers = ThreadPoolExecutor(max_workers=max(1, workers),
                                           thread_name_prefix="liminal-kernel")
-        for _ in range(min(self.ahead, needed)):
-            self._start_one()
+        # The first kernel starts alone, so the first step is not slowed by the others
+        # warming on the same cores; each kernel that becomes ready starts the next ones.
+        self._start_one()
 
     def acquire(self) -> WarmKernel | None:
         """A warm kernel for the next step (blocks until one is ready), or None to run cold."""
@@ -145,6 +146,8 @@ class KernelPool:
             kernel.shutdown()
             return
         self.ready.put(kernel)
+        for _ in range(2):
+            self._start_one()
 
     async def _start(self, kernel: WarmKernel) -> None:
         await kernel.manager.start_kernel(cwd=str(self.cwd))
