@@ -30,6 +30,7 @@ examples:
   liminal-nb runs example_notebooks/iris_classification.ipynb
   liminal-nb show RUN_ID
   liminal-nb logs RUN_ID train
+  liminal-nb compile example_notebooks/iris_classification.ipynb -o iris.yaml
 
 Run `liminal-nb COMMAND --help` for the options of a command.
 """
@@ -71,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="print the pipeline IR as JSON")
     shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
     inspect.set_defaults(handler=_inspect)
+    from liminal_jupyter.kfp.commands import add_compile_command
     from liminal_jupyter.local.commands import add_run_commands
 
     add_run_commands(commands)
+    add_compile_command(commands)
     return parser
 
 
