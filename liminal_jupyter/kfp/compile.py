@@ -39,7 +39,7 @@ import sys
 import tempfile
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,13 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     if len(set(funcs.values())) != len(funcs):
         funcs = {s.name: _identifier("step_" + s.name, taken) for s in pipeline.steps}
     args = {s.name: _identifier(s.name, set()) for s in pipeline.steps}  # for from_<producer>
-    ir = json.dumps(pipeline.to_json(), sort_keys=True, default=str)
+    # Each component carries the IR it needs: the pipeline with its own step only (a
+    # component's source must be self-contained; the whole IR in each would repeat it).
+    ir = {
+        s.name: json.dumps(replace(pipeline, steps=[s], diagnostics=[]).to_json(),
+                           sort_keys=True, default=str)
+        for s in pipeline.steps
+    }
     requirements = list(pipeline.settings.get("requirements") or [])
 
     lines = [
@@ -136,7 +142,7 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     for step in pipeline.steps:
         step_image = image or step.options.image or pipeline.settings.get("image") \
             or DEFAULT_IMAGE
-        lines += _component(step, funcs[step.name], args, params, step_image, ir)
+        lines += _component(step, funcs[step.name], args, params, step_image, ir[step.name])
         notes += _left_out(step)
 
     metric_steps = [s for s in pipeline.steps if s.metrics]
