@@ -31,6 +31,8 @@ examples:
   liminal-nb show RUN_ID
   liminal-nb logs RUN_ID train
   liminal-nb compile example_notebooks/iris_classification.ipynb -o iris.yaml
+  liminal-nb submit example_notebooks/iris_classification.ipynb --host http://kfp.example
+  liminal-nb watch RUN_ID --dir example_notebooks
 
 Run `liminal-nb COMMAND --help` for the options of a command.
 """
@@ -73,10 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
     inspect.set_defaults(handler=_inspect)
     from liminal_jupyter.kfp.commands import add_compile_command
+    from liminal_jupyter.kfp.submit_commands import add_submit_commands
     from liminal_jupyter.local.commands import add_run_commands
 
     add_run_commands(commands)
     add_compile_command(commands)
+    add_submit_commands(commands)
     return parser
 
 
