@@ -102,3 +102,8 @@ def test_missing_file_and_directory_in_json_mode(tmp_path):
         assert result.returncode == 2
         data = json.loads(result.stdout)
         assert data["valid"] is False and data["errors"][0]["notebook"] == str(target)
+
+
+def test_kfp_local_runs_cannot_be_resumed(capsys):
+    assert main(["run", str(IRIS), "--backend", "kfp-local", "--resume", "x"]) == 2
+    assert "--resume is for local runs" in capsys.readouterr().err

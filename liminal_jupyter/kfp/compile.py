@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import keyword
 import math
 import re
 import sys
 import tempfile
+import unicodedata
 import uuid
 import warnings
 from dataclasses import dataclass, field, replace
@@ -69,20 +69,37 @@ class CompileResult:
 
 
 def kfp_pipeline_name(name: str) -> str:
-    """KFP pipeline names: lowercase letters, digits and dashes."""
-    cleaned = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return (cleaned or "pipeline")[:128]
+    """KFP pipeline names match ^[a-z0-9][a-z0-9-]{0,127}$ (kfp.dsl.utils): lowercase,
+    every run of other characters becomes one '-', at most 128 characters; accents are
+    dropped first (NFKD), so 'Ünïcode' -> 'unicode'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return (cleaned or "pipeline")[:128].rstrip("-")
 
 
-def _identifier(name: str, taken: set[str]) -> str:
-    base = re.sub(r"\W", "_", name, flags=re.ASCII) or "step"
-    if base[0].isdigit():
-        base = "_" + base
-    candidate, n = base, 2
-    while candidate in taken or keyword.iskeyword(candidate):
-        candidate, n = f"{base}_{n}", n + 1
-    taken.add(candidate)
-    return candidate
+def step_slugs(steps: list[str], avoid: set[str] = frozenset()) -> dict[str, str]:
+    """Step name -> the slug its generated names derive from, in notebook order.
+
+    A slug is lowercase letters and digits joined by single '_', starting with a letter,
+    so `step_<slug>` is a Python identifier and kfp's k8s form of it (`step-<slug with
+    '-'>`, the component and task name) is a different name for each slug. `load-data`
+    and `load_data` both clean to `load_data`: the first in notebook order keeps it, the
+    next gets `load_data_2` (then _3, ...). Keywords are fine (`class` -> `step_class`,
+    `class_task`): a slug is never used bare. `avoid` holds names the generated
+    `from_<slug>` and `<slug>_task` must not take (parameter and reserved names).
+    """
+    slugs: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in steps:
+        base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "step"
+        if not base[0].isalpha():
+            base = "step_" + base
+        slug, n = base, 2
+        while slug in taken or {f"from_{slug}", f"{slug}_task"} & avoid:
+            slug, n = f"{base}_{n}", n + 1
+        taken.add(slug)
+        slugs[name] = slug
+    return slugs
 
 
 def _literal(value: Any) -> str:
@@ -108,11 +125,11 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     if clash:
         raise CompileError(f"parameter name(s) {', '.join(clash)} are reserved by the KFP "
                            "compiler; rename them in the parameters cell")
-    taken = set(params) | _RESERVED | {"json", "pipeline_func"}
-    funcs = {s.name: "step_" + _identifier(s.name, set()) for s in pipeline.steps}
-    if len(set(funcs.values())) != len(funcs):
-        funcs = {s.name: _identifier("step_" + s.name, taken) for s in pipeline.steps}
-    args = {s.name: _identifier(s.name, set()) for s in pipeline.steps}  # for from_<producer>
+    # Generated names derive from one slug per step (see step_slugs): unique, valid
+    # Python and valid for KFP whatever the step is called.
+    args = step_slugs([s.name for s in pipeline.steps],
+                      set(params) | _RESERVED | {"json", "pipeline_func"})
+    funcs = {name: "step_" + slug for name, slug in args.items()}
     # Each component carries the IR it needs: the pipeline with its own step only (a
     # component's source must be self-contained; the whole IR in each would repeat it).
     ir = {

@@ -49,6 +49,11 @@ def add_run_commands(commands: argparse._SubParsersAction) -> None:
                      help="a YAML or JSON mapping of parameter values (-p wins)")
     run.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                      help="steps to run at once (default: the number of cores, %(default)s)")
+    run.add_argument("--backend", choices=("local", "kfp-local"), default="local",
+                     help="local (default): this machine's runner; kfp-local: compile to KFP "
+                     "and run the YAML with KFP's own local runner, to prove it works")
+    run.add_argument("--image", help="with --backend kfp-local: the steps' container image "
+                     "as written into the compiled pipeline")
     run.add_argument("--no-cache", action="store_true", help="run every step, reuse nothing")
     run.add_argument("--resume", metavar="RUN",
                      help="continue run RUN: re-run only the steps that failed or never ran")
@@ -129,6 +134,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("error: --jobs must be at least 1.", file=sys.stderr)
         return EXIT_INVALID
+    if args.backend == "kfp-local":
+        if args.resume:
+            print("error: --resume is for local runs; a kfp-local run starts afresh.",
+                  file=sys.stderr)
+            return EXIT_INVALID
+        return _run_kfp_local(notebook, values, args)
     options = RunOptions(values, args.jobs, not args.no_cache, args.resume,
                          not args.no_tracking, args.tracking_uri, args.experiment)
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
@@ -147,6 +158,30 @@ def _run(args: argparse.Namespace) -> int:
     if not args.json:
         _print_outcome(outcome, notebook, quiet=args.quiet)
     return EXIT_OK if outcome.status == "succeeded" else EXIT_FAILED
+
+
+def _run_kfp_local(notebook: Path, values: dict[str, Any], args: argparse.Namespace) -> int:
+    from liminal_jupyter.kfp.local_backend import KfpLocalError, run_kfp_local
+    from liminal_jupyter.local.progress import make_reporter
+
+    reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
+    try:
+        run_id, status, metrics = run_kfp_local(notebook, values, reporter, image=args.image)
+    except KfpLocalError as exc:
+        reporter.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        reporter.close()
+        print("run cancelled.", file=sys.stderr)
+        return 130
+    reporter.close()
+    if not args.json and not (args.quiet and status == "succeeded"):
+        print(f"run {run_id} (kfp-local): {status}")
+        if metrics:
+            print("metrics: " + ", ".join(f"{k}={_number(v)}" for k, v in metrics.items()))
+        print(f"details: liminal-nb show {run_id} --dir {notebook.parent}")
+    return EXIT_OK if status == "succeeded" else EXIT_FAILED
 
 
 def _print_invalid(exc) -> int:
@@ -210,10 +245,10 @@ def _runs(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs recorded for this notebook yet.")
         return EXIT_OK
-    print(f"{'run':<22} {'status':<12} {'backend':<8} {'started':<20} {'took':>8}  notebook")
+    print(f"{'run':<22} {'status':<12} {'backend':<10} {'started':<20} {'took':>8}  notebook")
     for run in runs:
         took = _took(run.started, run.ended)
-        print(f"{run.run_id:<22} {run.status:<12} {run.backend:<8} {_when(run.started):<20} "
+        print(f"{run.run_id:<22} {run.status:<12} {run.backend:<10} {_when(run.started):<20} "
               f"{took:>8}  {run.notebook}")
     return EXIT_OK
 
