@@ -60,21 +60,12 @@ def add_compile_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.cli_support import load_valid_pipeline
     from liminal_jupyter.kfp.compile import CompileError, compile_pipeline
-    from liminal_jupyter.notebook.parse import parse_notebook
 
     notebook = Path(args.notebook)
-    try:
-        pipeline = parse_notebook(notebook)
-    except NotebookError as exc:
-        for diagnostic in exc.diagnostics:
-            print(diagnostic.render(), file=sys.stderr)
-        return EXIT_INVALID
-    if not pipeline.valid:
-        for diagnostic in pipeline.diagnostics:
-            print(diagnostic.render(), file=sys.stderr)
-        print("the pipeline has errors; `liminal-nb inspect` shows it.", file=sys.stderr)
+    pipeline = load_valid_pipeline(notebook)
+    if pipeline is None:
         return EXIT_INVALID
     stem = notebook.name[: -len(".ipynb")] if notebook.name.endswith(".ipynb") else notebook.stem
     yaml_path = Path(args.output) if args.output else notebook.with_name(f"{stem}.pipeline.yaml")

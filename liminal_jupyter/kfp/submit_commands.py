@@ -97,29 +97,16 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from liminal_jupyter import params as params_mod
-    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.cli_support import load_valid_pipeline, parameter_values
     from liminal_jupyter.kfp.compile import CompileError
     from liminal_jupyter.kfp.submit import KfpError, submit
-    from liminal_jupyter.notebook.parse import parse_notebook
 
     notebook = Path(args.notebook)
-    try:
-        pipeline = parse_notebook(notebook)
-    except NotebookError as exc:
-        for diagnostic in exc.diagnostics:
-            print(diagnostic.render(), file=sys.stderr)
+    pipeline = load_valid_pipeline(notebook)
+    if pipeline is None:
         return EXIT_INVALID
-    if not pipeline.valid:
-        for diagnostic in pipeline.diagnostics:
-            print(diagnostic.render(), file=sys.stderr)
-        print("the pipeline has errors; `liminal-nb inspect` shows it.", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        from_file = params_mod.read_params_file(args.params_file) if args.params_file else {}
-        values = params_mod.resolve(pipeline, from_file, params_mod.parse_assignments(args.param))
-    except params_mod.ParameterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    values = parameter_values(pipeline, args)
+    if values is None:
         return EXIT_INVALID
     try:
         done = submit(notebook, pipeline, args.host, values, experiment=args.experiment,

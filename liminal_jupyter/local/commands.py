@@ -105,31 +105,21 @@ def add_run_commands(commands: argparse._SubParsersAction) -> None:
 
 # -- run ---------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from liminal_jupyter import params as params_mod
-    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.cli_support import load_valid_pipeline, parameter_values
     from liminal_jupyter.local.progress import make_reporter
-    from liminal_jupyter.local.runner import LocalRun, PipelineInvalid, RunOptions
+    from liminal_jupyter.local.runner import LocalRun, RunOptions
     from liminal_jupyter.local.store import StoreError
-    from liminal_jupyter.notebook.parse import parse_notebook
 
     notebook = Path(args.notebook)
-    try:
-        pipeline = parse_notebook(notebook)
-    except NotebookError as exc:
-        for diagnostic in exc.diagnostics:
-            print(diagnostic.render(), file=sys.stderr)
+    pipeline = load_valid_pipeline(notebook)
+    if pipeline is None:
         return EXIT_INVALID
-    if not pipeline.valid:
-        return _print_invalid(PipelineInvalid(pipeline))
     if args.resume and (args.param or args.params_file):
         print("error: a resumed run keeps its parameters; start a new run to change them.",
               file=sys.stderr)
         return EXIT_INVALID
-    try:
-        from_file = params_mod.read_params_file(args.params_file) if args.params_file else {}
-        values = params_mod.resolve(pipeline, from_file, params_mod.parse_assignments(args.param))
-    except params_mod.ParameterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    values = parameter_values(pipeline, args)
+    if values is None:
         return EXIT_INVALID
     if args.jobs < 1:
         print("error: --jobs must be at least 1.", file=sys.stderr)
@@ -182,13 +172,6 @@ def _run_kfp_local(notebook: Path, values: dict[str, Any], args: argparse.Namesp
             print("metrics: " + ", ".join(f"{k}={_number(v)}" for k, v in metrics.items()))
         print(f"details: liminal-nb show {run_id} --dir {notebook.parent}")
     return EXIT_OK if status == "succeeded" else EXIT_FAILED
-
-
-def _print_invalid(exc) -> int:
-    for diagnostic in exc.pipeline.diagnostics:
-        print(diagnostic.render(), file=sys.stderr)
-    print("the pipeline has errors; `liminal-nb inspect` shows it.", file=sys.stderr)
-    return EXIT_INVALID
 
 
 def _print_outcome(outcome, notebook: Path, quiet: bool) -> None:
