@@ -15,15 +15,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from kfp import components
 
-pytest.importorskip("kfp")
-import yaml  # noqa: E402  (a kfp dependency)
-from kfp import components  # noqa: E402
-
-from liminal_jupyter.kfp.commands import add_compile_command  # noqa: E402
-from liminal_jupyter.kfp.compile import compile_pipeline, generate_module  # noqa: E402
-from liminal_jupyter.notebook.parse import parse_notebook  # noqa: E402
-from tests.conftest import EXAMPLES, TEST_NOTEBOOKS, code  # noqa: E402
+from liminal_jupyter.kfp.commands import add_compile_command
+from liminal_jupyter.kfp.compile import compile_pipeline, generate_module
+from liminal_jupyter.notebook.parse import parse_notebook
+from tests.conftest import EXAMPLES, TEST_NOTEBOOKS, code
 
 IRIS = EXAMPLES / "iris_classification.ipynb"
 TITANIC = TEST_NOTEBOOKS / "kale_titanic_style.ipynb"

@@ -8,13 +8,11 @@ import shutil
 
 import pytest
 
-pytest.importorskip("kfp")
-
-from liminal_jupyter.cli import main  # noqa: E402
-from liminal_jupyter.kfp.local_backend import KfpLocalError, run_kfp_local  # noqa: E402
-from liminal_jupyter.local.progress import Reporter  # noqa: E402
-from liminal_jupyter.local.store import RunStore  # noqa: E402
-from tests.conftest import EXAMPLES, code  # noqa: E402
+from liminal_jupyter.cli import main
+from liminal_jupyter.kfp.local_backend import KfpLocalError, run_kfp_local
+from liminal_jupyter.local.progress import Reporter
+from liminal_jupyter.local.store import RunStore
+from tests.conftest import EXAMPLES, code
 
 IRIS = EXAMPLES / "iris_classification.ipynb"
 
@@ -86,3 +84,20 @@ def test_an_unknown_parameter_is_refused_before_anything_runs(write_nb):
     with pytest.raises(KfpLocalError, match="unknown parameter.*nope"):
         run_kfp_local(nb, {"nope": 1})
     assert RunStore(nb.parent / ".liminal").list_runs() == []
+
+
+def test_the_kale_style_notebook_runs_under_kfp_local_like_locally(tmp_path, capsys):
+    """Kale's tags (block:, prev:, pipeline-parameters, limit:, cache:disabled) through KFP."""
+    from tests.conftest import TEST_NOTEBOOKS
+
+    notebook = tmp_path / "kale.ipynb"
+    shutil.copy(TEST_NOTEBOOKS / "kale_titanic_style.ipynb", notebook)
+    run_id, status, metrics = run_kfp_local(notebook, {"C": 0.5}, Events())
+    assert status == "succeeded"
+    assert set(metrics) == {"lr_acc", "tree_acc"}
+
+    assert main(["run", "--no-tracking", "--json", "-p", "C=0.5", str(notebook)]) == 0
+    store = RunStore(tmp_path / ".liminal")
+    local_id = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
+    local = {k: v for s in store.steps(local_id) for k, v in (s.metrics or {}).items()}
+    assert metrics == pytest.approx(local, abs=1e-9)

@@ -12,18 +12,16 @@ import re
 
 import nbformat
 import pytest
+import yaml
+from kfp import components
 
-pytest.importorskip("kfp")
-import yaml  # noqa: E402
-from kfp import components  # noqa: E402
-
-from liminal_jupyter.kfp.compile import (  # noqa: E402
+from liminal_jupyter.kfp.compile import (
     compile_pipeline,
     kfp_pipeline_name,
     step_slugs,
 )
-from liminal_jupyter.kfp.local_backend import run_kfp_local  # noqa: E402
-from liminal_jupyter.notebook.parse import parse_notebook  # noqa: E402
+from liminal_jupyter.kfp.local_backend import run_kfp_local
+from liminal_jupyter.notebook.parse import parse_notebook
 
 KFP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 STEPS = ["load-data", "_private", "private", "class", "step", "a-b", "a_b", "a_b_2"]

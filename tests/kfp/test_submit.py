@@ -19,13 +19,11 @@ import time
 
 import pytest
 
-pytest.importorskip("kfp")
-
-from liminal_jupyter.cli import main as cli_main  # noqa: E402
-from liminal_jupyter.kfp.submit_commands import add_submit_commands  # noqa: E402
-from liminal_jupyter.local.store import RunStore  # noqa: E402
-from tests.conftest import EXAMPLES  # noqa: E402
-from tests.kfp.kfp_standin import KfpStandin  # noqa: E402
+from liminal_jupyter.cli import main as cli_main
+from liminal_jupyter.kfp.submit_commands import add_submit_commands
+from liminal_jupyter.local.store import RunStore
+from tests.conftest import EXAMPLES
+from tests.kfp.kfp_standin import KfpStandin
 
 IRIS_STEPS = {"fetch", "prepare", "train", "evaluate", "validate"}
 

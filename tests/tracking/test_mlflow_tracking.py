@@ -17,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from liminal_jupyter.pipeline import CellRef, Model, Pipeline, Step, StepInput
@@ -29,11 +30,6 @@ from liminal_jupyter.tracking.mlflow_tracking import (
     default_tracking_uri,
     resolve_tracking_uri,
 )
-
-pd = pytest.importorskip("pandas")
-pytest.importorskip("sklearn")
-pytest.importorskip("mlflow")
-
 
 # -- helpers ------------------------------------------------------------------------------
 
