@@ -12,16 +12,20 @@ Per step component:
   optional, and when unset the notebook's parameters cell keeps its own default);
 - `from_<producer>: Input[Dataset]` per upstream step it reads data from (that step's
   output folder), `step_outputs: Output[Dataset]`, `executed_notebook: Output[Artifact]`
-  (the executed .ipynb) and, for a step with metrics, `step_metrics: Output[Metrics]`;
+  (the executed .ipynb), for a step with metrics, `step_metrics: Output[Metrics]` and,
+  per `model:VAR`, `model_<VAR>: Output[Model]` (a copy of the saved variable, with
+  marshaller, variable, registered_name and framework in its metadata);
 - a body that calls `liminal_jupyter.kfp.runtime.run_step` with the pipeline IR embedded
   as a JSON string literal. Every user-supplied text reaches the module only through
   `repr()` of a str, so a value can never become code.
 
 Step options become task settings: retries:N -> set_retry, cpu/memory -> limits, gpu ->
 accelerator type and limit, cache:off -> set_caching_options(False), env:K=V ->
-set_env_variable, image:REF -> the component's base image. timeout: is enforced inside
-the step (papermill's per-cell timeout, as the local runner does). secret: tags, annotations
-and labels need kfp-kubernetes and are not compiled: they are returned as notes.
+set_env_variable, image:REF -> the component's base image, secret:NAME:KEY:ENV ->
+kfp-kubernetes' use_secret_as_env (the module imports `kfp.kubernetes` only when a step has
+secrets; the platform config is the YAML's second document). timeout: is enforced inside
+the step (papermill's per-cell timeout, as the local runner does). Annotations and labels
+are not compiled: they are returned as notes.
 
 The image (--image, else a step's image: tag, else the notebook's `liminal.image` setting,
 else DEFAULT_IMAGE) must have liminal-jupyter, kfp and the notebook's kernel installed; the
@@ -38,7 +42,6 @@ import sys
 import tempfile
 import unicodedata
 import uuid
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +53,9 @@ DEFAULT_IMAGE = "python:3.11"
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list",
           "dict": "dict", "any": "str"}
 _RESERVED = {"step_outputs", "executed_notebook", "step_metrics", "dsl", "Input", "Output",
-             "Dataset", "Artifact", "Metrics", "NamedTuple", "Optional", "PipelineOutputs"}
+             "Dataset", "Artifact", "Metrics", "Model", "NamedTuple", "Optional",
+             "PipelineOutputs", "kubernetes"}
+NEEDS_KFP_KUBERNETES = "secret: tags need the kfp-kubernetes package: pip install kfp-kubernetes"
 
 
 class CompileError(Exception):
@@ -151,7 +156,8 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
         "from typing import NamedTuple, Optional",
         "",
         "from kfp import dsl",
-        "from kfp.dsl import Artifact, Dataset, Input, Metrics, Output",
+        "from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output",
+        *(["from kfp import kubernetes"] if _has_secrets(pipeline) else []),
         "",
         f"PACKAGES = {requirements!r}",
         "",
@@ -159,7 +165,8 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     for step in pipeline.steps:
         step_image = image or step.options.image or pipeline.settings.get("image") \
             or DEFAULT_IMAGE
-        lines += _component(step, funcs[step.name], args, params, step_image, ir[step.name])
+        lines += _component(step, funcs[step.name], args, params, step_image, ir[step.name],
+                            model_outputs(step, set(params)))
         notes += _left_out(step)
 
     metric_steps = [s for s in pipeline.steps if s.metrics]
@@ -197,8 +204,29 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     return "\n".join(lines), notes
 
 
+def _has_secrets(pipeline: Pipeline) -> bool:
+    return any(s.options.secrets for s in pipeline.steps)
+
+
+def model_outputs(step: Step, avoid: set[str] = frozenset()) -> dict[str, str]:
+    """model:VAR variable -> the name of its `Output[Model]` (`model_<VAR>`, then
+    `model_<VAR>_2`, ... if that name is taken by a parameter or a reserved name)."""
+    names: dict[str, str] = {}
+    taken = set(avoid) | _RESERVED
+    for model in step.models:
+        if model.variable in names:
+            continue
+        base = f"model_{model.variable}"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        names[model.variable] = name
+    return names
+
+
 def _component(step: Step, func: str, args: dict[str, str], params: dict, image: str,
-               ir: str) -> list[str]:
+               ir: str, models: dict[str, str]) -> list[str]:
     read = [i.name for i in step.inputs if i.kind == "parameter" and i.name in params]
     producers = list(dict.fromkeys(i.producer for i in step.data_inputs if i.producer))
     sig = []
@@ -214,6 +242,7 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
     sig += ["    step_outputs: Output[Dataset],", "    executed_notebook: Output[Artifact],"]
     if step.metrics:
         sig.append("    step_metrics: Output[Metrics],")
+    sig += [f"    {name}: Output[Model]," for name in models.values()]
     sig += tail
     parameters = "{" + ", ".join(f"{n!r}: {n}" for n in read) + "}"
     inputs = "{" + ", ".join(f"{p!r}: from_{args[p]}.path" for p in producers) + "}"
@@ -235,6 +264,8 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
         "        step_outputs=step_outputs,",
         "        executed_notebook=executed_notebook,",
         f"        metrics={'step_metrics' if step.metrics else 'None'},",
+        *([f"        models={{{', '.join(f'{v!r}: {n}' for v, n in models.items())}}},"]
+          if models else []),
         "    )",
         "",
     ]
@@ -265,14 +296,14 @@ def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str]) ->
         out.append(f"    {var}.set_caching_options(False)")
     for key, value in o.env.items():
         out.append(f"    {var}.set_env_variable({key!r}, {str(value)!r})")
+    for secret in o.secrets:
+        out.append(f"    kubernetes.use_secret_as_env({var}, secret_name={str(secret.name)!r}, "
+                   f"secret_key_to_env={{{str(secret.key)!r}: {str(secret.env)!r}}})")
     return out
 
 
 def _left_out(step: Step) -> list[str]:
     o, notes = step.options, []
-    for secret in o.secrets:
-        notes.append(f"step '{step.name}': secret:{secret.name}:{secret.key}:{secret.env} is not "
-                     "compiled (needs kfp-kubernetes); set it on the cluster")
     if o.annotations or o.labels:
         notes.append(f"step '{step.name}': pod annotations/labels are not compiled "
                      "(need kfp-kubernetes)")
@@ -309,27 +340,32 @@ def compile_pipeline(
 
     Raises CompileError when the pipeline is invalid or kfp refuses a setting.
     """
+    from google.protobuf import json_format
     from kfp import compiler
 
     from liminal_jupyter.atomic import atomic_write_text
 
     source, notes = generate_module(pipeline, image)
+    if _has_secrets(pipeline) and not have_kfp_kubernetes():
+        raise CompileError(NEEDS_KFP_KUBERNETES)
     yaml_path = Path(yaml_path)
     with tempfile.TemporaryDirectory(prefix="liminal-kfp-") as tmp:
         module_path = Path(tmp) / "pipeline_kfp.py"
         module_path.write_text(source, encoding="utf-8")
         try:
             module = load_module(module_path)
-            staged = Path(tmp) / "pipeline.json"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # JSON output
-                compiler.Compiler().compile(module.pipeline_func, package_path=str(staged))
-            spec = json.loads(staged.read_text(encoding="utf-8"))
+            staged = Path(tmp) / "pipeline.yaml"
+            compiler.Compiler().compile(module.pipeline_func, package_path=str(staged))
+            # kfp's own YAML header can be broken (see _to_yaml): take the specs it wrote
+            # from the compiled pipeline instead of parsing that file.
+            spec = json_format.MessageToDict(module.pipeline_func.pipeline_spec)
+            platform = json_format.MessageToDict(module.pipeline_func.platform_spec)
         except Exception as exc:  # kfp validates names, resources, types
             raise CompileError(f"kfp could not compile pipeline '{pipeline.name}': "
                                f"{type(exc).__name__}: {exc}") from exc
         yaml_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(yaml_path, _to_yaml(spec, pipeline.description or pipeline.name))
+        atomic_write_text(yaml_path, _to_yaml(spec, pipeline.description or pipeline.name,
+                                              platform))
     written_py = None
     if python_path is not None:
         written_py = Path(python_path)
@@ -338,8 +374,17 @@ def compile_pipeline(
     return CompileResult(yaml_path, written_py, notes)
 
 
-def _to_yaml(spec: dict[str, Any], description: str) -> str:
-    """The compiled spec as kfp writes it: its comment header, then `yaml.dump(sort_keys)`.
+def have_kfp_kubernetes() -> bool:
+    try:
+        return importlib.util.find_spec("kfp.kubernetes") is not None
+    except ImportError:
+        return False
+
+
+def _to_yaml(spec: dict[str, Any], description: str,
+             platform: dict[str, Any] | None = None) -> str:
+    """The compiled spec as kfp writes it: its comment header, then `yaml.dump(sort_keys)`,
+    then the platform spec (kfp-kubernetes settings) as a second document when there is one.
 
     kfp 2.17 pastes parameter defaults and the description into its header comment as they
     are, so a value with a newline breaks the YAML; here every header line stays a comment.
@@ -354,4 +399,5 @@ def _to_yaml(spec: dict[str, Any], description: str) -> str:
     lines = [line if line.startswith("#") else "#    " + line
              for line in header.splitlines()]
     text = "\n".join(lines) + ("\n" if lines else "")
-    return text + yaml.dump(spec, sort_keys=True)
+    documents = [spec, platform] if platform and platform.get("platforms") else [spec]
+    return text + yaml.dump_all(documents, sort_keys=True)

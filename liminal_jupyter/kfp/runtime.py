@@ -11,6 +11,11 @@ executor writes (step.ipynb, executed.ipynb, artifacts/, outputs.json) plus
 `liminal-manifest.json`, whose saved-value records have paths relative to that folder: a
 downstream step maps them onto wherever its orchestrator put the artifact.
 
+Models: each `model:VAR` of the step also gets its own `Output[Model]` artifact, a copy of
+the variable's saved file (or folder) with metadata `marshaller`, `variable`,
+`registered_name` and `framework` (the top-level module of the value's type, e.g. sklearn).
+Downstream steps still read the value from `step_outputs`.
+
 Working directory: a pod has no notebook folder, so the kernel runs in a fresh temporary
 directory (or in $LIMINAL_WORKDIR when that names an existing folder, e.g. a mounted
 volume): relative paths in the notebook resolve there, not next to the notebook.
@@ -36,11 +41,13 @@ def run_step(
     step_outputs: Any,
     executed_notebook: Any = None,
     metrics: Any = None,
+    models: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Run one step; raise RuntimeError with the step's one-paragraph error if it fails.
 
     inputs: producer step name -> local path of its `step_outputs` artifact folder.
     step_outputs / executed_notebook / metrics: the component's kfp Output artifacts.
+    models: model:VAR variable -> its kfp Output[Model] artifact.
     Returns the step's metrics (also logged on `metrics`).
     """
     from liminal_jupyter.pipeline import Pipeline
@@ -82,7 +89,42 @@ def run_step(
     if metrics is not None:
         for name, value in result.metrics.items():
             metrics.log_metric(name, value)
+    registered = {m.variable: m.registered_name for m in the_step.models}
+    for variable, artifact in (models or {}).items():
+        record = result.outputs.get(variable)
+        if record is None:
+            raise RuntimeError(f"step '{step}': model:{variable} was not saved by the step")
+        _export_model(variable, record, registered.get(variable), artifact)
     return result.metrics
+
+
+def _export_model(variable: str, record: dict[str, Any], registered_name: str | None,
+                  artifact: Any) -> None:
+    """Copy a saved model variable into its kfp Model artifact and describe it."""
+    source, target = Path(record["path"]), Path(artifact.path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        shutil.copyfile(source, target)
+    artifact.metadata.update({
+        "marshaller": record.get("marshaller"),
+        "variable": variable,
+        "registered_name": registered_name,  # None: not to be registered
+        "framework": _framework(record),
+    })
+
+
+def _framework(record: dict[str, Any]) -> str:
+    """The top-level module of the saved value's type ('sklearn', 'torch', ...), or
+    'unknown' when the value cannot be loaded here."""
+    try:
+        from liminal_jupyter.step.marshal import SavedValue, load_value
+
+        value = load_value(SavedValue.from_dict(record))
+    except Exception:  # a courtesy: the artifact is there either way
+        return "unknown"
+    return type(value).__module__.split(".", 1)[0] or "unknown"
 
 
 def _parameter_values(pipeline: Any, given: dict[str, Any]) -> dict[str, Any]:
