@@ -21,11 +21,12 @@ Per step component:
 
 Step options become task settings: retries:N -> set_retry, cpu/memory -> limits, gpu ->
 accelerator type and limit, cache:off -> set_caching_options(False), env:K=V ->
-set_env_variable, image:REF -> the component's base image, secret:NAME:KEY:ENV ->
-kfp-kubernetes' use_secret_as_env (the module imports `kfp.kubernetes` only when a step has
-secrets; the platform config is the YAML's second document). timeout: is enforced inside
-the step (papermill's per-cell timeout, as the local runner does). Annotations and labels
-are not compiled: they are returned as notes.
+set_env_variable, image:REF -> the component's base image; through kfp-kubernetes (the
+module imports `kfp.kubernetes` only when needed; the platform config is the YAML's second
+document): secret:NAME:KEY:ENV -> use_secret_as_env, label:K:V -> add_pod_label,
+annotation:K:V -> add_pod_annotation, and the notebook's `liminal.volumes` setting ->
+mount_pvc on every step. timeout: is enforced inside the step (papermill's per-cell
+timeout, as the local runner does). Other Kale limit: resources are returned as notes.
 
 The image (--image, else a step's image: tag, else the notebook's `liminal.image` setting,
 else DEFAULT_IMAGE) must have liminal-jupyter, kfp and the notebook's kernel installed; the
@@ -55,7 +56,10 @@ _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": 
 _RESERVED = {"step_outputs", "executed_notebook", "step_metrics", "dsl", "Input", "Output",
              "Dataset", "Artifact", "Metrics", "Model", "NamedTuple", "Optional",
              "PipelineOutputs", "kubernetes"}
-NEEDS_KFP_KUBERNETES = "secret: tags need the kfp-kubernetes package: pip install kfp-kubernetes"
+NEEDS_KFP_KUBERNETES = (
+    "secret:, label: and annotation: tags and the liminal.volumes setting need the "
+    "kfp-kubernetes package: pip install 'liminal-jupyter[kubernetes]'"
+)
 
 
 class CompileError(Exception):
@@ -157,7 +161,7 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
         "",
         "from kfp import dsl",
         "from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output",
-        *(["from kfp import kubernetes"] if _has_secrets(pipeline) else []),
+        *(["from kfp import kubernetes"] if _needs_kubernetes(pipeline) else []),
         "",
         f"PACKAGES = {requirements!r}",
         "",
@@ -193,7 +197,8 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     ]
     tasks = {s.name: f"{args[s.name]}_task" for s in pipeline.steps}
     for name in pipeline.order():
-        lines += _task(pipeline.step(name), funcs[name], tasks, args)
+        lines += _task(pipeline.step(name), funcs[name], tasks, args,
+                       pipeline.settings.get("volumes") or [])
     if outputs_type:
         returned = ", ".join(f"{args[s.name]}_metrics={tasks[s.name]}.outputs['step_metrics']"
                              for s in metric_steps)
@@ -204,8 +209,12 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     return "\n".join(lines), notes
 
 
-def _has_secrets(pipeline: Pipeline) -> bool:
-    return any(s.options.secrets for s in pipeline.steps)
+def _needs_kubernetes(pipeline: Pipeline) -> bool:
+    """Settings only kfp-kubernetes can express: secrets, pod labels/annotations, PVCs."""
+    if pipeline.settings.get("volumes"):
+        return True
+    return any(s.options.secrets or s.options.labels or s.options.annotations
+               for s in pipeline.steps)
 
 
 def model_outputs(step: Step, avoid: set[str] = frozenset()) -> dict[str, str]:
@@ -271,7 +280,8 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
     ]
 
 
-def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str]) -> list[str]:
+def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str],
+          volumes: list[dict[str, str]]) -> list[str]:
     var = tasks[step.name]
     read = [i.name for i in step.inputs if i.kind == "parameter"]
     producers = list(dict.fromkeys(i.producer for i in step.data_inputs if i.producer))
@@ -299,14 +309,18 @@ def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str]) ->
     for secret in o.secrets:
         out.append(f"    kubernetes.use_secret_as_env({var}, secret_name={str(secret.name)!r}, "
                    f"secret_key_to_env={{{str(secret.key)!r}: {str(secret.env)!r}}})")
+    for key, value in o.labels.items():
+        out.append(f"    kubernetes.add_pod_label({var}, {str(key)!r}, {str(value)!r})")
+    for key, value in o.annotations.items():
+        out.append(f"    kubernetes.add_pod_annotation({var}, {str(key)!r}, {str(value)!r})")
+    for volume in volumes:
+        out.append(f"    kubernetes.mount_pvc({var}, pvc_name={str(volume['pvc'])!r}, "
+                   f"mount_path={str(volume['mount_path'])!r})")
     return out
 
 
 def _left_out(step: Step) -> list[str]:
     o, notes = step.options, []
-    if o.annotations or o.labels:
-        notes.append(f"step '{step.name}': pod annotations/labels are not compiled "
-                     "(need kfp-kubernetes)")
     for key in o.limits:
         notes.append(f"step '{step.name}': resource limit {key} is not compiled")
     return notes
@@ -346,7 +360,7 @@ def compile_pipeline(
     from liminal_jupyter.atomic import atomic_write_text
 
     source, notes = generate_module(pipeline, image)
-    if _has_secrets(pipeline) and not have_kfp_kubernetes():
+    if _needs_kubernetes(pipeline) and not have_kfp_kubernetes():
         raise CompileError(NEEDS_KFP_KUBERNETES)
     yaml_path = Path(yaml_path)
     with tempfile.TemporaryDirectory(prefix="liminal-kfp-") as tmp:

@@ -24,6 +24,7 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "schedule": ((str,), "a cron expression or preset such as @daily"),
     "artifacts": ((str,), "a path or fsspec URL"),
     "steps_defaults": ((list,), "a list of step option tags such as cpu:1"),
+    "volumes": ((list,), 'a list of {"pvc": NAME, "mount_path": "/abs/path"} objects'),
     "test": ((list, dict), "parameter sets for notebook CI"),
     "thresholds": ((dict,), "metric thresholds"),
     "drift_threshold": ((int, float), "a number"),
@@ -80,7 +81,17 @@ def _check(
         diags.error("bad-setting", f"notebook metadata {origin}.{key} should be {wanted}.",
                     nb.location())
         return
+    if key == "volumes" and not all(_is_volume(v) for v in value):
+        diags.error("bad-setting", f"notebook metadata {origin}.volumes should be {wanted}.",
+                    nb.location())
+        return
     settings[key] = value
+
+
+def _is_volume(value: Any) -> bool:
+    return (isinstance(value, dict) and set(value) == {"pvc", "mount_path"}
+            and isinstance(value["pvc"], str) and bool(value["pvc"])
+            and isinstance(value["mount_path"], str) and value["mount_path"].startswith("/"))
 
 
 def _kale_settings(kale: Any) -> dict[str, Any]:

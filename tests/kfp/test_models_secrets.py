@@ -101,7 +101,6 @@ def _secret_notebook(write_nb):
 
 
 def test_secret_tags_compile_to_the_kubernetes_platform_config(write_nb, tmp_path, capsys):
-    pytest.importorskip("kfp.kubernetes")
     nb = _secret_notebook(write_nb)
     yaml_path = tmp_path / "s.yaml"
     assert compile_cli(str(nb), "-o", str(yaml_path)) == 0
@@ -128,7 +127,7 @@ def test_no_secrets_no_kubernetes_import_and_one_document(write_nb, tmp_path):
 def test_secrets_without_kfp_kubernetes_fail_clearly(write_nb, tmp_path, monkeypatch, capsys):
     nb = _secret_notebook(write_nb)
     monkeypatch.setattr(kfp_compile, "have_kfp_kubernetes", lambda: False)
-    with pytest.raises(CompileError, match="pip install kfp-kubernetes"):
+    with pytest.raises(CompileError, match=r"pip install 'liminal-jupyter\[kubernetes\]'"):
         compile_pipeline(parse_notebook(nb), tmp_path / "s.yaml")
     assert compile_cli(str(nb), "-o", str(tmp_path / "s.yaml")) != 0
     assert NEEDS_KFP_KUBERNETES in capsys.readouterr().err
@@ -136,3 +135,32 @@ def test_secrets_without_kfp_kubernetes_fail_clearly(write_nb, tmp_path, monkeyp
     # without secrets compile still works (the module does not import kfp.kubernetes)
     plain = write_nb([code("a = 1", "step:first")], name="plain.ipynb")
     compile_pipeline(parse_notebook(plain), tmp_path / "p.yaml")
+
+
+def test_labels_annotations_and_volumes_compile_to_the_kubernetes_config(write_nb, tmp_path,
+                                                                         capsys):
+    nb = write_nb(
+        [code("a = 1", "step:first", "label:team:ml", "annotation:owner:data-science"),
+         code("print(a)", "step:second")],
+        {"liminal": {"volumes": [{"pvc": "shared-data", "mount_path": "/data"}]}},
+    )
+    yaml_path = tmp_path / "k.yaml"
+    assert compile_cli(str(nb), "-o", str(yaml_path)) == 0
+    assert "not compiled" not in capsys.readouterr().err
+    components.load_component_from_file(str(yaml_path))
+    executors = list(yaml.safe_load_all(yaml_path.read_text()))[1]["platforms"]["kubernetes"][
+        "deploymentSpec"]["executors"]
+    first, second = json.dumps(executors["exec-step-first"]), json.dumps(
+        executors["exec-step-second"])
+    assert "team" in first and "ml" in first and "owner" in first and "data-science" in first
+    for config in (first, second):  # the volume goes on every step
+        assert "shared-data" in config and "/data" in config
+    assert "team" not in second
+
+
+def test_a_malformed_volumes_setting_is_an_error(write_nb):
+    nb = write_nb([code("a = 1", "step:first")],
+                  {"liminal": {"volumes": [{"pvc": "x", "mount_path": "relative"}]}})
+    pipeline = parse_notebook(nb)
+    assert [d.code for d in pipeline.errors] == ["bad-setting"]
+
