@@ -24,9 +24,9 @@ accelerator type and limit, cache:off -> set_caching_options(False), env:K=V ->
 set_env_variable, image:REF -> the component's base image; through kfp-kubernetes (the
 module imports `kfp.kubernetes` only when needed; the platform config is the YAML's second
 document): secret:NAME:KEY:ENV -> use_secret_as_env, label:K:V -> add_pod_label,
-annotation:K:V -> add_pod_annotation, and the notebook's `liminal.volumes` setting ->
-mount_pvc on every step. timeout: is enforced inside the step (papermill's per-cell
-timeout, as the local runner does). Other Kale limit: resources are returned as notes.
+annotation:K:V -> add_pod_annotation, timeout: -> set_timeout (the pod's deadline; also
+papermill's per-cell limit inside the step), and the notebook's `liminal.volumes` setting
+-> mount_pvc on every step. Other Kale limit: resources are returned as notes.
 
 The image (--image, else a step's image: tag, else the notebook's `liminal.image` setting,
 else DEFAULT_IMAGE) must have liminal-jupyter, kfp and the notebook's kernel installed; the
@@ -129,6 +129,13 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     if not pipeline.valid:
         raise CompileError("the pipeline has errors; `liminal-nb inspect` shows them")
     notes: list[str] = []
+    # timeout: becomes the pod's deadline where kfp-kubernetes is installed; without it, the
+    # step's own per-cell limit inside the pod is all there is (the SDK has no task timeout).
+    timed = [s.name for s in pipeline.steps if s.options.timeout]
+    pod_deadlines = bool(timed) and have_kfp_kubernetes()
+    if timed and not pod_deadlines:
+        notes.append(f"timeout: of step(s) {', '.join(timed)} is enforced per cell inside the "
+                     "pod only; pip install 'liminal-jupyter[kubernetes]' for a pod deadline")
     params = {p.name: p for p in pipeline.parameters}
     clash = sorted(set(params) & _RESERVED)
     if clash:
@@ -161,7 +168,8 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
         "",
         "from kfp import dsl",
         "from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output",
-        *(["from kfp import kubernetes"] if _needs_kubernetes(pipeline) else []),
+        *(["from kfp import kubernetes"] if _needs_kubernetes(pipeline)
+          or pod_deadlines else []),
         "",
         f"PACKAGES = {requirements!r}",
         "",
@@ -198,7 +206,7 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     tasks = {s.name: f"{args[s.name]}_task" for s in pipeline.steps}
     for name in pipeline.order():
         lines += _task(pipeline.step(name), funcs[name], tasks, args,
-                       pipeline.settings.get("volumes") or [])
+                       pipeline.settings.get("volumes") or [], pod_deadlines)
     if outputs_type:
         returned = ", ".join(f"{args[s.name]}_metrics={tasks[s.name]}.outputs['step_metrics']"
                              for s in metric_steps)
@@ -281,7 +289,7 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
 
 
 def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str],
-          volumes: list[dict[str, str]]) -> list[str]:
+          volumes: list[dict[str, str]], pod_deadlines: bool) -> list[str]:
     var = tasks[step.name]
     read = [i.name for i in step.inputs if i.kind == "parameter"]
     producers = list(dict.fromkeys(i.producer for i in step.data_inputs if i.producer))
@@ -309,6 +317,8 @@ def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str],
     for secret in o.secrets:
         out.append(f"    kubernetes.use_secret_as_env({var}, secret_name={str(secret.name)!r}, "
                    f"secret_key_to_env={{{str(secret.key)!r}: {str(secret.env)!r}}})")
+    if o.timeout and pod_deadlines:
+        out.append(f"    kubernetes.set_timeout({var}, {int(o.timeout)})")
     for key, value in o.labels.items():
         out.append(f"    kubernetes.add_pod_label({var}, {str(key)!r}, {str(value)!r})")
     for key, value in o.annotations.items():

@@ -140,7 +140,8 @@ def test_secrets_without_kfp_kubernetes_fail_clearly(write_nb, tmp_path, monkeyp
 def test_labels_annotations_and_volumes_compile_to_the_kubernetes_config(write_nb, tmp_path,
                                                                          capsys):
     nb = write_nb(
-        [code("a = 1", "step:first", "label:team:ml", "annotation:owner:data-science"),
+        [code("a = 1", "step:first", "label:team:ml", "annotation:owner:data-science",
+              "timeout:90s"),
          code("print(a)", "step:second")],
         {"liminal": {"volumes": [{"pvc": "shared-data", "mount_path": "/data"}]}},
     )
@@ -156,6 +157,7 @@ def test_labels_annotations_and_volumes_compile_to_the_kubernetes_config(write_n
     for config in (first, second):  # the volume goes on every step
         assert "shared-data" in config and "/data" in config
     assert "team" not in second
+    assert executors["exec-step-first"]["activeDeadlineSeconds"] == "90"  # timeout:90s
 
 
 def test_a_malformed_volumes_setting_is_an_error(write_nb):
