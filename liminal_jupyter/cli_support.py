@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from liminal_jupyter.pipeline import Pipeline
 
 
+def add_parameter_arguments(parser: argparse.ArgumentParser) -> None:
+    """-p and --params-file, read by `parameter_values`."""
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a parameter (typed by its declared type); repeatable")
+    parser.add_argument("--params-file", metavar="FILE.yaml",
+                        help="a YAML or JSON mapping of parameter values (-p wins)")
+
+
 def load_valid_pipeline(notebook: Path) -> Pipeline | None:
     """The notebook's pipeline, or None after printing why it cannot be used."""
     from liminal_jupyter.diagnostics import NotebookError

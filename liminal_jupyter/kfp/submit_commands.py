@@ -60,6 +60,8 @@ def _add_connection(parser: argparse.ArgumentParser, host_required: bool) -> Non
 
 
 def add_submit_commands(commands: argparse._SubParsersAction) -> None:
+    from liminal_jupyter.cli_support import add_parameter_arguments
+
     raw = argparse.RawDescriptionHelpFormatter
     submit = commands.add_parser(
         "submit", help="compile the notebook's pipeline and run it on Kubeflow Pipelines",
@@ -73,10 +75,7 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
                         help="fail instead of creating a missing experiment")
     submit.add_argument("--run-name", metavar="NAME",
                         help="display name of the run (default: pipeline name and time)")
-    submit.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a parameter (repeatable); typed as the notebook declares it")
-    submit.add_argument("--params-file", metavar="FILE.yaml",
-                        help="parameter values from a YAML/JSON mapping (-p wins)")
+    add_parameter_arguments(submit)
     submit.add_argument("--image", metavar="IMG",
                         help="container image for every step (as in `liminal-nb compile`)")
     submit.set_defaults(handler=_submit)

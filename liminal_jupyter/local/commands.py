@@ -39,14 +39,13 @@ examples:
 
 
 def add_run_commands(commands: argparse._SubParsersAction) -> None:
+    from liminal_jupyter.cli_support import add_parameter_arguments
+
     raw = argparse.RawDescriptionHelpFormatter
     run = commands.add_parser("run", help="run the notebook's pipeline locally",
                               description=_RUN_HELP, epilog=_RUN_EPILOG, formatter_class=raw)
     run.add_argument("notebook", help="path of the .ipynb file")
-    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="set a parameter (typed by its declared type); repeatable")
-    run.add_argument("--params-file", metavar="FILE.yaml",
-                     help="a YAML or JSON mapping of parameter values (-p wins)")
+    add_parameter_arguments(run)
     run.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                      help="steps to run at once (default: the number of cores, %(default)s)")
     run.add_argument("--backend", choices=("local", "kfp-local"), default="local",

@@ -34,14 +34,6 @@ RESULT = "result.json"
 LOG = "log.txt"
 
 
-class PipelineInvalid(Exception):
-    """The notebook's pipeline has errors; they are on `pipeline.errors`."""
-
-    def __init__(self, pipeline: Pipeline):
-        super().__init__(f"{len(pipeline.errors)} error(s) in {pipeline.notebook}")
-        self.pipeline = pipeline
-
-
 @dataclass
 class RunOptions:
     parameters: dict[str, Any] = field(default_factory=dict)  # set by the user, typed
@@ -65,17 +57,6 @@ class RunOutcome:
 def liminal_dir(notebook: Path) -> Path:
     """Run records live next to the notebook, so they travel with the project folder."""
     return notebook.resolve().parent / ".liminal"
-
-
-def run_notebook(notebook: str | Path, options: RunOptions, reporter: Reporter) -> RunOutcome:
-    """Parse and run a notebook's pipeline; raise PipelineInvalid if it has errors."""
-    from liminal_jupyter.notebook.parse import parse_notebook
-
-    notebook = Path(notebook)
-    pipeline = parse_notebook(notebook)
-    if not pipeline.valid:
-        raise PipelineInvalid(pipeline)
-    return LocalRun(notebook, pipeline, options, reporter).execute()
 
 
 class LocalRun:
