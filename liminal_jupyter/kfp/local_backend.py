@@ -80,6 +80,7 @@ def run_kfp_local(
     reporter: Reporter | None = None,
     *,
     image: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
     """Run `notebook`'s pipeline with kfp.local; return (run_id, status, metrics).
 
@@ -89,6 +90,7 @@ def run_kfp_local(
     status: 'succeeded', 'failed' or 'interrupted'. metrics: every step's metrics merged
     into one {name: value} dict in pipeline order (what `liminal-nb run` prints).
     KeyboardInterrupt stops the child, records the run 'cancelled' and is re-raised.
+    run_id: an id the caller reserved (`store.new_run_id()`), else a new one.
     """
     from liminal_jupyter.kfp.compile import CompileError, compile_pipeline
     from liminal_jupyter.local.runner import liminal_dir
@@ -103,7 +105,7 @@ def run_kfp_local(
     arguments = _kfp_arguments(pipeline, parameters)
 
     store = RunStore(liminal_dir(notebook))
-    run_id = store.new_run_id()
+    run_id = run_id or store.new_run_id()
     order = pipeline.order()
     run_dir = store.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)

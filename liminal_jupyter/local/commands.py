@@ -61,6 +61,8 @@ def add_run_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI,"
                      " notebook metadata, else sqlite in .liminal/)")
     run.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    # Hidden: the launcher (server, Python API) reserves the id so it can answer at once.
+    run.add_argument("--run-id", help=argparse.SUPPRESS)
     shape = run.add_mutually_exclusive_group()
     shape.add_argument("--quiet", "-q", action="store_true", help="print only failures")
     shape.add_argument("--json", action="store_true",
@@ -128,9 +130,12 @@ def _run(args: argparse.Namespace) -> int:
             print("error: --resume is for local runs; a kfp-local run starts afresh.",
                   file=sys.stderr)
             return EXIT_INVALID
+        _cancel_on_sigterm()
         return _run_kfp_local(notebook, values, args)
     options = RunOptions(values, args.jobs, not args.no_cache, args.resume,
-                         not args.no_tracking, args.tracking_uri, args.experiment)
+                         not args.no_tracking, args.tracking_uri, args.experiment,
+                         run_id=args.run_id)
+    _cancel_on_sigterm()
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
     try:
         outcome = LocalRun(notebook, pipeline, options, reporter).execute()
@@ -149,13 +154,28 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.status == "succeeded" else EXIT_FAILED
 
 
+def _cancel_on_sigterm() -> None:
+    """SIGTERM cancels like Ctrl-C: finished steps are kept and the run says 'cancelled'.
+
+    Launchers (the Jupyter server, the Python API) stop a run this way; SIGINT may be
+    ignored in a process started in the background, SIGTERM never is.
+    """
+    import signal
+
+    def cancel(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, cancel)
+
+
 def _run_kfp_local(notebook: Path, values: dict[str, Any], args: argparse.Namespace) -> int:
     from liminal_jupyter.kfp.local_backend import KfpLocalError, run_kfp_local
     from liminal_jupyter.local.progress import make_reporter
 
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
     try:
-        run_id, status, metrics = run_kfp_local(notebook, values, reporter, image=args.image)
+        run_id, status, metrics = run_kfp_local(notebook, values, reporter, image=args.image,
+                                                run_id=args.run_id)
     except KfpLocalError as exc:
         reporter.close()
         print(f"error: {exc}", file=sys.stderr)

@@ -43,6 +43,9 @@ class RunOptions:
     tracking: bool = True
     tracking_uri: str | None = None
     experiment: str | None = None
+    # A run id reserved by the caller (`launch.launch_run`), so it can answer with the id
+    # before the runner starts; None reserves a new one here.
+    run_id: str | None = None
 
 
 @dataclass
@@ -120,7 +123,7 @@ class LocalRun:
             for name in to_run:
                 self.store.update_step(run.run_id, name, status="waiting", error=None)
         else:
-            self.run_id = self.store.new_run_id()
+            self.run_id = self.options.run_id or self.store.new_run_id()
             self.user_parameters = dict(self.options.parameters)
             self.store.create_run(self.run_id, self.notebook, self.pipeline.name, "local",
                                   self.user_parameters, self.pipeline.order(), started=now)
@@ -164,31 +167,42 @@ class LocalRun:
         running: dict[Future, str] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.options.jobs),
                                 thread_name_prefix="liminal-step") as pool:
-            while pending or running:
-                for name in list(pending):
-                    state = self._readiness(self.pipeline.step(name))
-                    if state == "wait":
-                        continue
-                    pending.remove(name)
-                    if state == "skip":
-                        self._skip(name)
-                    elif not self._try_cache(name, tracker):
-                        if len(running) >= max(1, self.options.jobs):
-                            pending.insert(0, name)
-                            break
-                        tracker.start()
-                        running[pool.submit(self._run_step, name)] = name
-                if not running:
-                    if pending and all(self._readiness(self.pipeline.step(n)) == "wait"
-                                       for n in pending):
-                        raise RuntimeError(f"steps can never start: {pending}")
+            try:
+                self._dispatch(pool, pending, running, tracker)
+            except KeyboardInterrupt:
+                # Kill the kernels before leaving the `with`: its exit waits for the step
+                # threads, which wait for their kernels.
+                self.cancelled = True
+                self._kill_all()
+                raise
+
+    def _dispatch(self, pool: ThreadPoolExecutor, pending: list[str],
+                  running: dict[Future, str], tracker) -> None:
+        while pending or running:
+            for name in list(pending):
+                state = self._readiness(self.pipeline.step(name))
+                if state == "wait":
                     continue
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    record = future.result()
-                    self.records[name] = record
-                    self._report(name, record, tracker)
+                pending.remove(name)
+                if state == "skip":
+                    self._skip(name)
+                elif not self._try_cache(name, tracker):
+                    if len(running) >= max(1, self.options.jobs):
+                        pending.insert(0, name)
+                        break
+                    tracker.start()
+                    running[pool.submit(self._run_step, name)] = name
+            if not running:
+                if pending and all(self._readiness(self.pipeline.step(n)) == "wait"
+                                   for n in pending):
+                    raise RuntimeError(f"steps can never start: {pending}")
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                record = future.result()
+                self.records[name] = record
+                self._report(name, record, tracker)
 
     def _readiness(self, step: Step) -> str:
         states = [self.records[u].status if u in self.records else None for u in step.upstream]
