@@ -54,6 +54,10 @@ def add_run_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--image", help="with --backend kfp-local: the steps' container image "
                      "as written into the compiled pipeline")
     run.add_argument("--no-cache", action="store_true", help="run every step, reuse nothing")
+    run.add_argument("--fresh-kernels", action="store_true",
+                     help="start a new kernel for every step, as a KFP pod does (default: the "
+                     "kernel of a step that succeeded is recycled for a later one, its "
+                     "namespace cleared and the prelude re-run, so imports are paid once)")
     run.add_argument("--resume", metavar="RUN",
                      help="continue run RUN: re-run only the steps that failed or never ran")
     run.add_argument("--experiment", help="MLflow experiment (default: notebook metadata "
@@ -134,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_kfp_local(notebook, values, args)
     options = RunOptions(values, args.jobs, not args.no_cache, args.resume,
                          not args.no_tracking, args.tracking_uri, args.experiment,
-                         run_id=args.run_id)
+                         run_id=args.run_id, fresh_kernels=args.fresh_kernels)
     _cancel_on_sigterm()
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
     try:

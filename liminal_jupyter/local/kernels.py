@@ -1,11 +1,17 @@
 """Warm kernels: started, and with the prelude run, before the steps that need them.
 
 Starting a kernel and importing pandas or scikit-learn costs seconds, more than most steps
-take. The pool does that ahead, while earlier steps run, so a step starts in a kernel
-that is ready: a local run of a chain of steps then costs little more than one straight
-papermill run of the notebook. Each step still gets its own kernel process (a crash or a
-kill of one step's code cannot touch another's, nor the runner), and a kernel is never
-reused: its namespace belongs to one step.
+take, and on a small machine several kernels importing at once slow each other down. So
+the pool starts kernels ahead, while earlier steps run, and recycles the kernel of a step
+that succeeded for a later step: its namespace is cleared (`%reset -f`, the working
+directory restored, figures closed) and the prelude re-run, which costs milliseconds since
+its modules are already imported. A local run of a chain of steps then costs little more
+than one straight papermill run. Steps still run outside the runner's process (a crash or a
+kill of one step's code cannot take the runner down), a step only sees its declared inputs,
+and a kernel that failed, timed out or was killed is never reused. What a recycled kernel
+keeps is process state outside the namespace: imported modules, their globals (numpy's
+global random state), environment variables. `reuse=False` (`liminal-nb run
+--fresh-kernels`) gives every step a new process, as a KFP pod does.
 
 Kernels are started by jupyter_client, which sets JPY_PARENT_PID: ipykernel exits by itself
 when the runner dies, even by SIGKILL.
@@ -21,7 +27,6 @@ import shutil
 import signal
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,47 +63,74 @@ class WarmKernel:
 
 
 class KernelPool:
-    """Keeps up to `ahead` kernels warming or ready, for `needed` steps in all.
+    """Hands out warm kernels, up to `limit` alive at once, for `needed` steps in all.
 
     prelude: the cells to run in each kernel once it is up (the pipeline's imports and
     functions cells), or None when the prelude must run after the parameters (it reads
     one): the kernel is still started ahead. A kernel whose prelude fails is shut down and
     None is handed out instead, so that step runs cold and reports the error in its own
     executed notebook, at the prelude cell.
+
+    limit: kernels alive at once beyond those a waiting step needs; with reuse, the most
+    steps that can run at once (more would only compete for the cores), without it a few
+    more than that, warming ahead.
     """
 
     def __init__(self, kernel_name: str, cwd: Path, prelude: list[str] | None, needed: int,
-                 ahead: int, workers: int):
+                 limit: int, reuse: bool = True):
         self.kernel_name = kernel_name
         self.cwd = cwd
         self.prelude = prelude
-        self.remaining = needed
-        self.ahead = max(1, ahead)
-        self.outstanding = 0  # warming or ready, not handed out yet
+        self.reuse = reuse
+        self.unserved = needed  # steps that will still acquire a kernel
+        self.limit = max(1, limit)
+        self.alive = 0  # started and not shut down: warming, ready, in use, recycling
+        self.idle = 0  # alive and not in use (warming, ready, recycling), or a None handed out
+        self.waiting = 0  # acquire() calls blocked now
         self.ready: queue.Queue[WarmKernel | None] = queue.Queue()
         self.lock = threading.Lock()
         self.closed = False
-        self.live: list[WarmKernel] = []
+        self.live: list[WarmKernel] = []  # not handed out: shut down by close()
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="liminal-kernels-"))
-        self.workers = ThreadPoolExecutor(max_workers=max(1, workers),
-                                          thread_name_prefix="liminal-kernel")
         # The first kernel starts alone, so the first step is not slowed by the others
         # warming on the same cores; each kernel that becomes ready starts the next ones.
-        self._start_one()
+        with self.lock:
+            if self.unserved > 0:
+                self._start_locked()
 
     def acquire(self) -> WarmKernel | None:
         """A warm kernel for the next step (blocks until one is ready), or None to run cold."""
         with self.lock:
-            if self.outstanding == 0:  # a retry nobody planned for: warm one more
-                self.remaining += 1
-        self._start_one()
+            if self.unserved <= 0:  # a retry nobody planned for
+                self.unserved = 1
+            self.waiting += 1
+            if self.idle < self.waiting:  # nothing coming for this caller: start one now
+                self._start_locked()
         kernel = self.ready.get()
         with self.lock:
-            self.outstanding -= 1
+            self.waiting -= 1
+            self.unserved -= 1
+            self.idle -= 1
             if kernel is not None:
                 self.live.remove(kernel)
-        self._start_one()  # keep `ahead` kernels coming for the steps after this one
         return kernel
+
+    def release(self, kernel: WarmKernel, reusable: bool) -> None:
+        """Give back a kernel a step has finished with: recycled for a later step if it is
+        healthy and one will need it, else shut down."""
+        with self.lock:
+            recycle = (self.reuse and reusable and not self.closed
+                       and self.unserved > self.idle)
+            if recycle:
+                self.idle += 1
+                self.live.append(kernel)
+        if recycle:
+            _in_background(self._recycle, kernel)
+            return
+        kernel.shutdown()
+        with self.lock:
+            self.alive -= 1
+            self._start_more_locked()
 
     def close(self) -> None:
         """Shut down every kernel not handed out, and stop warming more."""
@@ -106,19 +138,27 @@ class KernelPool:
             self.closed = True
             leftovers = list(self.live)
             self.live.clear()
-        self.workers.shutdown(wait=False, cancel_futures=True)
-        for kernel in leftovers:
+            waiting = self.waiting
+        for _ in range(waiting):  # nothing will be handed to them any more
+            self.ready.put(None)
+        for kernel in leftovers:  # killed first: a warming thread's client may be waiting
+            kernel.kill()
             kernel.shutdown()
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
-    def _start_one(self) -> None:
-        """Warm one more kernel if steps still need one and fewer than `ahead` are coming."""
-        with self.lock:
-            if self.closed or self.remaining <= 0 or self.outstanding >= self.ahead:
-                return
-            self.remaining -= 1
-            self.outstanding += 1
-        self.workers.submit(self._warm)
+    # -- starting and recycling (the lock is held by callers of *_locked) -----------------
+    def _start_more_locked(self) -> None:
+        """Warm more kernels while steps will need them and fewer than `limit` are alive."""
+        while (not self.closed and self.alive < self.limit
+               and self.unserved > self.idle):
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self.closed:
+            return
+        self.alive += 1
+        self.idle += 1
+        _in_background(self._warm)
 
     def _warm(self) -> None:
         from jupyter_client.manager import AsyncKernelManager
@@ -134,34 +174,66 @@ class KernelPool:
         try:
             asyncio.run(self._start(kernel))
         except Exception:
-            with self.lock:
-                if kernel in self.live:
-                    self.live.remove(kernel)
-            kernel.shutdown()
-            self.ready.put(None)
+            self._discard(kernel)
             return
+        self._hand_over(kernel)
+
+    def _recycle(self, kernel: WarmKernel) -> None:
+        try:
+            ok = asyncio.run(self._run_cells(kernel.manager, [self._reset_code()]
+                                             + (self.prelude or [])))
+        except Exception:
+            ok = False
+        if not ok:
+            self._discard(kernel)
+            return
+        kernel.prelude_ran = bool(self.prelude)
+        self._hand_over(kernel)
+
+    def _hand_over(self, kernel: WarmKernel) -> None:
         with self.lock:
             closed = self.closed
         if closed:
             kernel.shutdown()
             return
         self.ready.put(kernel)
-        for _ in range(2):
-            self._start_one()
+        with self.lock:
+            self._start_more_locked()
+
+    def _discard(self, kernel: WarmKernel) -> None:
+        """A kernel that could not start, run the prelude or be reset: the waiting step gets
+        None and runs in a fresh kernel of its own, where the error is reported."""
+        with self.lock:
+            if kernel in self.live:
+                self.live.remove(kernel)
+            self.alive -= 1
+        kernel.shutdown()
+        self.ready.put(None)
+
+    def _reset_code(self) -> str:
+        return (
+            "get_ipython().run_line_magic('reset', '-f')\n"
+            "import os as _liminal_os, sys as _liminal_sys, gc as _liminal_gc\n"
+            f"_liminal_os.chdir({str(self.cwd)!r})\n"
+            "if 'matplotlib.pyplot' in _liminal_sys.modules:\n"
+            "    _liminal_sys.modules['matplotlib.pyplot'].close('all')\n"
+            "_liminal_gc.collect()\n"
+            "del _liminal_os, _liminal_sys, _liminal_gc\n"
+        )
 
     async def _start(self, kernel: WarmKernel) -> None:
         await kernel.manager.start_kernel(cwd=str(self.cwd))
         if self.prelude:
-            kernel.prelude_ran = await self._run_prelude(kernel.manager)
+            kernel.prelude_ran = await self._run_cells(kernel.manager, self.prelude)
             if not kernel.prelude_ran:
                 raise RuntimeError("the prelude failed in a warm kernel")
 
-    async def _run_prelude(self, manager: Any) -> bool:
+    async def _run_cells(self, manager: Any, sources: list[str]) -> bool:
         client = manager.client()
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=STARTUP_TIMEOUT)
-            for source in self.prelude or []:
+            for source in sources:
                 reply = await client.execute_interactive(
                     source, timeout=None, store_history=False, output_hook=lambda message: None
                 )
@@ -170,3 +242,10 @@ class KernelPool:
             return True
         finally:
             client.stop_channels()
+
+
+def _in_background(work: Any, *args: Any) -> None:
+    """Warming and recycling run in daemon threads: a runner that is exiting (a cancel, an
+    error) must not wait for a kernel that is still importing; the kernel exits by itself
+    when the runner is gone."""
+    threading.Thread(target=work, args=args, daemon=True, name="liminal-kernel").start()

@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ class RunOptions:
     # A run id reserved by the caller (`launch.launch_run`), so it can answer with the id
     # before the runner starts; None reserves a new one here.
     run_id: str | None = None
+    # A new kernel process for every step (as in a KFP pod), instead of recycling the
+    # kernel of a step that succeeded (namespace cleared, prelude re-run).
+    fresh_kernels: bool = False
 
 
 @dataclass
@@ -88,9 +92,11 @@ class LocalRun:
             self.reporter.step_state(name, record.status, _duration(record), "reused")
         status = "failed"
         to_run = [n for n in order if n not in self.records]
+        jobs = max(1, self.options.jobs)
+        reuse = not self.options.fresh_kernels
+        limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 2
         self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
-                               needed=len(to_run), ahead=self.options.jobs + 2,
-                               workers=self.options.jobs)
+                               needed=len(to_run), limit=limit, reuse=reuse)
         try:
             self._schedule(order, tracker)
             failed = [r for r in self.records.values() if r.status == "failed"]
@@ -172,7 +178,6 @@ class LocalRun:
             except KeyboardInterrupt:
                 # Kill the kernels before leaving the `with`: its exit waits for the step
                 # threads, which wait for their kernels.
-                self.cancelled = True
                 self._kill_all()
                 raise
 
@@ -298,9 +303,14 @@ class LocalRun:
         kernel = self.pool.acquire() if self.pool else None
         timed_out = threading.Event()
         timer = None
-        if kernel is not None:
-            with self.lock:
+        with self.lock:  # a cancel between the step's start and here must not be missed
+            if self.cancelled:
+                if kernel is not None:
+                    self.pool.release(kernel, reusable=False)
+                return _failure(step.name, "the run was cancelled before this step started")
+            if kernel is not None:
                 self.kernels[step.name] = kernel
+        if kernel is not None:
             if step.options.timeout:
                 def expire() -> None:
                     timed_out.set()
@@ -327,9 +337,11 @@ class LocalRun:
                 if timer is not None:
                     timer.cancel()
                 if kernel is not None:
-                    kernel.shutdown()
                     with self.lock:
                         self.kernels.pop(step.name, None)
+                    healthy = (result.get("status") == "succeeded" and not timed_out.is_set()
+                               and not self.cancelled)
+                    self.pool.release(kernel, reusable=healthy)
         if timed_out.is_set():
             result = _failure(step.name, f"step '{step.name}' timed out after "
                               f"{step.options.timeout} s (its timeout: tag) and was stopped.")
@@ -352,6 +364,7 @@ class LocalRun:
 
     def _kill_all(self) -> None:
         with self.lock:
+            self.cancelled = True
             kernels = list(self.kernels.values())
         for kernel in kernels:
             kernel.kill()
@@ -453,3 +466,13 @@ def _duration(record: StepRecord) -> float | None:
     if record.started is None or record.ended is None:
         return None
     return record.ended - record.started
+
+
+def _width(pipeline: Pipeline, steps: list[str]) -> int:
+    """How many of `steps` can run at once, at most: the most of them at one depth of the
+    DAG (an estimate; the pool starts another kernel whenever a step would wait)."""
+    depth: dict[str, int] = {}
+    for name in pipeline.order():
+        depth[name] = 1 + max((depth[u] for u in pipeline.step(name).upstream), default=-1)
+    per_depth = Counter(depth[name] for name in steps)
+    return max(per_depth.values(), default=1)

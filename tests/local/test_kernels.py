@@ -38,7 +38,7 @@ def run_value(kernel, expression: str):
 
 def test_pool_kernels_start_in_the_notebook_folder_with_the_prelude_run(tmp_path):
     pool = KernelPool("python3", tmp_path, ["import math", "def twice(x):\n    return 2 * x"],
-                      needed=2, ahead=2, workers=2)
+                      needed=2, limit=2)
     try:
         first, second = pool.acquire(), pool.acquire()
         assert first.prelude_ran and second.prelude_ran
@@ -56,7 +56,7 @@ def test_pool_kernels_start_in_the_notebook_folder_with_the_prelude_run(tmp_path
 
 def test_a_failing_prelude_hands_out_none_so_the_step_runs_cold(tmp_path):
     pool = KernelPool("python3", tmp_path, ["import module_that_does_not_exist"],
-                      needed=1, ahead=1, workers=1)
+                      needed=1, limit=1)
     try:
         assert pool.acquire() is None
     finally:
@@ -64,7 +64,7 @@ def test_a_failing_prelude_hands_out_none_so_the_step_runs_cold(tmp_path):
 
 
 def test_a_retry_beyond_the_planned_count_still_gets_a_kernel(tmp_path):
-    pool = KernelPool("python3", tmp_path, None, needed=1, ahead=1, workers=1)
+    pool = KernelPool("python3", tmp_path, None, needed=1, limit=1)
     try:
         first = pool.acquire()
         second = pool.acquire()  # not planned for: the pool warms one more
@@ -77,7 +77,7 @@ def test_a_retry_beyond_the_planned_count_still_gets_a_kernel(tmp_path):
 
 
 def test_close_shuts_down_the_kernels_nobody_took(tmp_path):
-    pool = KernelPool("python3", tmp_path, None, needed=3, ahead=3, workers=3)
+    pool = KernelPool("python3", tmp_path, None, needed=3, limit=3)
     deadline = time.monotonic() + 60
     while pool.ready.qsize() < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -85,6 +85,71 @@ def test_close_shuts_down_the_kernels_nobody_took(tmp_path):
     assert len(pids) == 3
     pool.close()
     assert not any(process_alive(pid) for pid in pids)
+
+
+def pid_of(kernel) -> int:
+    return kernel.manager.provisioner.pid
+
+
+def test_a_released_healthy_kernel_is_recycled_with_a_clean_namespace(tmp_path):
+    (tmp_path / "sub").mkdir()
+    pool = KernelPool("python3", tmp_path, ["import math", "def twice(x):\n    return 2 * x"],
+                      needed=2, limit=1)
+    try:
+        first = pool.acquire()
+        run_value(first, "exec('leftover = 41; import os; os.chdir(\"sub\")')")
+        assert run_value(first, "leftover") == "41"
+        pool.release(first, reusable=True)
+
+        second = pool.acquire()
+        assert pid_of(second) == pid_of(first)  # the same process, imports already paid
+        assert second.prelude_ran
+        assert run_value(second, "'leftover' in globals()") == "False"
+        assert run_value(second, "twice(math.floor(2.5))") == "4"
+        assert run_value(second, "__import__('os').getcwd()") == repr(str(tmp_path))
+        pool.release(second, reusable=True)  # no step needs it any more: shut down
+        assert not process_alive(pid_of(second))
+    finally:
+        pool.close()
+
+
+def test_a_kernel_released_after_a_failure_is_never_reused(tmp_path):
+    pool = KernelPool("python3", tmp_path, None, needed=2, limit=1)
+    try:
+        first = pool.acquire()
+        pool.release(first, reusable=False)
+        assert not process_alive(pid_of(first))
+        second = pool.acquire()
+        assert second is not None and pid_of(second) != pid_of(first)
+        pool.release(second, reusable=False)
+    finally:
+        pool.close()
+
+
+ISOLATION = [
+    code("import os", "imports"),
+    code("pid_a = os.getpid()\nhidden = 'not an output of a'", "step:a"),
+    code("same_process = pid_a == os.getpid()\nsaw_hidden = 'hidden' in globals()", "step:b"),
+    code("same_process\nsaw_hidden", "metrics"),
+]
+
+
+def test_steps_of_a_chain_share_a_recycled_kernel_but_not_its_namespace(write_nb, tmp_path,
+                                                                        capsys):
+    notebook = write_nb(ISOLATION)
+    assert main(["run", str(notebook), "--no-tracking", "-q", "--jobs", "2"]) == 0
+    store = RunStore(tmp_path / ".liminal")
+    (run,) = store.list_runs()
+    metrics = store.get_step(run.run_id, "b").metrics
+    assert metrics == {"same_process": 1.0, "saw_hidden": 0.0}
+
+
+def test_fresh_kernels_gives_every_step_its_own_process(write_nb, tmp_path, capsys):
+    notebook = write_nb(ISOLATION)
+    assert main(["run", str(notebook), "--no-tracking", "-q", "--fresh-kernels"]) == 0
+    store = RunStore(tmp_path / ".liminal")
+    (run,) = store.list_runs()
+    assert store.get_step(run.run_id, "b").metrics == {"same_process": 0.0, "saw_hidden": 0.0}
 
 
 def test_a_step_over_its_timeout_is_stopped_and_fails(write_nb, tmp_path, capsys):

@@ -6,6 +6,9 @@ Real runner processes with real kernels; tiny standard-library notebooks, no MLf
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import time
 
 import pytest
@@ -28,7 +31,11 @@ SLOW = [
 
 
 def wait_finished(launched, timeout: float = 180.0):
-    launched.process.wait(timeout=timeout)
+    try:
+        launched.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(launched.process.pid, signal.SIGKILL)  # never leave a runner behind
+        raise
     return launched.record()
 
 
