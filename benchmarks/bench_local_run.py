@@ -160,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         cases = {
             "(a) papermill": ([papermill, iris, "out.ipynb", "-k", "python3"], iris_dir),
             "(b) liminal-nb run, cold": ([*run, iris, "--no-tracking", "--no-cache"], iris_dir),
+            "(b') ... --fresh-kernels": (
+                [*run, iris, "--no-tracking", "--no-cache", "--fresh-kernels"],
+                iris_dir,
+            ),
             "(c) ... with tracking": ([*run, iris, "--no-cache"], iris_dir),
             "(d) re-run, all cached": ([*run, iris], iris_dir),
             "(e) 2 branches, papermill": (
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"the re-run {run_id} was not all cache hits: states "
                             f"{states}, kernels started for {started}"
                         )
-                if name.startswith("(b)"):
+                if name.startswith("(b) "):
                     cold_runs.append((run_id, steps))
             print(f"  repeat {i + 1}/{args.repeat} done", flush=True)
 
@@ -210,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<30} {min(samples):>7.2f}s {med[name]:>7.2f}s")
 
         ratio = med["(b) liminal-nb run, cold"] / med["(a) papermill"]
+        fresh = med["(b') ... --fresh-kernels"] / med["(a) papermill"]
         tracked = med["(c) ... with tracking"] / med["(a) papermill"]
         cached = med["(d) re-run, all cached"]
         jobs = med["(e) 2 branches, --jobs 2"] / med["(e) 2 branches, --jobs 1"]
@@ -219,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  (b)/(a) cold run / papermill     {ratio:5.2f}x  goal <= {GOAL_RUN}x: "
             f"{verdict[ratio <= GOAL_RUN]}"
         )
+        print(f"  (b')/(a) a kernel per step        {fresh:5.2f}x  (no kernel recycling)")
         print(
             f"  (c)/(a) tracked run / papermill  {tracked:5.2f}x  (tracking adds "
             f"{med['(c) ... with tracking'] - med['(b) liminal-nb run, cold']:.2f}s)"
