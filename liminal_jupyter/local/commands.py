@@ -17,9 +17,11 @@ from typing import Any
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 _RUN_HELP = """\
-Run the notebook's pipeline on this machine. Each step runs in its own kernel and process;
-steps that do not depend on each other run in parallel (up to --jobs). A step whose code,
-parameters and inputs are unchanged since a successful run is reused from the cache. Every
+Run the notebook's pipeline on this machine. Each step runs in a kernel, not in the runner's
+process, with only its inputs in its namespace; kernels are started ahead with the imports
+done and recycled for later steps (--fresh-kernels: a new one per step). Steps that do not
+depend on each other run in parallel (up to --jobs). A step whose code, parameters and
+inputs are unchanged since a successful run is reused from the cache. Every
 run is recorded under .liminal/ next to the notebook, and tracked in MLflow (by default a
 SQLite store in .liminal/; set --tracking-uri or MLFLOW_TRACKING_URI for a server).
 The notebook itself is never modified.

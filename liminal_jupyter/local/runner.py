@@ -1,10 +1,11 @@
 """The local runner: a notebook pipeline on this machine, parallel, cached, resumable, tracked.
 
-Each step runs in its own kernel process, through the same step executor a KFP pod runs
+Each step runs in a kernel process, through the same step executor a KFP pod runs
 (`liminal_jupyter.step.execute`), so a crash or a kill of one step's code never takes the
-runner down. Kernels come warm from a pool (`kernels.py`): started, with the prelude run,
-while earlier steps run, which is what makes a local run of a chain of steps cost little
-more than one straight papermill run. Threads here only drive kernels.
+runner down. Kernels come warm from a pool (`kernels.py`): started with the prelude run
+while earlier steps run, and recycled (namespace cleared) after a step that succeeded, which
+is what makes a local run of a chain of steps cost little more than one straight papermill
+run. Threads here only drive kernels.
 
 What the run store says is the truth: a step's outputs are trusted only once the runner
 has recorded the step as succeeded (after its manifest was written atomically), so a
