@@ -111,6 +111,10 @@ class SavedValue:
     path: str
     sha256: str
     size: int
+    # The file's modification time after the atomic rename: a load that finds the same
+    # size and time trusts the content without hashing it again (a rewrite changes both
+    # or at least the time). None in records from before it was kept.
+    mtime_ns: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serialisable form that `load_value` also accepts."""
@@ -119,7 +123,7 @@ class SavedValue:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SavedValue:
         """Rebuild from `to_dict` output, with a clear error for a malformed record."""
-        fields = [f.name for f in dataclasses.fields(cls)]
+        fields = [f.name for f in dataclasses.fields(cls) if f.name != "mtime_ns"]
         missing = [f for f in fields if f not in data]
         if missing:
             raise ValueError(
@@ -132,6 +136,7 @@ class SavedValue:
             path=str(data["path"]),
             sha256=str(data["sha256"]),
             size=int(data["size"]),
+            mtime_ns=int(data["mtime_ns"]) if data.get("mtime_ns") is not None else None,
         )
 
 
@@ -684,19 +689,44 @@ def _write_atomically(name: str, value: Any, marshaller: Marshaller, directory: 
         tmp.unlink(missing_ok=True)
         raise
     fsync_directory(directory)
-    return SavedValue(name, marshaller.name, str(final), digest, size)
+    return SavedValue(name, marshaller.name, str(final), digest, size, final.stat().st_mtime_ns)
 
 
 def _fsync_and_hash(path: Path) -> tuple[str, int]:
-    """Flush the file to disk and hash what was actually written."""
+    """Flush the file to disk and hash what was actually written, at the same time: both
+    release the GIL, and on a large frame each costs about as much as writing it."""
+    import threading
+
     digest = hashlib.sha256()
     size = 0
     with open(path, "r+b") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-        os.fsync(f.fileno())
+        flushed: list[BaseException] = []
+
+        def flush() -> None:
+            try:
+                os.fsync(f.fileno())
+            except BaseException as exc:  # reported by the caller's thread
+                flushed.append(exc)
+
+        flusher = threading.Thread(target=flush, name="liminal-fsync")
+        flusher.start()
+        try:
+            with open(path, "rb") as reader:
+                while chunk := reader.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+        finally:
+            flusher.join()
+        if flushed:
+            raise flushed[0]
     return digest.hexdigest(), size
+
+
+def _unchanged_since_saved(path: Path, saved: SavedValue) -> bool:
+    if saved.mtime_ns is None:
+        return False
+    stat = path.stat()
+    return stat.st_size == saved.size and stat.st_mtime_ns == saved.mtime_ns
 
 
 def _hash_file(path: Path) -> str:
@@ -711,8 +741,10 @@ def _hash_file(path: Path) -> str:
 def load_value(saved: SavedValue | dict[str, Any], *, verify: bool = True) -> Any:
     """Load a variable saved by `save_value`, given its SavedValue or its dict form.
 
-    With `verify` (the default) the file's sha256 is checked first, so a file changed or
-    truncated since it was saved is reported instead of silently trusted.
+    With `verify` (the default) a file changed or truncated since it was saved is reported
+    instead of silently trusted: when its size and modification time are those recorded at
+    save time it is the file written then (writing it again changes the time), else its
+    sha256 is checked.
     """
     if not isinstance(saved, SavedValue):
         saved = SavedValue.from_dict(saved)
@@ -723,7 +755,7 @@ def load_value(saved: SavedValue | dict[str, Any], *, verify: bool = True) -> An
             f"could not be loaded: {path} does not exist. Run the step that produces it "
             "again (did it finish?)",
         )
-    if verify and _hash_file(path) != saved.sha256:
+    if verify and not _unchanged_since_saved(path, saved) and _hash_file(path) != saved.sha256:
         raise MarshalError(
             saved.name,
             f"could not be loaded: {path} changed since it was saved (sha256 mismatch). "

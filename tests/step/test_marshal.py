@@ -420,15 +420,37 @@ def test_saved_value_dict_form_is_json_and_loads(tmp_path):
         load_value({"name": "v", "marshaller": "json", "path": saved.path, "size": 1})
 
 
+def rewrite_later(path: str, text: str) -> None:
+    """Rewrite a file as a later writer would: same size here, a newer modification time
+    (set explicitly, since two writes within one clock tick of the file system share one)."""
+    before = os.stat(path).st_mtime_ns
+    Path(path).write_text(text)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
 def test_load_detects_a_file_changed_since_it_was_saved(tmp_path):
     saved = save_value("v", {"a": 1}, tmp_path)
-    Path(saved.path).write_text('{"a": 2}')
+    rewrite_later(saved.path, '{"a": 2}')
     with pytest.raises(MarshalError, match="variable 'v' could not be loaded.*changed"):
         load_value(saved)
     assert load_value(saved, verify=False) == {"a": 2}
     os.remove(saved.path)
     with pytest.raises(MarshalError, match="does not exist"):
         load_value(saved)
+
+
+def test_load_trusts_an_unchanged_file_by_its_stat_and_hashes_otherwise(tmp_path, monkeypatch):
+    saved = save_value("v", {"a": 1}, tmp_path)
+    assert saved.mtime_ns == os.stat(saved.path).st_mtime_ns
+    hashed: list[Path] = []
+    real_hash = marshal._hash_file
+    monkeypatch.setattr(marshal, "_hash_file", lambda p: hashed.append(p) or real_hash(p))
+
+    assert load_value(saved) == {"a": 1}
+    assert hashed == []  # same size and time as saved: the file written then
+    old_record = {k: v for k, v in saved.to_dict().items() if k != "mtime_ns"}
+    assert load_value(old_record) == {"a": 1}  # a record from before mtime_ns: hashed
+    assert hashed == [Path(saved.path)]
 
 
 def test_failed_save_leaves_neither_final_nor_temporary_file(tmp_path, monkeypatch):
