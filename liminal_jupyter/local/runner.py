@@ -109,6 +109,8 @@ class LocalRun:
             raise
         finally:
             self.pool.close()
+            if status != "cancelled":
+                self._promote(tracker)
             message = self._summary_message(status)
             self.store.finish_run(self.run_id, status, message)
             tracker.finish(status)
@@ -362,6 +364,14 @@ class LocalRun:
             self._inputs(step) if ok else {}, record.executed_notebook,
             record.status == "cached",
         )
+
+    def _promote(self, tracker: _TrackingThread) -> None:
+        """Ask the tracker to give the run's registered models their alias, if validation
+        passed (it decides; see deploy/gate.py)."""
+        records = self.store.steps(self.run_id)
+        states = {r.step: r.status for r in records}
+        metrics = {k: v for r in records for k, v in (r.metrics or {}).items()}
+        tracker.submit("promote", self.pipeline, states, metrics, self.reporter.message)
 
     def _kill_all(self) -> None:
         with self.lock:

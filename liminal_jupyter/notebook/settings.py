@@ -28,6 +28,7 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "test": ((list, dict), "parameter sets for notebook CI"),
     "thresholds": ((dict,), "metric thresholds"),
     "drift_threshold": ((int, float), "a number"),
+    "alias": ((str,), "a registry alias such as champion"),
 }
 
 _KALE_KEYS = {
@@ -85,6 +86,13 @@ def _check(
         diags.error("bad-setting", f"notebook metadata {origin}.volumes should be {wanted}.",
                     nb.location())
         return
+    if key == "thresholds":
+        from liminal_jupyter.deploy.gate import threshold_problems
+
+        for problem in threshold_problems(value):
+            diags.error("bad-setting", f"notebook metadata {origin}.{problem}.", nb.location())
+        if threshold_problems(value):
+            return
     settings[key] = value
 
 

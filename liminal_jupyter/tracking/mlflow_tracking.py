@@ -207,6 +207,10 @@ class NullTracker:
     ) -> dict[str, Any]:
         return {"run_id": None, "models": {}, "registered": {}}
 
+    def promote(self, pipeline: Pipeline, step_states: Mapping[str, str],
+                metrics: Mapping[str, Any], notify: Any = None) -> None:
+        return None
+
     def finish(self, status: str) -> None:
         return None
 
@@ -228,6 +232,8 @@ class RunTracker:
         self.experiment_id: str | None = None
         self.parent_run_id: str | None = None
         self.step_runs: dict[str, str] = {}
+        self.pipeline_name: str | None = None
+        self.registered_versions: dict[str, str] = {}  # registered name -> version, this run
         self._client: Any = None
         self._started_at: float | None = None
         self._finished = False
@@ -293,6 +299,7 @@ class RunTracker:
                 self._disable(down)
                 return
             _prepare_local_store(self.tracking_uri)
+            self.pipeline_name = pipeline.name
             name = experiment or (pipeline.settings or {}).get("experiment") or pipeline.name
             try:
                 with self._mlflow() as client:
@@ -479,8 +486,8 @@ class RunTracker:
             except Exception as exc:
                 failures.append(f"as {label}: {_describe(exc)}")
                 continue
-            if model.registered_name:
-                self._register(what, uri, model.registered_name, registered)
+            self._register(what, uri, model.registered_name or self.pipeline_name or var,
+                           registered)
             return uri
         self._warn(f"{what} was not logged to MLflow ({'; '.join(failures)})")
         if self.disabled_reason is None:
@@ -496,6 +503,7 @@ class RunTracker:
             with self._mlflow(), _global_tracking_uri(self.tracking_uri):
                 version = mlflow.register_model(uri, name)
             registered[name] = f"models:/{name}/{version.version}"
+            self.registered_versions[name] = str(version.version)
         except Exception as exc:
             self._warn(f"{what} was logged ({uri}) but not registered as {name!r}: "
                        f"{_describe(exc)}")
@@ -538,6 +546,40 @@ class RunTracker:
                     client.delete_logged_model(logged.model_id)
                 raise
         return info.model_uri
+
+    def promote(self, pipeline: Pipeline, step_states: Mapping[str, str],
+                metrics: Mapping[str, Any], notify: Any = None) -> Any:
+        """Give this run's registered model versions the deployment alias if the run passed
+        validation (`deploy/gate.py`); record the decision on the parent run and on each
+        version (tag `liminal.validation`). Returns the Decision, or None when this run
+        registered nothing. `notify(text)` is told the outcome. Never raises.
+        """
+        from liminal_jupyter.deploy.gate import decide
+
+        with _MLFLOW_LOCK:
+            if self.disabled_reason is not None or not self.registered_versions:
+                return None
+            phases = {step.name: step.phase for step in pipeline.steps}
+            decision = decide(pipeline.settings or {}, phases, step_states, metrics)
+            verdict = "passed" if decision.allowed else "blocked: " + "; ".join(decision.reasons)
+            lines = []
+            try:
+                with self._mlflow() as client:
+                    for name, version in self.registered_versions.items():
+                        client.set_model_version_tag(name, version, "liminal.validation",
+                                                     verdict[:5000])
+                        if decision.allowed:
+                            client.set_registered_model_alias(name, decision.alias, version)
+                        lines.append(f"model {name} version {version} registered; "
+                                     f"{decision.describe()}")
+                    client.set_tag(self.parent_run_id, "liminal.deploy", "; ".join(lines)[:5000])
+            except Exception as exc:
+                self._after_failure("the model's deployment alias", exc)
+                return decision
+            if notify is not None:
+                for line in lines:
+                    notify(line)
+            return decision
 
     def finish(self, status: str) -> None:
         """End the parent run as FINISHED, FAILED or KILLED (runner words are mapped)."""
