@@ -35,6 +35,7 @@ examples:
   liminal-nb watch RUN_ID --dir example_notebooks
   liminal-nb deploy iris-classification --dir example_notebooks
   liminal-nb predict iris-classification rows.csv --dir example_notebooks
+  liminal-nb monitor iris-classification new_rows.csv --dir example_notebooks
 
 Run `liminal-nb COMMAND --help` for the options of a command.
 """
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="print the pipeline IR as JSON")
     shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
     inspect.set_defaults(handler=_inspect)
-    from liminal_jupyter.deploy.commands import add_deploy_commands
+    from liminal_jupyter.deploy.commands import add_deploy_commands, add_monitor_command
     from liminal_jupyter.kfp.commands import add_compile_command
     from liminal_jupyter.kfp.submit_commands import add_submit_commands
     from liminal_jupyter.local.commands import add_run_commands
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compile_command(commands)
     add_submit_commands(commands)
     add_deploy_commands(commands)
+    add_monitor_command(commands)
     return parser
 
 

@@ -77,6 +77,81 @@ def add_deploy_commands(commands: argparse._SubParsersAction) -> None:
     predict.set_defaults(handler=_predict)
 
 
+_MONITOR_HELP = """\
+Compare new data with the data a registered model was trained on: the population stability
+index (PSI) of every feature, against the training data profile `liminal-nb run` logged
+with the model (or --reference). The figures are logged to MLflow as a run of their own
+and an HTML report with a chart per feature is written. Exit status 1 when a feature's PSI
+passes the threshold (--threshold, else the notebook's liminal.drift_threshold when --dir
+is a notebook, else 0.2), 0 otherwise, 2 for bad input. The model is chosen as for deploy.
+"""
+
+_MONITOR_EPILOG = """\
+examples:
+  liminal-nb monitor iris-classification new_flowers.csv --dir example_notebooks
+  liminal-nb monitor iris-classification week48.parquet --threshold 0.1 --report drift.html
+  liminal-nb monitor my-model new.csv --reference train.csv
+"""
+
+
+def add_monitor_command(commands: argparse._SubParsersAction) -> None:
+    monitor = commands.add_parser("monitor", help="check new data for drift from a model's "
+                                  "training data", description=_MONITOR_HELP,
+                                  epilog=_MONITOR_EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    _model_arguments(monitor)
+    monitor.add_argument("input", help="the new data: a .csv, .json, .jsonl or .parquet file")
+    monitor.add_argument("--threshold", type=float, help="PSI above which a feature drifted")
+    monitor.add_argument("--reference", metavar="FILE",
+                         help="the training data, when the model has no logged profile")
+    monitor.add_argument("--report", metavar="PATH",
+                         help="where to write the HTML report (default: "
+                         "drift-MODEL-TIME.html in the current folder)")
+    monitor.set_defaults(handler=_monitor)
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    import time
+
+    from liminal_jupyter.deploy.monitor import NoReference, default_threshold, monitor
+    from liminal_jupyter.deploy.predict import InputError, read_rows
+
+    try:
+        new_data = read_rows(Path(args.input))
+        reference = read_rows(Path(args.reference)) if args.reference else None
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    resolved = _resolve(args)
+    if resolved is None:
+        return EXIT_INVALID
+    tracking_uri, model = resolved
+    threshold = args.threshold
+    if threshold is None:
+        settings = {}
+        if Path(args.dir).suffix == ".ipynb":
+            from liminal_jupyter.notebook.parse import parse_notebook
+
+            settings = parse_notebook(args.dir).settings or {}
+        threshold = default_threshold(settings)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report = Path(args.report or f"drift-{(model.name or 'model')}-{stamp}.html")
+    try:
+        result = monitor(tracking_uri, model, new_data, threshold=threshold,
+                         reference_data=reference, report_path=report)
+    except NoReference as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(result.summary())
+    for feature in result.features:
+        mark = "DRIFT" if feature.psi > result.threshold else "ok"
+        psi = "missing" if feature.missing else f"{feature.psi:.3f}"
+        print(f"  {feature.feature:<30} {feature.kind:<12} PSI {psi:>8}  {mark}")
+    print(f"report: {report}" + (f"; MLflow run {result.tracking_run_id}"
+                                 if result.tracking_run_id else ""))
+    return EXIT_FAILED if result.drifted else EXIT_OK
+
+
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name (or a models:/ or runs:/ URI)")
     which = parser.add_mutually_exclusive_group()

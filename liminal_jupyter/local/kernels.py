@@ -77,8 +77,9 @@ class KernelPool:
     """
 
     def __init__(self, kernel_name: str, cwd: Path, prelude: list[str] | None, needed: int,
-                 limit: int, reuse: bool = True):
+                 limit: int, reuse: bool = True, env: dict[str, str] | None = None):
         self.kernel_name = kernel_name
+        self.env = env or {}  # set in every kernel, on top of the runner's environment
         self.cwd = cwd
         self.prelude = prelude
         self.reuse = reuse
@@ -222,7 +223,7 @@ class KernelPool:
         )
 
     async def _start(self, kernel: WarmKernel) -> None:
-        await kernel.manager.start_kernel(cwd=str(self.cwd))
+        await kernel.manager.start_kernel(cwd=str(self.cwd), env={**os.environ, **self.env})
         if self.prelude:
             kernel.prelude_ran = await self._run_cells(kernel.manager, self.prelude)
             if not kernel.prelude_ran:

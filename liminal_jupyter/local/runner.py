@@ -97,7 +97,8 @@ class LocalRun:
         reuse = not self.options.fresh_kernels
         limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 2
         self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
-                               needed=len(to_run), limit=limit, reuse=reuse)
+                               needed=len(to_run), limit=limit, reuse=reuse,
+                               env=self._step_environment())
         try:
             self._schedule(order, tracker)
             failed = [r for r in self.records.values() if r.status == "failed"]
@@ -364,6 +365,18 @@ class LocalRun:
             self._inputs(step) if ok else {}, record.executed_notebook,
             record.status == "cached",
         )
+
+    def _step_environment(self) -> dict[str, str]:
+        """What steps need to find this run's model registry and settings: an inference
+        step's `load_model`, a monitor step's `check_drift` (deploy/)."""
+        from liminal_jupyter.tracking.mlflow_tracking import resolve_tracking_uri
+
+        env = {"MLFLOW_TRACKING_URI": resolve_tracking_uri(self.options.tracking_uri,
+                                                           self.pipeline, self.store.root)}
+        threshold = (self.pipeline.settings or {}).get("drift_threshold")
+        if threshold is not None:
+            env["LIMINAL_DRIFT_THRESHOLD"] = str(threshold)
+        return env
 
     def _promote(self, tracker: _TrackingThread) -> None:
         """Ask the tracker to give the run's registered models their alias, if validation

@@ -82,6 +82,9 @@ _KILLED_STATUSES = {"killed", "cancelled", "canceled", "interrupted", "skipped",
 _MLFLOW_LOCK = threading.RLock()
 
 
+REFERENCE_PROFILE = "liminal/reference_profile.json"  # in the run that logged a model
+
+
 class TrackingWarning(UserWarning):
     """Something could not be recorded in MLflow; the run itself is not affected."""
 
@@ -476,7 +479,8 @@ class RunTracker:
             self._warn(f"{what} was not logged to MLflow: a {_type_name(value)} has no "
                        "predict method and is not callable, so MLflow could not serve it")
             return None
-        example = _input_example(value, inputs, outputs, exclude=var)
+        training = _training_data(value, inputs, outputs, exclude=var)
+        example = _input_example(training)
         failures = []
         for label, flavor, kwargs in attempts:
             try:
@@ -486,6 +490,7 @@ class RunTracker:
             except Exception as exc:
                 failures.append(f"as {label}: {_describe(exc)}")
                 continue
+            self._log_reference_profile(what, nested, training)
             self._register(what, uri, model.registered_name or self.pipeline_name or var,
                            registered)
             return uri
@@ -495,6 +500,19 @@ class RunTracker:
             if down:
                 self._disable(down)
         return None
+
+    def _log_reference_profile(self, what: str, nested: str, training: Any) -> None:
+        """What `liminal-nb monitor` compares new data with (deploy/drift.py)."""
+        if training is None:
+            return
+        try:
+            from liminal_jupyter.deploy.drift import profile
+
+            with self._mlflow() as client:
+                client.log_dict(nested, profile(training), REFERENCE_PROFILE)
+        except Exception as exc:
+            self._warn(f"the training data profile of {what} was not logged (drift "
+                       f"monitoring will need --reference): {_describe(exc)}")
 
     def _register(self, what: str, uri: str, name: str, registered: dict[str, str]) -> None:
         try:
@@ -754,13 +772,18 @@ def _wrap(value: Any) -> Any:
     return NotebookModel(value)
 
 
-def _input_example(
+def _input_example(training: Any) -> Any:
+    return None if training is None else training[:INPUT_EXAMPLE_ROWS]
+
+
+def _training_data(
     model: Any,
     inputs: Mapping[str, Mapping[str, Any]],
     outputs: Mapping[str, Mapping[str, Any]],
     exclude: str,
 ) -> Any:
-    """The first rows of the step's data that fit the model, or None.
+    """The step's data that fits the model (its first rows become the input example, all of
+    it the reference profile drift monitoring compares with), or None.
 
     Candidates are DataFrames and 2-D arrays among the step's data inputs, then its other
     outputs (a training step often makes X itself). Best is a DataFrame holding the model's
@@ -784,7 +807,7 @@ def _input_example(
             columns = getattr(data, "columns", None)
             if names is not None and columns is not None:
                 if all(n in columns for n in names):
-                    return data[names].head(INPUT_EXAMPLE_ROWS)
+                    return data[names]
                 continue  # other column names: scikit-learn would refuse this frame
             if n_features is not None and data.shape[1] == n_features:
                 rank = 1
@@ -793,7 +816,7 @@ def _input_example(
             else:
                 continue
             if rank < best_rank:
-                best, best_rank = data[:INPUT_EXAMPLE_ROWS], rank
+                best, best_rank = data, rank
     return best
 
 

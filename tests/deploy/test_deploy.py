@@ -157,3 +157,72 @@ def test_kserve_manifest_names_the_model_and_its_storage(flowers, tmp_path, caps
     model = manifest["spec"]["predictor"]["model"]
     assert model == {"modelFormat": {"name": "mlflow"}, "protocolVersion": "v2",
                      "storageUri": "s3://models/flowers/1"}
+
+
+def iris_rows(shift: float = 0.0):
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True).data.copy()
+    data["petal length (cm)"] += shift
+    return data
+
+
+def test_monitor_finds_no_drift_in_the_training_data_and_logs_the_figures(flowers, tmp_path,
+                                                                          capsys):
+    from mlflow import MlflowClient
+
+    rows, report = tmp_path / "same.csv", tmp_path / "report.html"
+    iris_rows().to_csv(rows, index=False)
+    status = main(["monitor", "flowers", str(rows), "--dir", str(flowers["folder"]),
+                   "--tracking-uri", flowers["uri"], "--report", str(report)])
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert out.startswith("no drift in flowers version 1's 4 features over 150 rows")
+    page = report.read_text()
+    assert "<h1>No drift: flowers version 1</h1>" in page and page.count("<svg") == 4
+    run_id = out.rsplit("MLflow run ", 1)[1].strip()
+    run = MlflowClient(flowers["uri"]).get_run(run_id)
+    assert run.data.tags["liminal.drift"] == "none"
+    assert run.data.metrics["max_psi"] < 0.2 and run.data.metrics["rows"] == 150
+    assert "psi.petal length _cm_" in run.data.metrics  # MLflow allows no parentheses
+
+
+def test_monitor_fails_on_drift_and_names_the_feature(flowers, tmp_path, capsys):
+    rows = tmp_path / "shifted.csv"
+    iris_rows(shift=3.0).to_csv(rows, index=False)
+    status = main(["monitor", "flowers", str(rows), "--dir", str(flowers["folder"]),
+                   "--tracking-uri", flowers["uri"], "--report", str(tmp_path / "r.html")])
+    out, _ = capsys.readouterr()
+    assert status == 1
+    assert "drift in 1 of 4 features of flowers version 1" in out
+    assert "petal length (cm) (PSI" in out.splitlines()[0]
+
+
+SCORING = [
+    code("import pandas as pd\nfrom sklearn.datasets import load_iris\n"
+         "from liminal_jupyter.deploy import load_model, check_drift", "imports"),
+    code("shift = 0.0", "parameters"),
+    code("rows = load_iris(as_frame=True).data\n"
+         "rows['petal length (cm)'] = rows['petal length (cm)'] + shift", "step:fetch"),
+    code("model = load_model('flowers')\npredicted = int(len(model.predict(rows)))",
+         "step:score", "phase:inference"),
+    code("check_drift('flowers', rows)\nchecked = True", "step:watch", "phase:monitor"),
+    code("predicted", "metrics"),
+]
+
+
+def test_a_notebook_scores_with_the_registered_model_and_its_monitor_step_fails_on_drift(
+        flowers, tmp_path):
+    notebook = tmp_path / "scoring.ipynb"
+    notebook.write_text(json.dumps(notebook_json(SCORING)))
+    # The runner hands its tracking store to the steps (MLFLOW_TRACKING_URI in the kernels).
+    base = [LIMINAL_NB, "run", str(notebook), "--tracking-uri", flowers["uri"], "--no-cache"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    calm = subprocess.run(base, capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert calm.returncode == 0, calm.stdout + calm.stderr
+    assert "predicted=150" in calm.stdout
+    drifted = subprocess.run([*base, "-p", "shift=3"], capture_output=True, text=True,
+                             cwd=tmp_path, env=env)
+    assert drifted.returncode == 1
+    assert "DriftDetected" in drifted.stdout + drifted.stderr
+    assert "petal length (cm)" in drifted.stdout + drifted.stderr

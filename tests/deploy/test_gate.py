@@ -48,3 +48,11 @@ def test_malformed_thresholds_are_named():
     assert len(problems) == 2 and "thresholds.accuracy" in problems[0]
     assert threshold_problems([0.9]) == ["thresholds must be an object mapping metric names "
                                          "to bounds"]
+
+
+def test_bad_thresholds_in_notebook_metadata_are_an_inspect_error(parse):
+    from conftest import code, codes
+
+    pipeline = parse([code("x = 1", "step:a")],
+                     metadata={"liminal": {"thresholds": {"accuracy": "high"}}})
+    assert "bad-setting" in codes(pipeline)

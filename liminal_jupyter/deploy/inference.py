@@ -1,0 +1,25 @@
+"""Loading a registered model inside a notebook step: the Inference phase.
+
+A batch-scoring pipeline is a notebook whose `phase:inference` step calls
+`load_model("iris-classification")` and predicts. The tracking store is the one the run
+uses: the runner passes it to step kernels as MLFLOW_TRACKING_URI; without it (a plain
+notebook session) the local store `liminal-nb run` keeps next to the notebook is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def load_model(name: str, *, version: str | None = None, alias: str | None = None,
+               tracking_uri: str | None = None) -> Any:
+    """The MLflow python-function model registered as `name`: `version`, else `alias`,
+    else the champion, else the latest version. Call `.predict(rows)` on it."""
+    import mlflow.pyfunc
+
+    from liminal_jupyter.deploy.registry import resolve_model, tracking_uri_for
+
+    uri = tracking_uri_for(tracking_uri)
+    resolved = resolve_model(uri, name, version, alias)
+    mlflow.set_tracking_uri(uri)
+    return mlflow.pyfunc.load_model(resolved.uri)
