@@ -102,6 +102,8 @@ class KernelPool:
     def acquire(self) -> WarmKernel | None:
         """A warm kernel for the next step (blocks until one is ready), or None to run cold."""
         with self.lock:
+            if self.closed:  # a cancelled run: nothing more will be warmed or handed out
+                return None
             if self.unserved <= 0:  # a retry nobody planned for
                 self.unserved = 1
             self.waiting += 1

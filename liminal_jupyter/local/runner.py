@@ -278,6 +278,8 @@ class LocalRun:
                 break
         ended = time.time()
         status = "succeeded" if result.get("status") == "succeeded" else "failed"
+        if status == "failed" and self.cancelled:
+            status = "interrupted"  # stopped by the cancel, not by its own code
         self.store.update_step(
             self.run_id, name, status=status, ended=ended, attempt=attempt,
             outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
