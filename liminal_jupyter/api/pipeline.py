@@ -171,11 +171,14 @@ class Pipeline:
             run.wait()
         return run
 
-    def form(self) -> Any:
-        """An ipywidgets form of the parameters with a Run button (ParameterForm)."""
+    def form(self, **run_options: Any) -> Any:
+        """An ipywidgets form of the parameters with a Run button (a ParameterForm).
+
+        run_options: options of `run()` for every run the form starts (e.g. tracking=False).
+        """
         from liminal_jupyter.widgets.form import ParameterForm
 
-        return ParameterForm(self)
+        return ParameterForm(self, run_options=run_options)
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """This notebook's recorded runs, newest first (as `liminal-nb runs NOTEBOOK`)."""
