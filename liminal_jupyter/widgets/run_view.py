@@ -132,14 +132,14 @@ class RunView(widgets.VBox):
         self.state_labels, self.duration_labels = {}, {}
         for record in steps:
             name = widgets.Label(record.step, layout=widgets.Layout(width="14em"))
-            state = widgets.Label(layout=widgets.Layout(width="8em"))
+            # Classes given at creation travel with the model's first state (comm_open).
+            state = widgets.Label(layout=widgets.Layout(width="8em"),
+                                  _dom_classes=("liminal-step-state",))
             state.style.font_weight = "bold"
-            state.add_class("liminal-step-state")
             took = widgets.Label()
             self.state_labels[record.step] = state
             self.duration_labels[record.step] = took
-            row = widgets.HBox([name, state, took])
-            row.add_class("liminal-step-row")
+            row = widgets.HBox([name, state, took], _dom_classes=("liminal-step-row",))
             rows.append(row)
         self.steps_box.children = rows
 
