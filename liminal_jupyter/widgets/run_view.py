@@ -157,7 +157,8 @@ class RunView(widgets.VBox):
                    f"<pre>{_text(log)}</pre></details>" if log.strip() else "")
                 + (f"<div>executed notebook, with the error in place: "
                    f"<code>{html.escape(record.executed_notebook)}</code></div>"
-                   if record.executed_notebook else "")
+                   if record.executed_notebook and record.executed_notebook not in error
+                   else "")
                 + "</div>"
             )
         if snapshot.run.status in ("interrupted", "cancelled") and message:

@@ -92,8 +92,8 @@ def test_the_cancel_button_stops_the_run(write_nb):
     run = Pipeline.from_notebook(write_nb(SLOW)).run(wait=False, show=False, tracking=False)
     try:
         view = run.view()
-        # Cancel once the step's code runs: a cancel while its kernel still warms can hang
-        # the runner (a kernel-pool issue, reported separately).
+        # Cancel once the step's code runs, not while its kernel is handed out: a cancel
+        # in that moment can leave the runner waiting in KernelPool.acquire (reported).
         eventually(lambda: "sleeping" in run.log("wait"), what="the step's code to run")
         assert view.state_labels["wait"].value == "running"
 
