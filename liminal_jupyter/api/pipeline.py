@@ -75,6 +75,7 @@ class Pipeline:
 
     @property
     def description(self) -> str:
+        """The pipeline's description (notebook metadata liminal.description), or ''."""
         return self.ir.description
 
     @property
@@ -101,6 +102,7 @@ class Pipeline:
 
     @property
     def warnings(self) -> list[Diagnostic]:
+        """Problems that do not stop a run (an unknown tag, a star import, ...)."""
         return self.ir.warnings
 
     def check_parameters(self, values: Mapping[str, Any], *, textual: bool = False

@@ -31,6 +31,7 @@ class RunSnapshot:
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The metrics the steps had logged at that moment, name -> value."""
         return _metrics(self.steps)
 
 
