@@ -138,7 +138,7 @@ class Run:
     def outputs(self, step: str) -> dict[str, Any]:
         """The values a step passed on to later steps, loaded back: variable -> value.
 
-        Each file is checked against the hash recorded when it was saved.
+        A file changed since it was saved is reported (MarshalError), not loaded.
         """
         record = self.store.get_step(self.run_id, step)
         return {name: self._load_saved(saved) for name, saved in record.outputs.items()}
