@@ -77,6 +77,26 @@ def resolve(
     return values
 
 
+def check(
+    pipeline: Pipeline, values: dict[str, Any], *, textual: bool = False,
+    label: str = "parameter",
+) -> dict[str, Any]:
+    """Values given in Python (the Python API, a form), typed and checked as -p values are.
+
+    textual: the values are text typed by the parameter's declared type, exactly as `-p`
+    values (a form's text box); otherwise they are Python values, checked as a params file's.
+    label: how an error names the source, e.g. "parameter n=...: expected a whole number".
+    """
+    declared = {p.name: p for p in pipeline.parameters}
+    typed: dict[str, Any] = {}
+    for name, raw in values.items():
+        param = declared.get(name)
+        if param is None:
+            raise ParameterError(_unknown(name, label, declared))
+        typed[name] = _typed(param, raw, textual, label)
+    return typed
+
+
 def effective(pipeline: Pipeline, overrides: dict[str, Any]) -> dict[str, Any]:
     """Defaults with the overrides applied: what the steps see, for cache keys and tracking."""
     values = {p.name: p.default for p in pipeline.parameters}

@@ -59,3 +59,23 @@ def test_inspect_and_help_import_nothing_heavy(tmp_path: Path, magics: bool) -> 
     if not magics:
         # IPython's input transformer is only needed for `!` lines and magics.
         assert "IPython" not in result["heavy"]
+
+
+def test_the_python_api_is_loaded_on_first_use_and_reads_a_pipeline_light():
+    """`import liminal_jupyter` loads no API module; reading a pipeline through the API
+    imports nothing heavy either (widgets and runs import what they need when used)."""
+    child = (
+        "import json, sys\n"
+        "import liminal_jupyter\n"
+        "before = sorted(m for m in sys.modules if m.startswith('liminal_jupyter.'))\n"
+        "from liminal_jupyter import Pipeline\n"
+        "Pipeline.from_notebook(sys.argv[1]).parameters\n"
+        "print(json.dumps([before, sorted(set(sys.modules) & set(json.loads(sys.argv[2])))]))\n"
+    )
+    example = MAKE_NOTEBOOKS.parents[1] / "example_notebooks" / "iris_classification.ipynb"
+    done = subprocess.run([sys.executable, "-c", child, str(example),
+                           json.dumps(sorted(HEAVY | {"ipywidgets"}))],
+                          capture_output=True, text=True, check=True)
+    before, heavy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == []
+    assert heavy == []

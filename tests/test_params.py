@@ -11,6 +11,7 @@ from conftest import code
 
 from liminal_jupyter.params import (
     ParameterError,
+    check,
     effective,
     parse_assignments,
     read_params_file,
@@ -294,3 +295,19 @@ def test_effective_does_not_share_the_overrides_dict(pipeline):
     values = effective(pipeline, overrides)
     values["rate"] = 0.9
     assert overrides == {"rate": 0.1}
+
+
+def test_python_values_are_checked_as_a_params_files_are(pipeline):
+    """`check` is what the Python API and the widget form use."""
+    assert check(pipeline, {"n_estimators": 7, "rate": 1, "seed": None}) == {
+        "n_estimators": 7, "rate": 1.0, "seed": None}
+    assert error_of(check, pipeline, {"n_estimators": "7"}) == (
+        "parameter n_estimators='7': expected a whole number, got str.")
+    assert "Did you mean 'rate'" in error_of(check, pipeline, {"rat": 1})
+
+
+def test_text_from_a_form_is_typed_as_minus_p_text(pipeline):
+    assert check(pipeline, {"n_estimators": "7", "layers": "[1]", "label": "none"},
+                 textual=True) == {"n_estimators": 7, "layers": [1], "label": None}
+    assert "at most 500" in error_of(lambda: check(pipeline, {"n_estimators": "501"},
+                                                   textual=True))

@@ -112,6 +112,14 @@ def add_run_commands(commands: argparse._SubParsersAction) -> None:
 
 # -- run ---------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
+    from liminal_jupyter.local.nesting import marked_as_running
+
+    # Step kernels inherit the mark: a step calling the Python API cannot rerun this notebook.
+    with marked_as_running(args.notebook):
+        return _run_marked(args)
+
+
+def _run_marked(args: argparse.Namespace) -> int:
     from liminal_jupyter.cli_support import load_valid_pipeline, parameter_values
     from liminal_jupyter.local.progress import make_reporter
     from liminal_jupyter.local.runner import LocalRun, RunOptions

@@ -1,0 +1,239 @@
+"""`Pipeline`: a notebook's pipeline from Python, for people who never leave the notebook.
+
+A thin front over what the CLI uses: the parser (`notebook.parse`), parameter typing
+(`params`), the local runner started in a child process (`local.launch`), the run store
+and the KFP compiler. Runs never execute in the caller's process, so a notebook that
+starts a run keeps its kernel responsive and its variables untouched; the run reads the
+notebook as saved on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from liminal_jupyter.api.run import Run
+
+if TYPE_CHECKING:
+    from liminal_jupyter.diagnostics import Diagnostic
+    from liminal_jupyter.local.store import RunRecord
+    from liminal_jupyter.pipeline import Parameter, Step
+    from liminal_jupyter.pipeline import Pipeline as PipelineIR
+
+TARGETS = ("kfp",)
+
+
+class PipelineInvalid(ValueError):
+    """The notebook's pipeline has errors, so it cannot run or compile; the message lists
+    each with its cell and line (as `liminal-nb inspect` does)."""
+
+
+class Pipeline:
+    """The pipeline a tagged notebook defines.
+
+    >>> p = Pipeline.from_notebook("example_notebooks/iris_classification.ipynb")
+    >>> list(p.steps)
+    ['fetch', 'prepare', 'train', 'evaluate', 'validate']
+    >>> run = p.run(n_estimators=50)         # blocks in a script; live view in a notebook
+    >>> run.status, run.metrics["accuracy"]
+    """
+
+    def __init__(self, ir: PipelineIR, notebook: str | os.PathLike[str]) -> None:
+        self.ir = ir
+        """The parsed pipeline (liminal_jupyter.pipeline.Pipeline), as `inspect --json`."""
+        self.notebook = Path(notebook).resolve()
+        """The notebook file, absolute."""
+
+    # -- reading ----------------------------------------------------------------------------
+    @classmethod
+    def from_notebook(cls, path: str | os.PathLike[str] | None = None) -> Pipeline:
+        """Read a notebook's pipeline. With no path, the notebook this kernel belongs to
+        (found inside JupyterLab, Jupyter Notebook and VS Code; elsewhere pass the path).
+
+        Raises liminal_jupyter.diagnostics.NotebookError when the file cannot be read as a
+        notebook. A notebook with tag or code errors still gives a Pipeline: see `valid`.
+        """
+        from liminal_jupyter.api.jupyter import current_notebook
+        from liminal_jupyter.notebook.parse import parse_notebook
+
+        notebook = Path(path) if path is not None else current_notebook()
+        return cls(parse_notebook(notebook), notebook)
+
+    def reload(self) -> Pipeline:
+        """Read the notebook again (after saving changes to it); returns self."""
+        from liminal_jupyter.notebook.parse import parse_notebook
+
+        self.ir = parse_notebook(self.notebook)
+        return self
+
+    @property
+    def name(self) -> str:
+        """The pipeline's name (notebook metadata liminal.name, else from the file name)."""
+        return self.ir.name
+
+    @property
+    def description(self) -> str:
+        """The pipeline's description (notebook metadata liminal.description), or ''."""
+        return self.ir.description
+
+    @property
+    def steps(self) -> dict[str, Step]:
+        """The steps, in run order: name -> Step (cells, inputs, outputs, options, phase)."""
+        order = self.ir.order() if self.ir.valid else [s.name for s in self.ir.steps]
+        return {name: self.ir.step(name) for name in order}
+
+    @property
+    def parameters(self) -> dict[str, Parameter]:
+        """The parameters: name -> Parameter (type, default, help, choices, minimum,
+        maximum), in the order of the parameters cell."""
+        return {p.name: p for p in self.ir.parameters}
+
+    @property
+    def valid(self) -> bool:
+        """True when the pipeline has no errors and can run."""
+        return self.ir.valid
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """What stops the pipeline from running, each with its cell and line."""
+        return self.ir.errors
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """Problems that do not stop a run (an unknown tag, a star import, ...)."""
+        return self.ir.warnings
+
+    def check_parameters(self, values: Mapping[str, Any], *, textual: bool = False
+                         ) -> dict[str, Any]:
+        """The values typed and checked exactly as `liminal-nb run -p` checks them.
+
+        Raises liminal_jupyter.params.ParameterError (a ValueError) naming the parameter
+        and what is wrong: unknown name, wrong type, not a choice, out of range.
+        textual: the values are text to convert by each parameter's type, as `-p` values.
+        """
+        from liminal_jupyter import params
+
+        return params.check(self.ir, dict(values), textual=textual)
+
+    # -- running ----------------------------------------------------------------------------
+    def run(
+        self,
+        values: Mapping[str, Any] | None = None,
+        /,
+        *,
+        wait: bool | None = None,
+        show: bool | None = None,
+        jobs: int | None = None,
+        cache: bool = True,
+        tracking: bool = True,
+        tracking_uri: str | None = None,
+        experiment: str | None = None,
+        **parameters: Any,
+    ) -> Run:
+        """Run the pipeline on this machine, in a child process; returns its Run handle.
+
+        Parameters are keyword arguments (`run(n_estimators=50)`), or a dict as the first
+        argument for names that clash with the options below. They are checked against the
+        declared types before anything starts (ParameterError). The notebook is read as
+        saved on disk.
+
+        wait: block until the run ends. Default: yes in a script, no in a notebook.
+        show: display the live run view. Default: yes in a notebook.
+        jobs, cache, tracking, tracking_uri, experiment: as `liminal-nb run`'s --jobs,
+            --no-cache, --no-tracking, --tracking-uri and --experiment.
+        """
+        from liminal_jupyter.api.jupyter import in_notebook
+        from liminal_jupyter.local.launch import LaunchError, launch_run
+        from liminal_jupyter.local.nesting import inside_run_of
+
+        self.reload()
+        self._require_valid("run")
+        if inside_run_of(self.notebook):
+            raise RuntimeError(
+                f"{self.notebook.name} is already running this code as a pipeline step; "
+                "starting a run of it here would start itself again without end. Tag the "
+                "cell that calls .run() 'skip' so it stays out of the pipeline."
+            )
+        typed = self.check_parameters({**(values or {}), **parameters})
+        notebook_mode = in_notebook()
+        try:
+            launched = launch_run(self.notebook, typed, jobs=jobs, use_cache=cache,
+                                  tracking=tracking, tracking_uri=tracking_uri,
+                                  experiment=experiment)
+        except LaunchError as exc:
+            raise RuntimeError(f"the run of {self.notebook.name} could not start: {exc}"
+                               ) from None
+        run = Run(launched.run_id, self.notebook, store=launched.store,
+                  process=launched.process)
+        if show if show is not None else notebook_mode:
+            run.show()
+        if wait if wait is not None else not notebook_mode:
+            run.wait()
+        return run
+
+    def form(self, **run_options: Any) -> Any:
+        """An ipywidgets form of the parameters with a Run button (a ParameterForm).
+
+        run_options: options of `run()` for every run the form starts (e.g. tracking=False).
+        """
+        from liminal_jupyter.widgets.form import ParameterForm
+
+        return ParameterForm(self, run_options=run_options)
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """This notebook's recorded runs, newest first (as `liminal-nb runs NOTEBOOK`)."""
+        from liminal_jupyter.local.launch import run_store_for
+
+        store = run_store_for(self.notebook)
+        if not store.db_path.exists():
+            return []
+        return store.list_runs(notebook=self.notebook, limit=limit)
+
+    def get_run(self, run_id: str) -> Run:
+        """A handle on a recorded run of this notebook (a unique prefix of its id is enough)."""
+        return Run(run_id, self.notebook)
+
+    # -- compiling --------------------------------------------------------------------------
+    def compile(
+        self, path: str | os.PathLike[str] | None = None, target: str = "kfp", *,
+        image: str | None = None,
+    ) -> Path:
+        """Compile the pipeline for another orchestrator and return the file written.
+
+        target 'kfp': Kubeflow Pipelines v2 YAML, as `liminal-nb compile` (default path:
+        NOTEBOOK_STEM.pipeline.yaml next to the notebook). image: the steps' container
+        image. Raises liminal_jupyter.kfp.compile.CompileError when kfp refuses it.
+        """
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r}; one of: {', '.join(TARGETS)}")
+        from liminal_jupyter.kfp.compile import compile_pipeline
+
+        self.reload()
+        self._require_valid("compile")
+        stem = self.notebook.name.removesuffix(".ipynb")
+        yaml_path = Path(path) if path is not None else self.notebook.with_name(
+            f"{stem}.pipeline.yaml")
+        return compile_pipeline(self.ir, yaml_path, image=image).yaml_path
+
+    # -- showing ----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "valid" if self.valid else f"{len(self.errors)} error(s)"
+        return (f"<Pipeline {self.name!r} ({self.notebook.name}): {len(self.ir.steps)} steps, "
+                f"{len(self.ir.parameters)} parameters, {state}>")
+
+    def __str__(self) -> str:
+        from liminal_jupyter.describe import describe
+
+        return describe(self.ir)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows what `liminal-nb inspect` prints."""
+        printer.text(repr(self) if cycle else str(self))
+
+    def _require_valid(self, what: str) -> None:
+        if not self.valid:
+            problems = "\n".join(d.render() for d in self.errors)
+            raise PipelineInvalid(f"{self.notebook.name} cannot {what}: its pipeline has "
+                                  f"errors.\n{problems}")
