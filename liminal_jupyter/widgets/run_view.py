@@ -70,8 +70,8 @@ class RunView(widgets.VBox):
     # -- updating ---------------------------------------------------------------------------
     def refresh(self) -> RunSnapshot:
         """Read the run store once and draw what it says; returns what was read."""
-        snapshot = self.run.snapshot()
-        with self._lock:
+        with self._lock:  # read under the lock too: an older read must never draw last
+            snapshot = self.run.snapshot()
             self._draw(snapshot)
         return snapshot
 
