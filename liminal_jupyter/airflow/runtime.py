@@ -1,0 +1,270 @@
+"""What an Airflow task of a compiled DAG runs: one step, through the shared step executor.
+
+`run_task` runs `python -m liminal_jupyter.step run` (the same entry point as every other
+backend) in a child process of the task's interpreter, with the pipeline IR, the step's
+parameter values and its upstream steps' saved values as JSON files, so nothing from the
+notebook or a DAG-run conf is ever pasted into code or a shell line.
+
+Run folder: ARTIFACTS/<cleaned run id>/<step>/ receives what the step executor writes
+(step.ipynb, executed.ipynb, artifacts/, outputs.json, result.json) plus
+- `log.txt`, the cells' output (also echoed into the Airflow task log);
+- `liminal-manifest.json`, the step's saved values with paths relative to the folder, so a
+  downstream task finds them wherever its copy of the folder lives;
+- `airflow-task.json`, the task's state ('running', then 'succeeded' or 'failed') with its
+  outputs, metrics and error: what `liminal-nb run --backend airflow` follows and records.
+
+ARTIFACTS may be an fsspec URL (s3://, gs://, file://): the step then runs in a local
+staging folder, its upstream folders are fetched first and its own is uploaded after.
+
+A failed step raises StepFailed whose message is the step's one-paragraph error (the step,
+the notebook cell and line, the exception), which Airflow shows and marks the task failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "liminal-manifest.json"
+TASK_STATE = "airflow-task.json"
+LOG = "log.txt"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class StepFailed(RuntimeError):
+    """The step failed; the message names the step, the notebook cell and the error."""
+
+
+def clean_run_id(run_id: str) -> str:
+    """An Airflow run id (`manual__2026-11-26T15:00:00+00:00`) as a folder name: every run
+    of characters other than letters, digits, '_', '-' and '.' becomes one '_'."""
+    cleaned = _UNSAFE.sub("_", str(run_id)).strip("._") or "run"
+    return cleaned if cleaned[0].isalnum() else "run" + cleaned
+
+
+def run_task(
+    ir: str,
+    step: str,
+    params: dict[str, Any],
+    run_id: str,
+    artifacts: str,
+    *,
+    python: str | None = None,
+    workdir: str | None = None,
+    try_number: int | None = None,
+) -> dict[str, Any]:
+    """Run `step` of the pipeline `ir` (JSON) for Airflow run `run_id`; return its metrics.
+
+    params: the DAG run's params (defaults merged with its conf); those the pipeline does
+    not declare are ignored, None keeps the notebook's own default. artifacts: the root of
+    the run folders, a path or an fsspec URL. python: the interpreter for the step executor
+    (default: this one). workdir: the kernel's working directory ($LIMINAL_WORKDIR wins;
+    a fresh temporary folder when neither exists). Raises StepFailed when the step fails.
+    """
+    from liminal_jupyter.pipeline import Pipeline
+
+    pipeline = Pipeline.from_json(json.loads(ir))
+    the_step = pipeline.step(step)
+    store = _RunFolder(artifacts, clean_run_id(run_id))
+    out = store.local_step_dir(step)
+    started = time.time()
+    state: dict[str, Any] = {"step": step, "state": "running", "started": started,
+                             "try_number": try_number, "run_id": run_id}
+    _write_json(out / TASK_STATE, state)
+    store.upload(step, out)
+    try:
+        result = _execute(pipeline, the_step, params, store, out, python, workdir)
+    except BaseException as exc:  # a timeout or a kill must still leave a final state
+        state.update(state="failed", ended=time.time(),
+                     error={"step": step, "message": f"step '{step}' did not finish: "
+                            f"{type(exc).__name__}: {exc}".rstrip(": ")})
+        _write_json(out / TASK_STATE, state)
+        store.upload(step, out)
+        raise
+    succeeded = result.get("status") == "succeeded"
+    if succeeded:
+        _write_json(out / MANIFEST, {
+            "step": step, "metrics": result.get("metrics") or {},
+            "outputs": {name: {**record, "path": _relative(record["path"], out)}
+                        for name, record in (result.get("outputs") or {}).items()},
+        })
+    state.update(state="succeeded" if succeeded else "failed", ended=time.time(),
+                 outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
+                 error=result.get("error"), executed_notebook=result.get("executed_notebook"),
+                 log_path=str(out / LOG))
+    _write_json(out / TASK_STATE, state)
+    store.upload(step, out)
+    if not succeeded:
+        raise StepFailed(_render(step, result.get("error")))
+    return result.get("metrics") or {}
+
+
+def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder, out: Path,
+             python: str | None, workdir: str | None) -> dict[str, Any]:
+    """Run the step executor in a child process; its result.json as a dict."""
+    from liminal_jupyter.step.__main__ import RESULT
+
+    pipeline_path, params_path, inputs_path = (out / "pipeline.json", out / "parameters.json",
+                                               out / "inputs.json")
+    _write_json(pipeline_path, pipeline.to_json())
+    _write_json(params_path, parameter_values(pipeline, params))
+    _write_json(inputs_path, _inputs(step, store))
+    (out / RESULT).unlink(missing_ok=True)
+    command = [python or sys.executable, "-m", "liminal_jupyter.step", "run",
+               "--pipeline", str(pipeline_path), "--step", step.name,
+               "--output-dir", str(out), "--parameters", str(params_path),
+               "--inputs", str(inputs_path), "--cwd", _workdir(workdir), "--log-output"]
+    env = {**os.environ, **{str(k): str(v) for k, v in step.options.env.items()},
+           "PYTHONUNBUFFERED": "1"}
+    code = _run_logged(command, env, out / LOG)
+    try:
+        return json.loads((out / RESULT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        log_tail = (out / LOG).read_text(encoding="utf-8", errors="replace")[-2000:]
+        return {"status": "failed", "error": {
+            "step": step.name,
+            "message": f"step '{step.name}' could not run (the step executor exited with "
+                       f"code {code} and wrote no result): {log_tail.strip()}"}}
+
+
+def _run_logged(command: list[str], env: dict[str, str], log: Path) -> int:
+    """Run `command`, its output into `log` and this task's log; kill its whole process
+    group (kernel included) if the task is stopped meanwhile (timeout, cancel)."""
+    with open(log, "a", encoding="utf-8") as sink:
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, env=env, text=True,
+                                 errors="replace", start_new_session=True)
+        try:
+            for line in child.stdout:
+                sink.write(line)
+                sink.flush()
+                sys.stdout.write(line)
+            return child.wait()
+        finally:
+            if child.poll() is None:
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                child.wait()
+
+
+def parameter_values(pipeline: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """DAG params -> the JSON values papermill injects: declared names only, None means
+    not set (the parameters cell keeps its own default), ints and floats as declared."""
+    types = {p.name: p.type for p in pipeline.parameters}
+    values: dict[str, Any] = {}
+    for name, value in (params or {}).items():
+        if name not in types or value is None:
+            continue
+        kind = types[name]
+        if kind == "int" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        values[name] = value
+    return values
+
+
+def _inputs(step: Any, store: _RunFolder) -> dict[str, dict[str, Any]]:
+    """The saved-value records of the names the step reads, from their producers' manifests."""
+    wanted: dict[str, list[str]] = {}
+    for inp in step.data_inputs:
+        wanted.setdefault(inp.producer, []).append(inp.name)
+    records: dict[str, dict[str, Any]] = {}
+    for producer, names in wanted.items():
+        folder = store.fetch(producer)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise StepFailed(f"step '{step.name}': the outputs of step '{producer}' are not in "
+                             f"{folder} (did '{producer}' succeed in this run?)") from None
+        for name in names:
+            if name not in manifest["outputs"]:
+                raise StepFailed(f"step '{step.name}': step '{producer}' saved no value "
+                                 f"'{name}'; was it compiled from this notebook version?")
+            record = manifest["outputs"][name]
+            records[name] = {**record, "path": str(folder / record["path"])}
+    return records
+
+
+def _workdir(workdir: str | None) -> str:
+    for candidate in (os.environ.get("LIMINAL_WORKDIR"), workdir):
+        if candidate and Path(candidate).is_dir():
+            return candidate
+    return tempfile.mkdtemp(prefix="liminal-workdir-")
+
+
+def _relative(path: str, folder: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        raise StepFailed(f"saved value {path} is outside the step's folder {folder}") from None
+
+
+def _render(step: str, error: dict[str, Any] | None) -> str:
+    if not error:
+        return f"step '{step}' failed"
+    if "ename" not in error:
+        return error.get("message") or f"step '{step}' failed"
+    from liminal_jupyter.step.execute import StepError
+
+    return StepError.from_dict(error).render()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from liminal_jupyter.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+class _RunFolder:
+    """ARTIFACTS/<run>/: a local folder, or a remote one (fsspec) mirrored through a
+    local staging folder."""
+
+    def __init__(self, artifacts: str, run: str):
+        self.remote = bool(_URL.match(artifacts)) and not artifacts.startswith("file:///")
+        if artifacts.startswith("file://") and not self.remote:
+            artifacts = artifacts[len("file://"):]
+        self.root = artifacts.rstrip("/") + "/" + run
+        self.local = Path(tempfile.mkdtemp(prefix="liminal-airflow-")) if self.remote \
+            else Path(self.root)
+
+    def local_step_dir(self, step: str) -> Path:
+        folder = self.local / step
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def fetch(self, step: str) -> Path:
+        """The local folder of an upstream step (downloaded first when remote)."""
+        folder = self.local / step
+        if self.remote:
+            import fsspec
+
+            fs, path = fsspec.core.url_to_fs(f"{self.root}/{step}")
+            if fs.exists(path):
+                fs.get(path.rstrip("/") + "/", str(folder) + "/", recursive=True)
+        return folder
+
+    def upload(self, step: str, folder: Path) -> None:
+        if not self.remote:
+            return
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(f"{self.root}/{step}")
+        fs.put(str(folder) + "/", path.rstrip("/") + "/", recursive=True)
+
+    def __del__(self) -> None:
+        if self.remote:
+            shutil.rmtree(self.local, ignore_errors=True)
