@@ -1,4 +1,5 @@
-"""`liminal-nb compile`: a notebook's pipeline as Kubeflow Pipelines v2 IR YAML.
+"""`liminal-nb compile`: a notebook's pipeline as Kubeflow Pipelines v2 IR YAML, or with
+--target airflow as an Airflow DAG file (liminal_jupyter/airflow/commands.py).
 
 Only the argparse definition lives at import time; kfp is imported when the command runs.
 """
@@ -26,6 +27,7 @@ folder: steps run in a fresh temporary working directory ($LIMINAL_WORKDIR if se
 relative paths do not point next to the notebook.
 
 Exit status: 0 when written, 2 for a notebook with errors, 1 when kfp refuses it.
+
 """
 
 _COMPILE_EPILOG = """\
@@ -38,24 +40,35 @@ Upload the YAML in the Kubeflow Pipelines UI, or run it without a cluster:
   python -c "from kfp import local, components; \\
     local.init(runner=local.SubprocessRunner(use_venv=False)); \\
     components.load_component_from_file('train.pipeline.yaml')(n_estimators=20)"
+
+Apache Airflow:
 """
 
 
 def add_compile_command(commands: argparse._SubParsersAction) -> None:
+    from liminal_jupyter.airflow import commands as airflow
+
     compile_ = commands.add_parser(
-        "compile", help="compile the notebook's pipeline to Kubeflow Pipelines v2 YAML",
-        description=_COMPILE_HELP, epilog=_COMPILE_EPILOG,
+        "compile", help="compile the notebook's pipeline to Kubeflow Pipelines v2 YAML or an "
+        "Airflow DAG", description=_COMPILE_HELP + airflow.COMPILE_HELP,
+        epilog=_COMPILE_EPILOG + airflow.COMPILE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     compile_.add_argument("notebook", help="path of the .ipynb file")
+    compile_.add_argument("--target", choices=("kfp", "airflow"), default="kfp",
+                          help="kfp (default): Kubeflow Pipelines v2 YAML; airflow: an "
+                          "Apache Airflow 3 DAG file")
     compile_.add_argument("-o", "--output", metavar="PATH",
                           help="where to write the YAML (default: NOTEBOOK_STEM.pipeline.yaml "
+                          "next to the notebook) or the DAG (default: dags/<pipeline>.py "
                           "next to the notebook)")
     compile_.add_argument("--python", action="store_true",
                           help="also write the generated KFP DSL module (NOTEBOOK_STEM_kfp.py, "
                           "next to the YAML)")
     compile_.add_argument("--image", metavar="IMG",
                           help="container image for every step (overrides image: tags and the "
-                          "liminal.image setting)")
+                          "liminal.image setting); with --target airflow, for the kubernetes "
+                          "operator")
+    airflow.add_compile_arguments(compile_)
     compile_.set_defaults(handler=_compile)
 
 
@@ -67,6 +80,10 @@ def _compile(args: argparse.Namespace) -> int:
     pipeline = load_valid_pipeline(notebook)
     if pipeline is None:
         return EXIT_INVALID
+    if args.target == "airflow":
+        from liminal_jupyter.airflow.commands import compile_airflow
+
+        return compile_airflow(args, pipeline, notebook)
     stem = notebook.name[: -len(".ipynb")] if notebook.name.endswith(".ipynb") else notebook.stem
     yaml_path = Path(args.output) if args.output else notebook.with_name(f"{stem}.pipeline.yaml")
     python_path = yaml_path.with_name(f"{stem}_kfp.py") if args.python else None

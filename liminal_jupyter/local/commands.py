@@ -37,6 +37,8 @@ examples:
   liminal-nb run train.ipynb --params-file params.yaml --no-cache
   liminal-nb run train.ipynb --resume 20261126-1204    # re-run what failed or never ran
   liminal-nb run train.ipynb --json > events.jsonl      # one JSON event a line
+  liminal-nb run train.ipynb --backend kfp-local        # the compiled KFP YAML, by kfp.local
+  liminal-nb run train.ipynb --backend airflow -p n_estimators=50   # `airflow dags test`
 """
 
 
@@ -50,9 +52,11 @@ def add_run_commands(commands: argparse._SubParsersAction) -> None:
     add_parameter_arguments(run)
     run.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                      help="steps to run at once (default: the number of cores, %(default)s)")
-    run.add_argument("--backend", choices=("local", "kfp-local"), default="local",
+    run.add_argument("--backend", choices=("local", "kfp-local", "airflow"), default="local",
                      help="local (default): this machine's runner; kfp-local: compile to KFP "
-                     "and run the YAML with KFP's own local runner, to prove it works")
+                     "and run the YAML with KFP's own local runner, to prove it works; "
+                     "airflow: compile to an Airflow DAG and run it with `airflow dags test` "
+                     "(needs pip install 'liminal-jupyter[airflow]')")
     run.add_argument("--image", help="with --backend kfp-local: the steps' container image "
                      "as written into the compiled pipeline")
     run.add_argument("--no-cache", action="store_true", help="run every step, reuse nothing")
@@ -139,13 +143,18 @@ def _run_marked(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("error: --jobs must be at least 1.", file=sys.stderr)
         return EXIT_INVALID
+    if args.backend != "local" and args.resume:
+        print(f"error: --resume is for local runs; a {args.backend} run starts afresh.",
+              file=sys.stderr)
+        return EXIT_INVALID
     if args.backend == "kfp-local":
-        if args.resume:
-            print("error: --resume is for local runs; a kfp-local run starts afresh.",
-                  file=sys.stderr)
-            return EXIT_INVALID
         _cancel_on_sigterm()
         return _run_kfp_local(notebook, values, args)
+    if args.backend == "airflow":
+        from liminal_jupyter.airflow.commands import run_with_airflow
+
+        _cancel_on_sigterm()
+        return run_with_airflow(notebook, values, args)
     options = RunOptions(values, args.jobs, not args.no_cache, args.resume,
                          not args.no_tracking, args.tracking_uri, args.experiment,
                          run_id=args.run_id, fresh_kernels=args.fresh_kernels)
