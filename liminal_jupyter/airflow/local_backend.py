@@ -269,10 +269,15 @@ class _TaskFollower:
             key = (data.get("state"), data.get("try_number"))
             if self.seen.get(step) != key:
                 self.seen[step] = key
-                changed.append((data.get("ended") or data.get("started") or 0, step, data))
-        for _, step, data in sorted(changed, key=lambda item: (item[0], item[1])):
+                changed.append((data.get("ended") or data.get("started") or 0, step, data,
+                                path.parent))
+        for _, step, data, folder in sorted(changed, key=lambda item: (item[0], item[1])):
             self.airflow_run_id = data.get("run_id") or self.airflow_run_id
             self._record(step, data)
+            # `liminal-nb show` reads the step's inputs from the run's own step folder.
+            if (folder / "inputs.json").is_file():
+                shutil.copyfile(folder / "inputs.json",
+                                self.store.step_dir(self.run_id, step) / "inputs.json")
 
     def _record(self, step: str, data: dict[str, Any]) -> None:
         from liminal_jupyter.local.runner import _render_error
