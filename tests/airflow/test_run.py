@@ -94,50 +94,47 @@ def test_iris_under_airflow_matches_the_local_runner(tmp_path, capsys):
     assert "inputs:  X_test, clf, y_test" in shown and "metrics: accuracy=" in shown
 
 
-def test_a_failing_step_fails_the_dag_run_naming_the_step_and_cell(write_nb, capsys):
-    nb = write_nb([
-        code("x = 1", "step:ok"),
-        code("y = x / 0", "step:boom", "after:ok"),
-        code("z = 2", "step:later", "after:boom"),
-    ])
-    assert main(["run", str(nb), "--backend", "airflow", "--json"]) == 1
-    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    failed = [e for e in lines if e["event"] == "step" and e["state"] == "failed"]
-    assert [e["step"] for e in failed] == ["boom"]
-    assert "step 'boom' failed in notebook cell 2 (id c1), line 1" in failed[0]["detail"]
-
-    store = RunStore(nb.parent / ".liminal")
-    run = store.list_runs()[0]
-    assert (run.backend, run.status) == ("airflow", "failed")
-    assert "step 'boom' failed in notebook cell 2 (id c1)" in run.message
-    assert "ZeroDivisionError" in run.message
-    steps = {s.step: s for s in store.steps(run.run_id)}
-    assert {n: s.status for n, s in steps.items()} == {
-        "ok": "succeeded", "boom": "failed", "later": "skipped"}
-    assert steps["boom"].error["ename"] == "ZeroDivisionError"
-    assert steps["boom"].error["cell_id"] == "c1"
-    # Airflow itself saw the task fail: its log says so.
-    log = (store.run_dir(run.run_id) / "airflow.log").read_text()
-    assert "ZeroDivisionError" in log and "state=failed" in log
-
-
-def _inert_notebook(write_nb):
+def _inert_notebook(write_nb, *failing):
     return write_nb([
         code("text = 'plain'", "parameters"),
         code("shown = text\nmarker = '{{ 7 * 7 }}'", "step:show"),
         code("length = len(shown)\nsame = marker", "step:measure"),
         code("length", "metrics"),
+        *failing,
     ])
 
 
-def test_a_hostile_parameter_value_stays_inert_at_run_time(write_nb, tmp_path):
-    nb = _inert_notebook(write_nb)
-    run_id, status, metrics = run_airflow(nb, {"text": HOSTILE})
-    assert status == "succeeded"
-    assert metrics == {"length": len(HOSTILE)}
-    show = RunStore(tmp_path / ".liminal").get_step(run_id, "show")
-    assert _values(show) == {"shown": HOSTILE, "marker": "{{ 7 * 7 }}"}
+def test_hostile_values_stay_inert_and_a_failing_step_names_its_cell(write_nb, tmp_path,
+                                                                     capsys):
+    """One DAG run (python operator) for two promises, to keep the suite short: a
+    parameter value full of quotes, Jinja and shell arrives as written, and a step that
+    raises fails the DAG run with an error naming the step and the cell."""
+    nb = _inert_notebook(write_nb, code("y = length / 0", "step:boom"),
+                         code("z = 2", "step:later", "after:boom"))
+    assert main(["run", str(nb), "--backend", "airflow", "--json", "-p",
+                 f"text={HOSTILE}"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    failed = [e for e in lines if e["event"] == "step" and e["state"] == "failed"]
+    assert [e["step"] for e in failed] == ["boom"]
+    assert "step 'boom' failed in notebook cell 5 (id c4), line 1" in failed[0]["detail"]
+
+    store = RunStore(tmp_path / ".liminal")
+    run = store.list_runs()[0]
+    assert (run.backend, run.status, run.parameters) == ("airflow", "failed",
+                                                         {"text": HOSTILE})
+    assert "step 'boom' failed in notebook cell 5 (id c4)" in run.message
+    assert "ZeroDivisionError" in run.message
+    steps = {s.step: s for s in store.steps(run.run_id)}
+    assert {n: s.status for n, s in steps.items()} == {
+        "show": "succeeded", "measure": "succeeded", "boom": "failed", "later": "skipped"}
+    assert steps["boom"].error["ename"] == "ZeroDivisionError"
+    assert steps["boom"].error["cell_id"] == "c4"
+    assert _values(steps["show"]) == {"shown": HOSTILE, "marker": "{{ 7 * 7 }}"}
+    assert steps["measure"].metrics == {"length": len(HOSTILE)}
     assert not list(tmp_path.rglob("PWNED"))
+    # Airflow itself failed the task and the run: its log says so.
+    log = (store.run_dir(run.run_id) / "airflow.log").read_text()
+    assert "ZeroDivisionError" in log and "state=failed" in log
 
 
 def test_the_bash_operator_dag_runs_and_keeps_values_inert(write_nb, tmp_path):
