@@ -31,6 +31,8 @@ examples:
   liminal-nb show RUN_ID
   liminal-nb logs RUN_ID train
   liminal-nb compile example_notebooks/iris_classification.ipynb -o iris.yaml
+  liminal-nb compile example_notebooks/iris_classification.ipynb --target airflow
+  liminal-nb run example_notebooks/iris_classification.ipynb --backend airflow
   liminal-nb submit example_notebooks/iris_classification.ipynb --host http://kfp.example
   liminal-nb watch RUN_ID --dir example_notebooks
   liminal-nb deploy iris-classification --dir example_notebooks
