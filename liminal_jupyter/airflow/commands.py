@@ -84,7 +84,8 @@ def run_with_airflow(notebook: Path, values: dict[str, Any], args: argparse.Name
 
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
     try:
-        run_id, status, metrics = run_airflow(notebook, values, reporter)
+        run_id, status, metrics = run_airflow(notebook, values, reporter,
+                                              run_id=getattr(args, "run_id", None))
     except AirflowBackendError as exc:
         reporter.close()
         print(f"error: {exc}", file=sys.stderr)

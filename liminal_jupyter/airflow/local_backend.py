@@ -139,11 +139,14 @@ def run_airflow(
     notebook: str | os.PathLike[str],
     parameters: dict[str, Any],
     reporter: Reporter | None = None,
+    *,
+    run_id: str | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
     """Run `notebook`'s pipeline with `airflow dags test`; return (run_id, status, metrics).
 
     parameters: typed values (as `params.resolve` returns them) that become the DAG run's
-    conf. Raises AirflowBackendError, recording nothing, when the run cannot start.
+    conf. run_id: an id the caller reserved (`store.new_run_id()`), else a new one.
+    Raises AirflowBackendError, recording nothing, when the run cannot start.
     status: 'succeeded' or 'failed'; metrics: every step's metrics merged in run order.
     KeyboardInterrupt stops Airflow, records the run 'cancelled' and is re-raised.
     """
@@ -163,13 +166,15 @@ def run_airflow(
     migrated_database()  # before the run is recorded: a failure here records nothing
 
     store = RunStore(liminal_dir(notebook))
-    run_id = store.new_run_id()
+    reserved = run_id is not None
+    run_id = run_id or store.new_run_id()
     run_dir = store.run_dir(run_id)
     try:
         result = write_dag(pipeline, run_dir / "dags" / f"{dag_id_for(pipeline.name)}.py",
                            DagOptions(artifacts=str(run_dir / "artifacts")))
     except CompileError as exc:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        # A reserved folder holds the launcher's files: only what we wrote goes.
+        shutil.rmtree(run_dir / "dags" if reserved else run_dir, ignore_errors=True)
         raise AirflowBackendError(str(exc)) from exc
     order = pipeline.order()
     store.create_run(run_id, notebook, pipeline.name, BACKEND, dict(parameters), order)

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -139,12 +138,15 @@ def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder
 
 
 def _run_logged(command: list[str], env: dict[str, str], log: Path) -> int:
-    """Run `command`, its output into `log` and this task's log; kill its whole process
-    group (kernel included) if the task is stopped meanwhile (timeout, cancel)."""
+    """Run `command`, its output into `log` and this task's log; kill it if the task is
+    stopped meanwhile (timeout, cancel): its kernel exits when its parent is gone.
+
+    The child stays in the task's process group, so whoever stops the task's group (the
+    worker, `run --backend airflow` on Ctrl-C) stops the step too."""
     with open(log, "a", encoding="utf-8") as sink:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, env=env, text=True,
-                                 errors="replace", start_new_session=True)
+                                 errors="replace")
         try:
             for line in child.stdout:
                 sink.write(line)
@@ -153,10 +155,7 @@ def _run_logged(command: list[str], env: dict[str, str], log: Path) -> int:
             return child.wait()
         finally:
             if child.poll() is None:
-                try:
-                    os.killpg(child.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                child.kill()
                 child.wait()
 
 

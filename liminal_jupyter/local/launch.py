@@ -30,7 +30,7 @@ from liminal_jupyter.local.store import RunNotFound, RunRecord, RunStore
 RUNNER_EVENTS = "runner-events.jsonl"  # the child's --json progress, one event a line
 RUNNER_LOG = "runner-stderr.txt"  # the child's stderr: why it failed to start, if it did
 REQUEST = "request.json"  # the parameters asked for, handed to the child as a params file
-BACKENDS = ("local", "kfp-local")
+BACKENDS = ("local", "kfp-local", "airflow")
 
 
 class LaunchError(Exception):
