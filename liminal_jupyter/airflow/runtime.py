@@ -85,9 +85,13 @@ def run_task(
     try:
         result = _execute(pipeline, the_step, params, store, out, python, workdir)
     except BaseException as exc:  # a timeout or a kill must still leave a final state
+        if type(exc).__name__ == "AirflowTaskTimeout":
+            message = (f"step '{step}' timed out after {the_step.options.timeout} s (its "
+                       "timeout: tag) and was stopped")
+        else:
+            message = f"step '{step}' did not finish: {type(exc).__name__}: {exc}".rstrip(": ")
         state.update(state="failed", ended=time.time(),
-                     error={"step": step, "message": f"step '{step}' did not finish: "
-                            f"{type(exc).__name__}: {exc}".rstrip(": ")})
+                     error={"step": step, "message": message})
         _write_json(out / TASK_STATE, state)
         store.upload(step, out)
         raise

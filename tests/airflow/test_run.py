@@ -106,17 +106,20 @@ def _inert_notebook(write_nb, *failing):
 
 def test_hostile_values_stay_inert_and_a_failing_step_names_its_cell(write_nb, tmp_path,
                                                                      capsys):
-    """One DAG run (python operator) for two promises, to keep the suite short: a
-    parameter value full of quotes, Jinja and shell arrives as written, and a step that
-    raises fails the DAG run with an error naming the step and the cell."""
+    """One DAG run (python operator) for three promises, to keep the suite short: a
+    parameter value full of quotes, Jinja and shell arrives as written, a step that
+    raises fails the DAG run with an error naming the step and the cell, and a step over
+    its timeout: is stopped."""
     nb = _inert_notebook(write_nb, code("y = length / 0", "step:boom"),
-                         code("z = 2", "step:later", "after:boom"))
+                         code("z = 2", "step:later", "after:boom"),
+                         code("import time\ntime.sleep(600)", "step:slow", "timeout:3s"))
     assert main(["run", str(nb), "--backend", "airflow", "--json", "-p",
                  f"text={HOSTILE}"]) == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     failed = [e for e in lines if e["event"] == "step" and e["state"] == "failed"]
-    assert [e["step"] for e in failed] == ["boom"]
-    assert "step 'boom' failed in notebook cell 5 (id c4), line 1" in failed[0]["detail"]
+    assert sorted(e["step"] for e in failed) == ["boom", "slow"]
+    boom = next(e for e in failed if e["step"] == "boom")
+    assert "step 'boom' failed in notebook cell 5 (id c4), line 1" in boom["detail"]
 
     store = RunStore(tmp_path / ".liminal")
     run = store.list_runs()[0]
@@ -126,7 +129,10 @@ def test_hostile_values_stay_inert_and_a_failing_step_names_its_cell(write_nb, t
     assert "ZeroDivisionError" in run.message
     steps = {s.step: s for s in store.steps(run.run_id)}
     assert {n: s.status for n, s in steps.items()} == {
-        "show": "succeeded", "measure": "succeeded", "boom": "failed", "later": "skipped"}
+        "show": "succeeded", "measure": "succeeded", "boom": "failed", "later": "skipped",
+        "slow": "failed"}
+    # timeout:3s is the task's execution_timeout: Airflow stops the step.
+    assert "step 'slow' timed out after 3 s" in steps["slow"].error["message"]
     assert steps["boom"].error["ename"] == "ZeroDivisionError"
     assert steps["boom"].error["cell_id"] == "c4"
     assert _values(steps["show"]) == {"shown": HOSTILE, "marker": "{{ 7 * 7 }}"}
