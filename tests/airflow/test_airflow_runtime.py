@@ -21,6 +21,7 @@ from liminal_jupyter.airflow.runtime import (
 )
 from liminal_jupyter.airflow.task import main as task_main
 from liminal_jupyter.notebook.parse import parse_notebook
+from tests.airflow.airflow_helpers import airflow_cache, isolated_airflow  # noqa: F401
 from tests.conftest import code
 
 

@@ -20,8 +20,12 @@ from liminal_jupyter.local.progress import Reporter
 from liminal_jupyter.local.store import RunStore
 from liminal_jupyter.notebook.parse import parse_notebook
 from liminal_jupyter.step.marshal import load_value
-from tests.airflow.conftest import dags_test
-from tests.airflow.test_compile import HOSTILE
+from tests.airflow.airflow_helpers import (  # noqa: F401 - fixtures
+    HOSTILE,
+    airflow_cache,
+    dags_test,
+    isolated_airflow,
+)
 from tests.conftest import EXAMPLES, code
 
 IRIS = EXAMPLES / "iris_classification.ipynb"

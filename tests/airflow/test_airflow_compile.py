@@ -2,7 +2,7 @@
 
 Each check reads what Airflow itself built from the file (tasks, upstream ids, params and
 their JSON schemas, schedule, retries, timeouts, operator settings), in a child process
-(see conftest.py). Running the DAGs is in test_run.py.
+(see airflow_helpers.py). Running the DAGs is in test_airflow_run.py.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ import pytest
 from liminal_jupyter.airflow.compile import DagOptions, generate_dag, write_dag
 from liminal_jupyter.kfp.commands import add_compile_command
 from liminal_jupyter.notebook.parse import parse_notebook
-from tests.airflow.conftest import inspect_dags
+from tests.airflow.airflow_helpers import (  # noqa: F401 - fixtures
+    HOSTILE,
+    airflow_cache,
+    inspect_dags,
+    isolated_airflow,
+)
 from tests.conftest import EXAMPLES, TEST_NOTEBOOKS, code
 
 IRIS = EXAMPLES / "iris_classification.ipynb"
 HAVE_CNCF = importlib.util.find_spec("airflow.providers.cncf.kubernetes") is not None
-
-# Quotes of every kind, a newline, Jinja, shell and Python that would run if pasted.
-HOSTILE = ('it\'s "q" \'\'\' """ \\n\n{{ 7 * 7 }} {% raw %} $(touch PWNED) `touch PWNED` '
-           '\'; import os; os.system("touch PWNED") #')
 
 
 def compile_cli(*argv: str) -> int:

@@ -1,5 +1,8 @@
 """Helpers for the Airflow tests: load DAG files with Airflow's own DagBag, run them for real.
 
+Not a conftest.py: test modules are imported by basename here, and a second `conftest`
+would shadow tests/conftest.py. Test modules import the fixtures they use from here.
+
 Airflow configures logging and reads its settings once per process at import, so every
 DagBag load and every `airflow dags test` happens in a child process with its own
 throwaway AIRFLOW_HOME; the pytest process never imports Airflow. The SQLite database is
@@ -86,8 +89,14 @@ def airflow_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_airflow(airflow_cache, monkeypatch):
+def isolated_airflow(airflow_cache, monkeypatch):
+    """Every test uses the session's database cache, never ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(airflow_cache))
+
+
+# Quotes of every kind, a newline, Jinja, shell and Python that would run if pasted.
+HOSTILE = ('it\'s "q" \'\'\' """ \\n\n{{ 7 * 7 }} {% raw %} $(touch PWNED) `touch PWNED` '
+           '\'; import os; os.system("touch PWNED") #')
 
 
 def inspect_dags(folder: Path, context: dict | None = None) -> dict:
