@@ -43,6 +43,7 @@ from liminal_jupyter.pipeline import Pipeline, Step
 
 OPERATORS = ("python", "bash", "kubernetes")
 DEFAULT_IMAGE = "python:3.11"
+_ENV_LIMIT = 120 * 1024  # Linux refuses a single environment string over 128 KiB
 TASK_MODULE = "liminal_jupyter.airflow.task"
 
 # Airflow keys (dag_id, task_id) are [\w.-]+ of at most 250 characters; we keep to ASCII.
@@ -131,6 +132,10 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
     artifacts = artifacts_location(pipeline, options.artifacts)
     notes = _notes(pipeline, options.operator, artifacts)
     ir = json.dumps(replace(pipeline, diagnostics=[]).to_json(), sort_keys=True, default=str)
+    if options.operator != "python" and len(ir.encode()) > _ENV_LIMIT:
+        notes.append(f"the pipeline IR is {len(ir.encode()) // 1024} KiB: the {options.operator} "
+                     "operator passes it in an environment variable, which Linux caps at "
+                     "128 KiB; use --airflow-operator python, or move big cells out")
     workdir = None if kubernetes else str(Path(pipeline.notebook).resolve().parent)
 
     lines = [
