@@ -7,10 +7,12 @@ Only argparse definitions live at import time; each handler imports what it need
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     from liminal_jupyter.local.nesting import marked_as_running
 
     # Step kernels inherit the mark: a step calling the Python API cannot rerun this notebook.
-    with marked_as_running(args.notebook):
+    with marked_as_running(args.notebook), _sigterm_cancels():
         return _run_marked(args)
 
 
@@ -148,17 +150,14 @@ def _run_marked(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INVALID
     if args.backend == "kfp-local":
-        _cancel_on_sigterm()
         return _run_kfp_local(notebook, values, args)
     if args.backend == "airflow":
         from liminal_jupyter.airflow.commands import run_with_airflow
 
-        _cancel_on_sigterm()
         return run_with_airflow(notebook, values, args)
     options = RunOptions(values, args.jobs, not args.no_cache, args.resume,
                          not args.no_tracking, args.tracking_uri, args.experiment,
                          run_id=args.run_id, fresh_kernels=args.fresh_kernels)
-    _cancel_on_sigterm()
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
     try:
         outcome = LocalRun(notebook, pipeline, options, reporter).execute()
@@ -177,18 +176,30 @@ def _run_marked(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.status == "succeeded" else EXIT_FAILED
 
 
-def _cancel_on_sigterm() -> None:
-    """SIGTERM cancels like Ctrl-C: finished steps are kept and the run says 'cancelled'.
+@contextlib.contextmanager
+def _sigterm_cancels() -> Iterator[None]:
+    """While a run runs, SIGTERM cancels it like Ctrl-C: finished steps are kept and the run
+    says 'cancelled'.
 
     Launchers (the Jupyter server, the Python API) stop a run this way; SIGINT may be
-    ignored in a process started in the background, SIGTERM never is.
+    ignored in a process started in the background, SIGTERM never is. The previous handler
+    comes back afterwards, so a caller of `main` in its own process (a test) keeps its own.
     """
     import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; a launcher runs us in a process
+        return
 
     def cancel(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, cancel)
+    previous = signal.signal(signal.SIGTERM, cancel)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_kfp_local(notebook: Path, values: dict[str, Any], args: argparse.Namespace) -> int:
