@@ -18,8 +18,9 @@ def load_model(name: str, *, version: str | None = None, alias: str | None = Non
     import mlflow.pyfunc
 
     from liminal_jupyter.deploy.registry import resolve_model, tracking_uri_for
+    from liminal_jupyter.tracking.mlflow_tracking import _global_tracking_uri
 
     uri = tracking_uri_for(tracking_uri)
     resolved = resolve_model(uri, name, version, alias)
-    mlflow.set_tracking_uri(uri)
-    return mlflow.pyfunc.load_model(resolved.uri)
+    with _global_tracking_uri(uri):  # the notebook's own MLflow URI is left as it was
+        return mlflow.pyfunc.load_model(resolved.uri)

@@ -52,9 +52,11 @@ def predict_file(model_uri: str, tracking_uri: str, input_path: Path) -> Any:
     import mlflow.pyfunc
     import pandas as pd
 
+    from liminal_jupyter.tracking.mlflow_tracking import _global_tracking_uri
+
     rows = read_rows(input_path)
-    mlflow.set_tracking_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model(model_uri)
+    with _global_tracking_uri(tracking_uri):  # put back after: callers keep their own URI
+        model = mlflow.pyfunc.load_model(model_uri)
     predictions = model.predict(rows)
     if isinstance(predictions, pd.DataFrame):
         outputs = predictions.add_prefix("prediction_") if len(predictions.columns) > 1 else (
