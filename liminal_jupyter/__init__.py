@@ -22,6 +22,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'liminal_jupyter' has no attribute {name!r}")
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt side panel (`jupyter labextension develop`)."""
+    return [{"src": "labextension", "dest": "liminal-jupyter"}]
+
+
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """Jupyter server extension entry point (`jpserver_extensions: {"liminal_jupyter": true}`).
 
