@@ -63,8 +63,14 @@ export function DagView(props: IDagProps): JSX.Element {
             <title>{edge.title}</title>
             <path d={edge.path} markerEnd="url(#liminal-arrow)" />
             <text
-              x={edge.labelX + 4}
-              y={edge.labelY + 3}
+              x={edge.labelX}
+              y={edge.labelY}
+              textAnchor={edge.labelAnchor}
+              transform={
+                edge.labelRotate
+                  ? `rotate(${edge.labelRotate} ${edge.labelX} ${edge.labelY})`
+                  : undefined
+              }
               className="liminal-dag-edge-label"
             >
               {edge.label}
@@ -75,9 +81,13 @@ export function DagView(props: IDagProps): JSX.Element {
           const run = steps.get(node.name);
           const colours = nodeFill(node.phase, run?.status);
           const style = run ? statusStyle(run.status) : null;
+          // Second line: the step's state in the run shown, else its phase when the
+          // name does not already say it.
           const detail = run
             ? [style?.label, formatDuration(run.duration)].filter(Boolean).join(' · ')
-            : (node.phase ?? '');
+            : node.phase && node.phase !== node.name
+              ? node.phase
+              : '';
           return (
             <g
               key={node.name}
@@ -105,7 +115,7 @@ export function DagView(props: IDagProps): JSX.Element {
               />
               <text
                 x={node.width / 2}
-                y={15}
+                y={detail ? 15 : 22}
                 textAnchor="middle"
                 className="liminal-dag-node-name"
                 fill={colours.text}

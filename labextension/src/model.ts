@@ -23,6 +23,7 @@ import { Backend } from './urls';
 /** How often the selected run is re-read while it runs, and the run list. */
 export const RUN_POLL_MS = 1000;
 export const LIST_POLL_MS = 4000;
+const FINAL_REREAD_MS = 2000;
 
 export type Busy = 'run' | 'compile' | 'submit' | 'cancel' | null;
 
@@ -208,7 +209,7 @@ export class PanelModel {
       return;
     }
     try {
-      const detail = await this.api.run(runId, path);
+      const detail = await this.api.run(runId, path, this.settings.mlflowTrackingUri);
       if (runId !== this.selectedRunId || path !== this.path) {
         return;
       }
@@ -217,6 +218,8 @@ export class PanelModel {
       // Keep the list's copy of this run in step with the detail.
       this.runs = this.runs.map(r => (r.run_id === runId ? detail.run : r));
       if (wasActive && !isRunActive(detail.run.status)) {
+        // MLflow's run id is recorded a moment after the run ends: read once more.
+        window.setTimeout(() => void this.refreshRun(), FINAL_REREAD_MS);
         this.action = {
           kind: detail.run.status === 'succeeded' ? 'info' : 'error',
           text: `Run ${runId} ${detail.run.status}${

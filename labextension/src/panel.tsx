@@ -276,7 +276,7 @@ function ParameterField(props: {
       }`}
       data-param={param.name}
     >
-      <label htmlFor={id} title={param.help || param.name}>
+      <label htmlFor={id} title={`${param.name}: ${param.help || param.type}`}>
         <span className="liminal-param-name">{param.name}</span>
         <span className="liminal-param-type">
           {param.type}
@@ -436,6 +436,10 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
   }
   const { run } = detail;
   const params = Object.entries(run.parameters ?? {});
+  // Executed notebooks live in the hidden .liminal/ folder: the docmanager can open
+  // them only when the server allows hidden files (docs/rest-api.md).
+  const canOpen = model.server?.allow_hidden !== false;
+  const hasNotebooks = detail.steps.some(s => s.executed_notebook_path);
   return (
     <div className="liminal-run-detail" data-run={run.run_id} data-status={run.status}>
       <div className="liminal-run-detail-header">
@@ -468,6 +472,12 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
           {params.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ')}
         </div>
       )}
+      {hasNotebooks && !canOpen && (
+        <div className="liminal-hint">
+          To open executed step notebooks, start JupyterLab with
+          --ContentsManager.allow_hidden=True.
+        </div>
+      )}
       <table className="liminal-steps">
         <tbody>
           {detail.steps.map(step => {
@@ -487,23 +497,40 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                     <span className="liminal-dot" style={{ background: style.fill }} />
                   </td>
                   <td className="liminal-step-name">{step.step}</td>
-                  <td className="liminal-step-status">{style.label}</td>
+                  <td className="liminal-step-status">
+                    {style.label}
+                    {step.cached_from_run ? ` (${step.cached_from_run})` : ''}
+                  </td>
                   <td className="liminal-step-duration">
                     {formatDuration(step.duration)}
+                  </td>
+                  <td className="liminal-step-open">
+                    {step.executed_notebook_path && canOpen && (
+                      <button
+                        className="liminal-link-button liminal-open-executed"
+                        title={`Open ${step.executed_notebook_path}`}
+                        onClick={event => {
+                          event.stopPropagation();
+                          actions.openPath(step.executed_notebook_path as string);
+                        }}
+                      >
+                        notebook
+                      </button>
+                    )}
                   </td>
                 </tr>
                 {metrics.length > 0 && (
                   <tr className="liminal-step-metrics">
                     <td />
-                    <td colSpan={3}>
+                    <td colSpan={4}>
                       {metrics.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ')}
                     </td>
                   </tr>
                 )}
-                {(isOpen || step.status === 'failed') && (
+                {(isOpen || step.error) && (
                   <tr className="liminal-step-more">
                     <td />
-                    <td colSpan={3}>
+                    <td colSpan={4}>
                       {step.error && (
                         <div
                           className="liminal-step-error"
@@ -514,19 +541,12 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                           {step.error.evalue ?? step.error.message ?? ''}
                         </div>
                       )}
-                      {step.executed_notebook_path && (
-                        <button
-                          className="liminal-link-button liminal-open-executed"
-                          onClick={() =>
-                            actions.openPath(step.executed_notebook_path as string)
-                          }
-                        >
-                          Open executed notebook
-                        </button>
-                      )}
-                      {isOpen && step.log_tail && (
-                        <pre className="liminal-log">{step.log_tail}</pre>
-                      )}
+                      {isOpen &&
+                        (step.log_tail ? (
+                          <pre className="liminal-log">{step.log_tail}</pre>
+                        ) : (
+                          <div className="liminal-empty">No log yet.</div>
+                        ))}
                     </td>
                   </tr>
                 )}

@@ -113,8 +113,8 @@ export class LiminalApi {
     return json(runsUrl(this.base, path, limit), {}, this.serverSettings);
   }
 
-  run(runId: string, path: string): Promise<IRunDetail> {
-    return json(runUrl(this.base, runId, path), {}, this.serverSettings);
+  run(runId: string, path: string, trackingUri = ''): Promise<IRunDetail> {
+    return json(runUrl(this.base, runId, path, trackingUri), {}, this.serverSettings);
   }
 
   startRun(

@@ -184,6 +184,8 @@ export interface IServerStatus {
   version: string;
   root_dir: string;
   backends: string[];
+  /** ContentsManager.allow_hidden: whether executed notebooks under .liminal/ can open. */
+  allow_hidden?: boolean;
 }
 
 /** The panel's settings (labextension/schema/plugin.json). */

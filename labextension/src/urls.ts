@@ -47,8 +47,20 @@ export function startRunUrl(baseUrl: string): string {
   return apiUrl(baseUrl, ['runs']);
 }
 
-export function runUrl(baseUrl: string, runId: string, path: string): string {
-  return apiUrl(baseUrl, ['runs', runId], { path });
+/**
+ * One run. `trackingUri` (the panel's MLflow setting) lets the server build the MLflow
+ * link the way the runner picked the tracking server; empty means the server's default.
+ */
+export function runUrl(
+  baseUrl: string,
+  runId: string,
+  path: string,
+  trackingUri = ''
+): string {
+  return apiUrl(baseUrl, ['runs', runId], {
+    path,
+    tracking_uri: trackingUri.trim() || null
+  });
 }
 
 export function compileUrl(baseUrl: string): string {

@@ -118,6 +118,22 @@ describe('layoutPipeline', () => {
     expect(edge.back).toBe(false);
   });
 
+  it('routes an edge that skips a layer beside the step in between, not through it', () => {
+    const train = layout.nodes.find(n => n.name === 'train')!;
+    const edge = layout.edges.find(e => e.source === 'prepare' && e.target === 'evaluate')!;
+    // The lane is a vertical stretch ("L x y") at the height of train's layer.
+    const lane = /L (\S+) (\S+)/.exec(edge.path);
+    expect(lane).not.toBeNull();
+    const x = Number(lane![1]);
+    expect(x < train.x || x > train.x + train.width).toBe(true);
+    expect(Number(lane![2])).toBe(train.y + train.height);
+    // Lanes are not steps.
+    expect(layout.nodes.map(n => n.name).sort()).toEqual(
+      ['evaluate', 'fetch', 'prepare', 'train', 'validate']
+    );
+    expect(layout.layers[2]).toEqual(['train']);
+  });
+
   it('keeps edges to unknown steps out of the drawing and reports them', () => {
     const broken = layoutPipeline({
       steps: [step('a'), step('b')],
