@@ -13,8 +13,8 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { applyBadges } from './badges';
-import { cellBadges, locateCell, stepFirstCell } from './cells';
+import { applyBadges, applyCellBadge } from './badges';
+import { cellBadges, ICellBadges, locateCell, stepFirstCell } from './cells';
 import { liminalIcon } from './icons';
 import { PanelModel } from './model';
 import { LiminalPanel } from './panel';
@@ -103,24 +103,24 @@ function activate(
   app.shell.add(widget, 'left', { rank: 650 });
   restorer?.add(widget, 'liminal-pipeline-panel');
 
-  // Badges follow the pipeline the model holds, on the notebook it belongs to.
-  let badged: { panel: NotebookPanel; response: IPipelineResponse | null } | null = null;
+  // Badges follow the pipeline the model holds, on the notebook it belongs to. Cells
+  // render lazily, so a cell also gets its badge when it scrolls into view.
+  let badged: { panel: NotebookPanel; badges: ICellBadges | null } | null = null;
+  let badgedResponse: IPipelineResponse | null = null;
   const updateBadges = () => {
     const panel = panelFor(model.path);
-    const response = model.pipeline;
     if (badged && badged.panel !== panel && !badged.panel.isDisposed) {
       applyBadges(badged.panel, null);
     }
-    if (panel) {
-      const pipeline = response?.pipeline ?? null;
-      applyBadges(panel, pipeline ? cellBadges(pipeline) : null);
-      badged = { panel, response };
-    } else {
-      badged = null;
+    const pipeline = model.pipeline?.pipeline ?? null;
+    badgedResponse = model.pipeline;
+    badged = panel ? { panel, badges: pipeline ? cellBadges(pipeline) : null } : null;
+    if (badged) {
+      applyBadges(badged.panel, badged.badges);
     }
   };
   model.changed.connect(() => {
-    if (badged?.response !== model.pipeline || badged?.panel !== panelFor(model.path)) {
+    if (badgedResponse !== model.pipeline || badged?.panel !== panelFor(model.path)) {
       updateBadges();
     }
   });
@@ -146,7 +146,12 @@ function activate(
     });
     panel.content.model?.cells.changed.connect(() => {
       if (badged?.panel === panel) {
-        updateBadges();
+        applyBadges(panel, badged.badges);
+      }
+    });
+    panel.content.cellInViewportChanged.connect((notebook, cell) => {
+      if (badged?.panel === panel && cell.inViewport) {
+        applyCellBadge(cell, notebook.widgets.indexOf(cell), badged.badges);
       }
     });
     // Cells get their widgets when the notebook renders: badge them once it is ready.

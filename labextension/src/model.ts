@@ -44,8 +44,10 @@ export class PanelModel {
   path: string | null = null;
   pipeline: IPipelineResponse | null = null;
   loading = false;
-  /** Quiet one-line status: why the pipeline or runs could not be read. */
-  statusLine = '';
+  /** Quiet one-line status: why the pipeline or runs could not be read (latest reads). */
+  get statusLine(): string {
+    return this._problems.pipeline || this._problems.runs || this._problems.run || '';
+  }
   server: IServerStatus | null = null;
   settings: ISettings = { ...DEFAULT_SETTINGS };
 
@@ -82,7 +84,7 @@ export class PanelModel {
     this.selectedRunId = null;
     this.runDetail = null;
     this.action = null;
-    this.statusLine = '';
+    this._problems = {};
     this._stopPolling();
     this._emit();
     if (path) {
@@ -128,10 +130,10 @@ export class PanelModel {
         : null;
       this.pipeline = response;
       this.formTexts = mergeFormTexts(previous, response.pipeline?.parameters ?? []);
-      this.statusLine = '';
+      this._problems.pipeline = '';
     } catch (error) {
       if (path === this.path) {
-        this.statusLine = `Pipeline not read: ${describe(error)}`;
+        this._problems.pipeline = `Pipeline not read: ${describe(error)}`;
       }
     } finally {
       this.loading = false;
@@ -178,12 +180,13 @@ export class PanelModel {
         return;
       }
       this.runs = runs;
+      this._problems.runs = '';
       if (this.selectedRunId === null && runs.length) {
         this.selectedRunId = runs[0].run_id;
       }
     } catch (error) {
       if (path === this.path) {
-        this.statusLine = `Runs not read: ${describe(error)}`;
+        this._problems.runs = `Runs not read: ${describe(error)}`;
       }
     }
     this._emit();
@@ -215,21 +218,18 @@ export class PanelModel {
       }
       const wasActive = this.runDetail && isRunActive(this.runDetail.run.status);
       this.runDetail = detail;
+      this._problems.run = '';
       // Keep the list's copy of this run in step with the detail.
       this.runs = this.runs.map(r => (r.run_id === runId ? detail.run : r));
       if (wasActive && !isRunActive(detail.run.status)) {
         // MLflow's run id is recorded a moment after the run ends: read once more.
         window.setTimeout(() => void this.refreshRun(), FINAL_REREAD_MS);
-        this.action = {
-          kind: detail.run.status === 'succeeded' ? 'info' : 'error',
-          text: `Run ${runId} ${detail.run.status}${
-            detail.run.message ? `: ${detail.run.message}` : ''
-          }`
-        };
+        // The run detail shows the outcome; "started" would be stale now.
+        this.action = null;
       }
     } catch (error) {
       if (path === this.path) {
-        this.statusLine = `Run ${runId} not read: ${describe(error)}`;
+        this._problems.run = `Run ${runId} not read: ${describe(error)}`;
       }
     }
     this._emit();
@@ -386,6 +386,7 @@ export class PanelModel {
   }
 
   private _changed = new Signal<this, void>(this);
+  private _problems: { pipeline?: string; runs?: string; run?: string } = {};
   private _disposed = false;
   private _refreshing: Promise<void> | null = null;
   private _refreshAgain = false;

@@ -151,7 +151,10 @@ function Diagnostics(props: {
   }
   return (
     <Section
-      title={`Problems (${props.errors.length} errors, ${props.warnings.length} warnings)`}
+      title={`Problems (${count(props.errors.length, 'error')}, ${count(
+        props.warnings.length,
+        'warning'
+      )})`}
       name="problems"
     >
       <ul className="liminal-diagnostics">
@@ -175,6 +178,10 @@ function Diagnostics(props: {
       </ul>
     </Section>
   );
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function ParameterForm(props: { model: PanelModel; pipeline: IPipeline }) {
@@ -419,12 +426,20 @@ function RunRow(props: { run: IRun; selected: boolean; onSelect: () => void }) {
       onClick={props.onSelect}
     >
       <span className="liminal-dot" style={{ background: style.fill }} />
-      <span className="liminal-run-id">{run.run_id}</span>
+      <span className="liminal-run-id" title={run.run_id}>
+        {shortRunId(run.run_id)}
+      </span>
       <span className="liminal-run-backend">{run.backend}</span>
       <span className="liminal-run-status">{style.label}</span>
       <span className="liminal-run-time">{took}</span>
     </li>
   );
+}
+
+/** A run id without its date (`20261126-153117-2de9` → `153117-2de9`); the full id is
+ * the tooltip. */
+function shortRunId(runId: string): string {
+  return runId.replace(/^\d{8}-/, '');
 }
 
 function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
@@ -479,6 +494,12 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
         </div>
       )}
       <table className="liminal-steps">
+        <colgroup>
+          <col style={{ width: '16px' }} />
+          <col />
+          <col style={{ width: '52px' }} />
+          <col style={{ width: '24px' }} />
+        </colgroup>
         <tbody>
           {detail.steps.map(step => {
             const style = statusStyle(step.status);
@@ -493,13 +514,24 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                   onClick={() => setOpen(isOpen ? null : step.step)}
                   title="Show the log tail"
                 >
-                  <td>
+                  <td title={style.label}>
                     <span className="liminal-dot" style={{ background: style.fill }} />
                   </td>
-                  <td className="liminal-step-name">{step.step}</td>
-                  <td className="liminal-step-status">
-                    {style.label}
-                    {step.cached_from_run ? ` (${step.cached_from_run})` : ''}
+                  <td className="liminal-step-name" title={step.step}>
+                    {step.step}
+                    {step.status !== 'succeeded' && (
+                      <span
+                        className="liminal-step-status"
+                        title={
+                          step.cached_from_run
+                            ? `cached from run ${step.cached_from_run}`
+                            : style.label
+                        }
+                      >
+                        {' '}
+                        {style.label}
+                      </span>
+                    )}
                   </td>
                   <td className="liminal-step-duration">
                     {formatDuration(step.duration)}
@@ -508,13 +540,14 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                     {step.executed_notebook_path && canOpen && (
                       <button
                         className="liminal-link-button liminal-open-executed"
-                        title={`Open ${step.executed_notebook_path}`}
+                        title={`Open the executed notebook ${step.executed_notebook_path}`}
+                        aria-label="open the executed notebook"
                         onClick={event => {
                           event.stopPropagation();
                           actions.openPath(step.executed_notebook_path as string);
                         }}
                       >
-                        notebook
+                        ↗
                       </button>
                     )}
                   </td>
@@ -522,7 +555,7 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                 {metrics.length > 0 && (
                   <tr className="liminal-step-metrics">
                     <td />
-                    <td colSpan={4}>
+                    <td colSpan={3}>
                       {metrics.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ')}
                     </td>
                   </tr>
@@ -530,7 +563,7 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                 {(isOpen || step.error) && (
                   <tr className="liminal-step-more">
                     <td />
-                    <td colSpan={4}>
+                    <td colSpan={3}>
                       {step.error && (
                         <div
                           className="liminal-step-error"
