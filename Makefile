@@ -63,8 +63,9 @@ chromium:
 	@test -x /usr/bin/chromium
 
 # JupyterLab with the panel, opened on the example notebook (LAB_ARGS=--allow-root as root).
+# allow_hidden lets JupyterLab open executed step notebooks (in the hidden .liminal/).
 lab: $(STAMP) labextension
-	$(BIN)/jupyter lab $(LAB_ARGS) $(DEMO_NB)
+	$(BIN)/jupyter lab --ContentsManager.allow_hidden=True $(LAB_ARGS) $(DEMO_NB)
 
 test: $(STAMP) lint labextension jstest chromium
 	$(BIN)/python -m pytest

@@ -429,7 +429,9 @@ function RunRow(props: { run: IRun; selected: boolean; onSelect: () => void }) {
       <span className="liminal-run-id" title={run.run_id}>
         {shortRunId(run.run_id)}
       </span>
-      <span className="liminal-run-backend">{run.backend}</span>
+      <span className="liminal-run-backend">
+        {run.backend === 'local' ? '' : run.backend}
+      </span>
       <span className="liminal-run-status">{style.label}</span>
       <span className="liminal-run-time">{took}</span>
     </li>

@@ -75,11 +75,18 @@ def open_notebook(page, lab: Lab, path: str) -> None:
     panel.wait_for(state="visible")
 
 
-def shoot(page, name: str) -> Path:
-    """Saves a screenshot of the page under tests/browser/screenshots."""
+def shoot(page, name: str, height: int | None = None) -> Path:
+    """Saves a screenshot of the page under tests/browser/screenshots (`height`: of a
+    taller window, then set back)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    if height:
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        page.wait_for_timeout(500)  # let JupyterLab lay out the taller window
+    try:
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(VIEWPORT)
     return path
 
 

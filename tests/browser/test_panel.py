@@ -7,6 +7,7 @@ launches), real browser. Each test saves screenshots under tests/browser/screens
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.browser.lab import (
     RUN_TIMEOUT_MS,
@@ -98,7 +99,9 @@ def test_panel_shows_the_pipeline_runs_it_and_opens_an_executed_step(lab, page):
     runs = lab.api(f"liminal/runs?path={path}")["runs"]
     assert runs[0]["run_id"] == run_id and runs[0]["parameters"] == {"n_estimators": 20}
     shoot_panel(page, "run-succeeded")
-    shoot(page, "run-succeeded-page")
+    # The picture of the README (docs/panel.png): the notebook at its steps, the panel.
+    app_eval(page, "app.shell.currentWidget.content.scrollToItem(8, 'start')")
+    shoot(page, "run-succeeded-page", height=1250)
 
     # The link opens the executed step notebook in JupyterLab; the panel keeps the pipeline.
     page.click('.liminal-step-row[data-step="train"] .liminal-open-executed')
@@ -181,3 +184,19 @@ def test_cells_show_their_step_and_the_role_command_edits_tags(lab, page):
     assert cell_badge(page, 6) == "fetch"
     assert cell_badge(page, 11) == "train"
     shoot(page, "cell-role-step")
+
+
+def test_compile_downloads_the_kfp_yaml(lab, page):
+    path = put_example(lab)
+    open_notebook(page, lab, path)
+    page.wait_for_selector('.liminal-dag-node[data-step="validate"]')
+    with page.expect_download(timeout=RUN_TIMEOUT_MS) as download:
+        page.click("button.liminal-compile")
+    assert download.value.suggested_filename == "iris-classification.pipeline.yaml"
+    yaml_text = Path(download.value.path()).read_text()
+    assert "pipelineInfo:" in yaml_text and "name: iris-classification" in yaml_text
+    assert page.locator(".liminal-action-info").inner_text() == (
+        "Compiled: iris-classification.pipeline.yaml"
+    )
+    # Nothing was written next to the notebook: the YAML went to the browser only.
+    assert not (lab.root / "iris-classification.pipeline.yaml").exists()
