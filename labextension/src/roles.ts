@@ -124,6 +124,8 @@ export function registerRoleCommands(
     label: 'Pipeline role',
     caption: 'Set the pipeline role of this cell (step, imports, parameters, …)',
     icon: liminalIcon,
+    // Only code cells take part in a pipeline.
+    isVisible: () => tracker.activeCell?.model.type === 'code',
     execute: () => {
       const cell = tracker.activeCell;
       if (!cell) {
