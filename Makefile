@@ -5,12 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean labextension jstest chromium lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,airflow,airflow-kubernetes]'
+	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -e '.[test,airflow,airflow-kubernetes]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -26,8 +26,49 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check liminal_jupyter tests benchmarks
 
-test: $(STAMP) lint
+# The JupyterLab panel (labextension/): node modules, the TypeScript build, and the link
+# that lets the venv's `jupyter lab` load it. Rebuilt only when its sources change.
+LABEXT_BUILT := liminal_jupyter/labextension/package.json
+LABEXT_SOURCES := package.json yarn.lock tsconfig.json .yarnrc.yml \
+	$(wildcard labextension/src/*.ts labextension/src/*.tsx labextension/style/* labextension/schema/*)
+JLPM := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/jlpm
+
+LABEXT_LINKED := $(VENV)/.labextension-linked
+
+node_modules/.yarn-state.yml: package.json yarn.lock $(STAMP)
+	$(JLPM) install > .jlpm-install.log 2>&1 || { tail -n 40 .jlpm-install.log; exit 1; }
+	touch $@
+
+$(LABEXT_BUILT): $(LABEXT_SOURCES) node_modules/.yarn-state.yml
+	$(JLPM) build:prod > .jlpm-build.log 2>&1 || { tail -n 40 .jlpm-build.log; exit 1; }
+	touch $@
+
+# Links the build into the venv (share/jupyter/labextensions/liminal-jupyter), as
+# `pip install` of the wheel would place it.
+$(LABEXT_LINKED): $(LABEXT_BUILT) $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	touch $@
+
+labextension: $(LABEXT_LINKED)
+
+jstest: node_modules/.yarn-state.yml
+	$(JLPM) test
+
+# Browser tests drive Debian's chromium. CI runs as root: install it when missing.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   { apt-get update -qq && apt-get install -y -qq chromium; }) >/dev/null; }
+	@test -x /usr/bin/chromium
+
+# JupyterLab with the panel, opened on the example notebook (LAB_ARGS=--allow-root as root).
+# allow_hidden lets JupyterLab open executed step notebooks (in the hidden .liminal/).
+lab: $(STAMP) labextension
+	$(BIN)/jupyter lab --ContentsManager.allow_hidden=True $(LAB_ARGS) $(DEMO_NB)
+
+test: $(STAMP) lint labextension jstest chromium
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info node_modules lib tsconfig.tsbuildinfo liminal_jupyter/labextension

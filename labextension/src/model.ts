@@ -1,0 +1,406 @@
+/**
+ * The panel's state for the active notebook, separate from its React view: the pipeline
+ * as the server parsed it, the parameter form, the runs and the selected run, kept fresh
+ * by polling while a run is going. Every failure to reach the server becomes the quiet
+ * status line; nothing here opens a dialog.
+ */
+
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ApiError, LiminalApi } from './request';
+import { mergeFormTexts, readForm } from './params';
+import { isRunActive } from './status';
+import {
+  DEFAULT_SETTINGS,
+  IPipelineResponse,
+  IRun,
+  IRunDetail,
+  IServerStatus,
+  ISettings
+} from './types';
+import { Backend } from './urls';
+
+/** How often the selected run is re-read while it runs, and the run list. */
+export const RUN_POLL_MS = 1000;
+export const LIST_POLL_MS = 4000;
+const FINAL_REREAD_MS = 2000;
+
+export type Busy = 'run' | 'compile' | 'submit' | 'cancel' | null;
+
+export interface IActionResult {
+  kind: 'info' | 'error';
+  text: string;
+  /** A link to show with the message (the KFP run page after a submit). */
+  url?: string | null;
+}
+
+export class PanelModel {
+  constructor(readonly api: LiminalApi) {}
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  path: string | null = null;
+  pipeline: IPipelineResponse | null = null;
+  loading = false;
+  /** Quiet one-line status: why the pipeline or runs could not be read (latest reads). */
+  get statusLine(): string {
+    return this._problems.pipeline || this._problems.runs || this._problems.run || '';
+  }
+  server: IServerStatus | null = null;
+  settings: ISettings = { ...DEFAULT_SETTINGS };
+
+  formTexts: { [name: string]: string } = {};
+  backend: Backend = 'local';
+  useCache = true;
+
+  runs: IRun[] = [];
+  selectedRunId: string | null = null;
+  runDetail: IRunDetail | null = null;
+  busy: Busy = null;
+  action: IActionResult | null = null;
+
+  dispose(): void {
+    this._disposed = true;
+    this._stopPolling();
+    Signal.clearData(this);
+  }
+
+  setSettings(settings: ISettings): void {
+    this.settings = settings;
+    this._emit();
+  }
+
+  /** Follows the active notebook (null: none). Reloads everything for a new path. */
+  async setNotebook(path: string | null): Promise<void> {
+    if (path === this.path) {
+      return;
+    }
+    this.path = path;
+    this.pipeline = null;
+    this.formTexts = {};
+    this.runs = [];
+    this.selectedRunId = null;
+    this.runDetail = null;
+    this.action = null;
+    this._problems = {};
+    this._stopPolling();
+    this._emit();
+    if (path) {
+      await Promise.all([this.refresh(), this.refreshRuns()]);
+    }
+  }
+
+  /** Re-reads the pipeline (after a save). Calls during a read coalesce into one more. */
+  async refresh(): Promise<void> {
+    if (this._refreshing) {
+      this._refreshAgain = true;
+      return this._refreshing;
+    }
+    this._refreshing = this._readPipeline();
+    try {
+      await this._refreshing;
+    } finally {
+      this._refreshing = null;
+    }
+    if (this._refreshAgain) {
+      this._refreshAgain = false;
+      await this.refresh();
+    }
+  }
+
+  private async _readPipeline(): Promise<void> {
+    const path = this.path;
+    if (!path) {
+      return;
+    }
+    this.loading = true;
+    this._emit();
+    try {
+      if (!this.server) {
+        this.server = await this.api.status().catch(() => null);
+      }
+      const response = await this.api.pipeline(path);
+      if (path !== this.path) {
+        return;
+      }
+      const previous = this.pipeline?.pipeline
+        ? { params: this.pipeline.pipeline.parameters, texts: this.formTexts }
+        : null;
+      this.pipeline = response;
+      this.formTexts = mergeFormTexts(previous, response.pipeline?.parameters ?? []);
+      this._problems.pipeline = '';
+    } catch (error) {
+      if (path === this.path) {
+        this._problems.pipeline = `Pipeline not read: ${describe(error)}`;
+      }
+    } finally {
+      this.loading = false;
+      this._emit();
+    }
+  }
+
+  setFormText(name: string, text: string): void {
+    this.formTexts = { ...this.formTexts, [name]: text };
+    this._emit();
+  }
+
+  resetForm(): void {
+    this.formTexts = mergeFormTexts(null, this.parameters);
+    this._emit();
+  }
+
+  setBackend(backend: Backend): void {
+    this.backend = backend;
+    this._emit();
+  }
+
+  setUseCache(useCache: boolean): void {
+    this.useCache = useCache;
+    this._emit();
+  }
+
+  get parameters() {
+    return this.pipeline?.pipeline?.parameters ?? [];
+  }
+
+  get form() {
+    return readForm(this.parameters, this.formTexts);
+  }
+
+  async refreshRuns(): Promise<void> {
+    const path = this.path;
+    if (!path) {
+      return;
+    }
+    try {
+      const { runs } = await this.api.runs(path);
+      if (path !== this.path) {
+        return;
+      }
+      this.runs = runs;
+      this._problems.runs = '';
+      if (this.selectedRunId === null && runs.length) {
+        this.selectedRunId = runs[0].run_id;
+      }
+    } catch (error) {
+      if (path === this.path) {
+        this._problems.runs = `Runs not read: ${describe(error)}`;
+      }
+    }
+    this._emit();
+    if (this.selectedRunId && !this.runDetail) {
+      await this.refreshRun();
+    }
+    this._schedulePolling();
+  }
+
+  async selectRun(runId: string | null): Promise<void> {
+    this._stopPolling();
+    this.selectedRunId = runId;
+    this.runDetail = null;
+    this._emit();
+    await this.refreshRun();
+    this._schedulePolling();
+  }
+
+  async refreshRun(): Promise<void> {
+    const path = this.path;
+    const runId = this.selectedRunId;
+    if (!path || !runId) {
+      return;
+    }
+    try {
+      const detail = await this.api.run(runId, path, this.settings.mlflowTrackingUri);
+      if (runId !== this.selectedRunId || path !== this.path) {
+        return;
+      }
+      const wasActive = this.runDetail && isRunActive(this.runDetail.run.status);
+      this.runDetail = detail;
+      this._problems.run = '';
+      // Keep the list's copy of this run in step with the detail.
+      this.runs = this.runs.map(r => (r.run_id === runId ? detail.run : r));
+      if (wasActive && !isRunActive(detail.run.status)) {
+        // MLflow's run id is recorded a moment after the run ends: read once more.
+        window.setTimeout(() => void this.refreshRun(), FINAL_REREAD_MS);
+        // The run detail shows the outcome; "started" would be stale now.
+        this.action = null;
+      }
+    } catch (error) {
+      if (path === this.path) {
+        this._problems.run = `Run ${runId} not read: ${describe(error)}`;
+      }
+    }
+    this._emit();
+  }
+
+  /** Run locally (or with kfp.local) with the form's parameters, then follow the run. */
+  async startRun(): Promise<void> {
+    const path = this.path;
+    const form = this.form;
+    if (!path || this.busy) {
+      return;
+    }
+    if (!form.valid) {
+      this.action = { kind: 'error', text: 'Fix the parameters marked in red first.' };
+      this._emit();
+      return;
+    }
+    this.busy = 'run';
+    this.action = { kind: 'info', text: 'Starting a run…' };
+    this._emit();
+    try {
+      const { run_id, run } = await this.api.startRun(
+        path,
+        form.overrides,
+        this.settings,
+        { backend: this.backend, useCache: this.useCache }
+      );
+      this.runs = [run, ...this.runs.filter(r => r.run_id !== run_id)];
+      this.action = { kind: 'info', text: `Run ${run_id} started.` };
+      this.busy = null;
+      await this.selectRun(run_id);
+    } catch (error) {
+      this.action = { kind: 'error', text: `Run not started: ${describe(error)}` };
+    } finally {
+      this.busy = null;
+      this._emit();
+    }
+  }
+
+  async cancelRun(): Promise<void> {
+    const path = this.path;
+    const runId = this.selectedRunId;
+    if (!path || !runId || this.busy) {
+      return;
+    }
+    this.busy = 'cancel';
+    this._emit();
+    try {
+      await this.api.cancelRun(runId, path);
+      this.action = { kind: 'info', text: `Cancelling run ${runId}…` };
+    } catch (error) {
+      this.action = { kind: 'error', text: `Not cancelled: ${describe(error)}` };
+    } finally {
+      this.busy = null;
+      this._emit();
+    }
+    await this.refreshRun();
+  }
+
+  /** Compiles to KFP YAML; returns the file for the view to download. */
+  async compile(): Promise<{ filename: string; text: string } | null> {
+    const path = this.path;
+    if (!path || this.busy) {
+      return null;
+    }
+    this.busy = 'compile';
+    this.action = { kind: 'info', text: 'Compiling…' };
+    this._emit();
+    const name = this.pipeline?.pipeline?.name ?? 'pipeline';
+    try {
+      const file = await this.api.compile(path, this.settings, `${name}.pipeline.yaml`);
+      this.action = { kind: 'info', text: `Compiled: ${file.filename}` };
+      return file;
+    } catch (error) {
+      this.action = { kind: 'error', text: `Not compiled: ${describe(error)}` };
+      return null;
+    } finally {
+      this.busy = null;
+      this._emit();
+    }
+  }
+
+  async submit(): Promise<void> {
+    const path = this.path;
+    const form = this.form;
+    if (!path || this.busy || !this.settings.kfpHost.trim()) {
+      return;
+    }
+    if (!form.valid) {
+      this.action = { kind: 'error', text: 'Fix the parameters marked in red first.' };
+      this._emit();
+      return;
+    }
+    this.busy = 'submit';
+    this.action = { kind: 'info', text: `Submitting to ${this.settings.kfpHost}…` };
+    this._emit();
+    try {
+      const result = await this.api.submit(path, form.overrides, this.settings);
+      this.action = {
+        kind: 'info',
+        text: `Submitted: KFP run ${result.remote_id}`,
+        url: result.url
+      };
+      await this.refreshRuns();
+    } catch (error) {
+      this.action = { kind: 'error', text: `Not submitted: ${describe(error)}` };
+    } finally {
+      this.busy = null;
+      this._emit();
+    }
+  }
+
+  /**
+   * Polls the selected run every RUN_POLL_MS while it runs, and the run list every
+   * LIST_POLL_MS while any run of the notebook runs; each timer is armed at most once.
+   */
+  private _schedulePolling(): void {
+    if (this._disposed || !this.path) {
+      return;
+    }
+    const selectedActive =
+      !!this.runDetail && isRunActive(this.runDetail.run.status);
+    const anyActive = selectedActive || this.runs.some(r => isRunActive(r.status));
+    if (selectedActive && this._runTimer === null) {
+      this._runTimer = window.setTimeout(async () => {
+        this._runTimer = null;
+        await this.refreshRun();
+        this._schedulePolling();
+      }, RUN_POLL_MS);
+    }
+    if (anyActive && this._listTimer === null) {
+      this._listTimer = window.setTimeout(async () => {
+        this._listTimer = null;
+        await this.refreshRuns();
+      }, LIST_POLL_MS);
+    }
+  }
+
+  private _stopPolling(): void {
+    if (this._runTimer !== null) {
+      window.clearTimeout(this._runTimer);
+      this._runTimer = null;
+    }
+    if (this._listTimer !== null) {
+      window.clearTimeout(this._listTimer);
+      this._listTimer = null;
+    }
+  }
+
+  private _emit(): void {
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _problems: { pipeline?: string; runs?: string; run?: string } = {};
+  private _disposed = false;
+  private _refreshing: Promise<void> | null = null;
+  private _refreshAgain = false;
+  private _runTimer: number | null = null;
+  private _listTimer: number | null = null;
+}
+
+/** One readable line for any failure. */
+export function describe(error: unknown): string {
+  if (error instanceof ApiError) {
+    return error.message;
+  }
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,595 @@
+/**
+ * The side panel's view: a React tree over PanelModel, re-rendered on its `changed`
+ * signal. What the view cannot do itself (jump to a cell, open a file, download) it asks
+ * of the plugin through IPanelActions, so it stays free of notebook plumbing.
+ */
+
+import * as React from 'react';
+
+import { ReactWidget } from '@jupyterlab/ui-components';
+
+import { DagView } from './dag';
+import { layoutPipeline } from './layout';
+import { PanelModel } from './model';
+import { fieldSpec } from './params';
+import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
+import { IDiagnostic, IParameter, IPipeline, IRun, IStepRun } from './types';
+
+export interface IPanelActions {
+  /** Activate the notebook cell a diagnostic or a step points at. */
+  jumpToCell(target: { cell_index?: number | null; cell_id?: string | null }): void;
+  jumpToStep(step: string): void;
+  /** Open a file (an executed step notebook) in JupyterLab. */
+  openPath(path: string): void;
+  download(filename: string, text: string): void;
+}
+
+export class LiminalPanel extends ReactWidget {
+  constructor(
+    readonly model: PanelModel,
+    private readonly _actions: IPanelActions
+  ) {
+    super();
+    this.addClass('liminal-panel');
+    model.changed.connect(this.update, this);
+  }
+
+  dispose(): void {
+    this.model.changed.disconnect(this.update, this);
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    return <PanelView model={this.model} actions={this._actions} />;
+  }
+}
+
+function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
+  const { model, actions } = props;
+  if (!model.path) {
+    return (
+      <div className="liminal-body">
+        <Header title="Pipeline" subtitle="" model={model} />
+        <div className="liminal-empty">
+          Open a notebook to see its pipeline.
+        </div>
+      </div>
+    );
+  }
+  const response = model.pipeline;
+  const pipeline = response?.pipeline ?? null;
+  return (
+    <div className="liminal-body">
+      <Header
+        title={pipeline?.name ?? 'Pipeline'}
+        subtitle={model.path}
+        model={model}
+      />
+      {model.statusLine && (
+        <div className="liminal-status-line" title={model.statusLine}>
+          {model.statusLine}
+        </div>
+      )}
+      {response && (
+        <Diagnostics
+          errors={response.errors}
+          warnings={response.warnings}
+          onJump={actions.jumpToCell}
+        />
+      )}
+      {pipeline && (
+        <Section title={`Steps (${pipeline.steps.length})`} name="dag">
+          <DagView
+            layout={layoutPipeline(pipeline)}
+            steps={stepsOf(model)}
+            onStepClick={actions.jumpToStep}
+          />
+        </Section>
+      )}
+      {pipeline && (
+        <Section title={`Parameters (${pipeline.parameters.length})`} name="params">
+          <ParameterForm model={model} pipeline={pipeline} />
+        </Section>
+      )}
+      {response && <Actions model={model} actions={actions} />}
+      <Section title="Runs" name="runs">
+        <Runs model={model} actions={actions} />
+      </Section>
+    </div>
+  );
+}
+
+function stepsOf(model: PanelModel): Map<string, IStepRun> {
+  const detail = model.runDetail;
+  return new Map((detail?.steps ?? []).map(s => [s.step, s]));
+}
+
+function Header(props: { title: string; subtitle: string; model: PanelModel }) {
+  const { model } = props;
+  return (
+    <div className="liminal-header">
+      <div className="liminal-title" title={props.title}>
+        {props.title}
+      </div>
+      <div className="liminal-subtitle" title={props.subtitle}>
+        {props.subtitle}
+      </div>
+      {model.path && (
+        <button
+          className="liminal-button liminal-refresh"
+          title="Read the saved notebook again"
+          disabled={model.loading}
+          onClick={() => {
+            void model.refresh();
+            void model.refreshRuns();
+          }}
+        >
+          {model.loading ? 'Reading…' : 'Refresh'}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function Section(props: { title: string; name: string; children: React.ReactNode }) {
+  return (
+    <div className={`liminal-section liminal-section-${props.name}`}>
+      <div className="liminal-section-title">{props.title}</div>
+      {props.children}
+    </div>
+  );
+}
+
+function Diagnostics(props: {
+  errors: IDiagnostic[];
+  warnings: IDiagnostic[];
+  onJump: IPanelActions['jumpToCell'];
+}) {
+  const items = [...props.errors, ...props.warnings];
+  if (!items.length) {
+    return null;
+  }
+  return (
+    <Section
+      title={`Problems (${count(props.errors.length, 'error')}, ${count(
+        props.warnings.length,
+        'warning'
+      )})`}
+      name="problems"
+    >
+      <ul className="liminal-diagnostics">
+        {items.map((d, i) => (
+          <li
+            key={i}
+            className={`liminal-diagnostic liminal-diagnostic-${d.severity}`}
+            data-code={d.code}
+            title="Go to the cell"
+            onClick={() => props.onJump(d)}
+          >
+            <span className="liminal-diagnostic-where">
+              {d.severity}
+              {d.cell_index !== null ? ` · cell ${d.cell_index + 1}` : ''}
+              {d.line !== null ? `, line ${d.line}` : ''}
+              {d.step ? ` · step ${d.step}` : ''}
+            </span>
+            <span className="liminal-diagnostic-message">{d.message}</span>
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+function ParameterForm(props: { model: PanelModel; pipeline: IPipeline }) {
+  const { model, pipeline } = props;
+  if (!pipeline.parameters.length) {
+    return <div className="liminal-empty">No parameters cell.</div>;
+  }
+  const form = model.form;
+  return (
+    <div className="liminal-params">
+      {pipeline.parameters.map(param => (
+        <ParameterField
+          key={param.name}
+          param={param}
+          text={model.formTexts[param.name] ?? ''}
+          error={form.errors[param.name]}
+          changed={param.name in form.overrides}
+          onChange={text => model.setFormText(param.name, text)}
+        />
+      ))}
+      <button
+        className="liminal-link-button"
+        onClick={() => model.resetForm()}
+        disabled={!Object.keys(form.overrides).length && form.valid}
+      >
+        Reset to the notebook's defaults
+      </button>
+    </div>
+  );
+}
+
+function ParameterField(props: {
+  param: IParameter;
+  text: string;
+  error: string | undefined;
+  changed: boolean;
+  onChange: (text: string) => void;
+}) {
+  const { param, text, error } = props;
+  const spec = fieldSpec(param);
+  const id = `liminal-param-${param.name}`;
+  let input: JSX.Element;
+  switch (spec.kind) {
+    case 'select':
+      input = (
+        <select id={id} value={text} onChange={e => props.onChange(e.target.value)}>
+          {text === '' && <option value="">—</option>}
+          {spec.options.map((o, i) => (
+            <option key={i} value={String(i)}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      );
+      break;
+    case 'checkbox':
+      input = (
+        <input
+          id={id}
+          type="checkbox"
+          checked={text === 'true'}
+          onChange={e => props.onChange(e.target.checked ? 'true' : 'false')}
+        />
+      );
+      break;
+    case 'number':
+      input = (
+        <input
+          id={id}
+          type="number"
+          value={text}
+          min={spec.min ?? undefined}
+          max={spec.max ?? undefined}
+          step={spec.step ?? undefined}
+          placeholder={spec.placeholder}
+          onChange={e => props.onChange(e.target.value)}
+        />
+      );
+      break;
+    default:
+      input = (
+        <input
+          id={id}
+          type="text"
+          value={text}
+          placeholder={spec.placeholder}
+          onChange={e => props.onChange(e.target.value)}
+        />
+      );
+  }
+  const bounds =
+    param.minimum !== null || param.maximum !== null
+      ? ` ${param.minimum ?? ''}..${param.maximum ?? ''}`
+      : '';
+  return (
+    <div
+      className={`liminal-param${error ? ' liminal-param-invalid' : ''}${
+        props.changed ? ' liminal-param-changed' : ''
+      }`}
+      data-param={param.name}
+    >
+      <label htmlFor={id} title={`${param.name}: ${param.help || param.type}`}>
+        <span className="liminal-param-name">{param.name}</span>
+        <span className="liminal-param-type">
+          {param.type}
+          {param.nullable ? ' | None' : ''}
+          {bounds}
+        </span>
+      </label>
+      {input}
+      {error ? (
+        <div className="liminal-param-error">{error}</div>
+      ) : (
+        param.help && <div className="liminal-param-help">{param.help}</div>
+      )}
+    </div>
+  );
+}
+
+function Actions(props: { model: PanelModel; actions: IPanelActions }) {
+  const { model, actions } = props;
+  const valid = model.pipeline?.valid ?? false;
+  const backends = model.server?.backends ?? ['local', 'kfp-local'];
+  const kfpHost = model.settings.kfpHost.trim();
+  const invalidHint = valid ? '' : 'Fix the problems above first';
+  return (
+    <div className="liminal-section liminal-actions">
+      <div className="liminal-actions-options">
+        <label>
+          Backend{' '}
+          <select
+            value={model.backend}
+            onChange={e => model.setBackend(e.target.value as 'local' | 'kfp-local')}
+          >
+            {backends
+              .filter(b => b === 'local' || b === 'kfp-local')
+              .map(b => (
+                <option key={b} value={b}>
+                  {b}
+                </option>
+              ))}
+          </select>
+        </label>
+        <label title="Reuse results of steps whose code, inputs and parameters did not change">
+          <input
+            type="checkbox"
+            checked={model.useCache}
+            onChange={e => model.setUseCache(e.target.checked)}
+          />{' '}
+          cache
+        </label>
+      </div>
+      <div className="liminal-actions-buttons">
+        <button
+          className="liminal-button liminal-button-primary liminal-run"
+          disabled={!valid || model.busy !== null}
+          title={invalidHint || 'Run every step here, each in its own kernel'}
+          onClick={() => void model.startRun()}
+        >
+          {model.busy === 'run' ? 'Starting…' : 'Run'}
+        </button>
+        <button
+          className="liminal-button liminal-compile"
+          disabled={!valid || model.busy !== null}
+          title={invalidHint || 'Compile to Kubeflow Pipelines YAML and download it'}
+          onClick={async () => {
+            const file = await model.compile();
+            if (file) {
+              actions.download(file.filename, file.text);
+            }
+          }}
+        >
+          {model.busy === 'compile' ? 'Compiling…' : 'Compile'}
+        </button>
+        <button
+          className="liminal-button liminal-submit"
+          disabled={!valid || !kfpHost || model.busy !== null}
+          title={
+            invalidHint ||
+            (kfpHost
+              ? `Submit to Kubeflow Pipelines at ${kfpHost}`
+              : 'Set "KFP host" in Settings › Liminal to submit')
+          }
+          onClick={() => void model.submit()}
+        >
+          {model.busy === 'submit' ? 'Submitting…' : 'Submit to KFP'}
+        </button>
+      </div>
+      {!kfpHost && (
+        <div className="liminal-hint">
+          Submit needs a KFP host: Settings › Settings Editor › Liminal.
+        </div>
+      )}
+      {model.action && (
+        <div className={`liminal-action-message liminal-action-${model.action.kind}`}>
+          {model.action.text}
+          {model.action.url && (
+            <>
+              {' '}
+              <a href={model.action.url} target="_blank" rel="noreferrer">
+                open
+              </a>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Runs(props: { model: PanelModel; actions: IPanelActions }) {
+  const { model } = props;
+  if (!model.runs.length) {
+    return <div className="liminal-empty">No runs of this notebook yet.</div>;
+  }
+  return (
+    <div>
+      <ul className="liminal-runs">
+        {model.runs.map(run => (
+          <RunRow
+            key={run.run_id}
+            run={run}
+            selected={run.run_id === model.selectedRunId}
+            onSelect={() => void model.selectRun(run.run_id)}
+          />
+        ))}
+      </ul>
+      {model.runDetail && <RunDetail model={model} actions={props.actions} />}
+    </div>
+  );
+}
+
+function RunRow(props: { run: IRun; selected: boolean; onSelect: () => void }) {
+  const { run } = props;
+  const style = statusStyle(run.status);
+  const took = formatDuration(elapsed(run.started, run.ended, Date.now() / 1000));
+  return (
+    <li
+      className={`liminal-run-row${props.selected ? ' liminal-selected' : ''}`}
+      data-run={run.run_id}
+      data-status={run.status}
+      onClick={props.onSelect}
+    >
+      <span className="liminal-dot" style={{ background: style.fill }} />
+      <span className="liminal-run-id" title={run.run_id}>
+        {shortRunId(run.run_id)}
+      </span>
+      <span className="liminal-run-backend">
+        {run.backend === 'local' ? '' : run.backend}
+      </span>
+      <span className="liminal-run-status">{style.label}</span>
+      <span className="liminal-run-time">{took}</span>
+    </li>
+  );
+}
+
+/** A run id without its date (`20261126-153117-2de9` → `153117-2de9`); the full id is
+ * the tooltip. */
+function shortRunId(runId: string): string {
+  return runId.replace(/^\d{8}-/, '');
+}
+
+function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
+  const { model, actions } = props;
+  const detail = model.runDetail;
+  const [open, setOpen] = React.useState<string | null>(null);
+  if (!detail) {
+    return null;
+  }
+  const { run } = detail;
+  const params = Object.entries(run.parameters ?? {});
+  // Executed notebooks live in the hidden .liminal/ folder: the docmanager can open
+  // them only when the server allows hidden files (docs/rest-api.md).
+  const canOpen = model.server?.allow_hidden !== false;
+  const hasNotebooks = detail.steps.some(s => s.executed_notebook_path);
+  return (
+    <div className="liminal-run-detail" data-run={run.run_id} data-status={run.status}>
+      <div className="liminal-run-detail-header">
+        <span>
+          Run {run.run_id}: <b>{statusStyle(run.status).label}</b>
+        </span>
+        {run.status === 'running' && (
+          <button
+            className="liminal-link-button liminal-cancel"
+            disabled={model.busy !== null}
+            onClick={() => void model.cancelRun()}
+          >
+            Cancel
+          </button>
+        )}
+        {detail.mlflow_url && (
+          <a
+            className="liminal-mlflow-link"
+            href={detail.mlflow_url}
+            target="_blank"
+            rel="noreferrer"
+          >
+            MLflow run
+          </a>
+        )}
+      </div>
+      {run.message && <div className="liminal-run-message">{run.message}</div>}
+      {params.length > 0 && (
+        <div className="liminal-run-params">
+          {params.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ')}
+        </div>
+      )}
+      {hasNotebooks && !canOpen && (
+        <div className="liminal-hint">
+          To open executed step notebooks, start JupyterLab with
+          --ContentsManager.allow_hidden=True.
+        </div>
+      )}
+      <table className="liminal-steps">
+        <colgroup>
+          <col style={{ width: '16px' }} />
+          <col />
+          <col style={{ width: '52px' }} />
+          <col style={{ width: '24px' }} />
+        </colgroup>
+        <tbody>
+          {detail.steps.map(step => {
+            const style = statusStyle(step.status);
+            const metrics = Object.entries(step.metrics ?? {});
+            const isOpen = open === step.step;
+            return (
+              <React.Fragment key={step.step}>
+                <tr
+                  className="liminal-step-row"
+                  data-step={step.step}
+                  data-status={step.status}
+                  onClick={() => setOpen(isOpen ? null : step.step)}
+                  title="Show the log tail"
+                >
+                  <td title={style.label}>
+                    <span className="liminal-dot" style={{ background: style.fill }} />
+                  </td>
+                  <td className="liminal-step-name" title={step.step}>
+                    {step.step}
+                    {step.status !== 'succeeded' && (
+                      <span
+                        className="liminal-step-status"
+                        title={
+                          step.cached_from_run
+                            ? `cached from run ${step.cached_from_run}`
+                            : style.label
+                        }
+                      >
+                        {' '}
+                        {style.label}
+                      </span>
+                    )}
+                  </td>
+                  <td className="liminal-step-duration">
+                    {formatDuration(step.duration)}
+                  </td>
+                  <td className="liminal-step-open">
+                    {step.executed_notebook_path && canOpen && (
+                      <button
+                        className="liminal-link-button liminal-open-executed"
+                        title={`Open the executed notebook ${step.executed_notebook_path}`}
+                        aria-label="open the executed notebook"
+                        onClick={event => {
+                          event.stopPropagation();
+                          actions.openPath(step.executed_notebook_path as string);
+                        }}
+                      >
+                        ↗
+                      </button>
+                    )}
+                  </td>
+                </tr>
+                {metrics.length > 0 && (
+                  <tr className="liminal-step-metrics">
+                    <td />
+                    <td colSpan={3}>
+                      {metrics.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ')}
+                    </td>
+                  </tr>
+                )}
+                {(isOpen || step.error) && (
+                  <tr className="liminal-step-more">
+                    <td />
+                    <td colSpan={3}>
+                      {step.error && (
+                        <div
+                          className="liminal-step-error"
+                          title="Go to the cell in the notebook"
+                          onClick={() => actions.jumpToCell(step.error ?? {})}
+                        >
+                          {step.error.ename ? `${step.error.ename}: ` : ''}
+                          {step.error.evalue ?? step.error.message ?? ''}
+                        </div>
+                      )}
+                      {isOpen &&
+                        (step.log_tail ? (
+                          <pre className="liminal-log">{step.log_tail}</pre>
+                        ) : (
+                          <div className="liminal-empty">No log yet.</div>
+                        ))}
+                    </td>
+                  </tr>
+                )}
+              </React.Fragment>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,174 @@
+/**
+ * The one place the panel talks to the server extension: ServerConnection.makeRequest
+ * sends Jupyter's token and XSRF cookie, as every handler requires.
+ */
+
+import { ServerConnection } from '@jupyterlab/services';
+
+import {
+  compileBody,
+  compileUrl,
+  pipelineUrl,
+  runsUrl,
+  runUrl,
+  startRunBody,
+  startRunUrl,
+  statusUrl,
+  submitBody,
+  submitUrl,
+  attachmentFilename,
+  Backend
+} from './urls';
+import {
+  IPipelineResponse,
+  IRun,
+  IRunDetail,
+  IServerStatus,
+  ISettings,
+  JSONValue
+} from './types';
+
+/** A failed request, with the server's one-paragraph message when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly body: unknown = null
+  ) {
+    super(message);
+  }
+}
+
+async function send(
+  url: string,
+  init: RequestInit,
+  settings: ServerConnection.ISettings
+): Promise<Response> {
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ApiError(
+      `the Jupyter server is not reachable (${(error as Error).message})`,
+      null
+    );
+  }
+  if (!response.ok) {
+    const text = await response.text();
+    let body: unknown = text;
+    let message = text || response.statusText;
+    try {
+      body = JSON.parse(text);
+      const parsed = body as { message?: unknown };
+      if (typeof parsed.message === 'string') {
+        message = parsed.message;
+      }
+    } catch {
+      // not JSON: keep the text
+    }
+    if (response.status === 404 && !text.trim().startsWith('{')) {
+      message = 'the liminal server extension is not enabled on this Jupyter server';
+    }
+    throw new ApiError(message, response.status, body);
+  }
+  return response;
+}
+
+async function json<T>(
+  url: string,
+  init: RequestInit,
+  settings: ServerConnection.ISettings
+): Promise<T> {
+  const response = await send(url, init, settings);
+  return (await response.json()) as T;
+}
+
+function post(body: unknown): RequestInit {
+  return {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' }
+  };
+}
+
+/** Typed calls of every route the panel uses (docs/rest-api.md). */
+export class LiminalApi {
+  constructor(
+    readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  private get base(): string {
+    return this.serverSettings.baseUrl;
+  }
+
+  status(): Promise<IServerStatus> {
+    return json(statusUrl(this.base), {}, this.serverSettings);
+  }
+
+  pipeline(path: string): Promise<IPipelineResponse> {
+    return json(pipelineUrl(this.base, path), {}, this.serverSettings);
+  }
+
+  runs(path: string, limit = 20): Promise<{ runs: IRun[] }> {
+    return json(runsUrl(this.base, path, limit), {}, this.serverSettings);
+  }
+
+  run(runId: string, path: string, trackingUri = ''): Promise<IRunDetail> {
+    return json(runUrl(this.base, runId, path, trackingUri), {}, this.serverSettings);
+  }
+
+  startRun(
+    path: string,
+    parameters: { [name: string]: JSONValue },
+    settings: ISettings,
+    options: { backend?: Backend; useCache?: boolean }
+  ): Promise<{ run_id: string; run: IRun }> {
+    return json(
+      startRunUrl(this.base),
+      post(startRunBody(path, parameters, settings, options)),
+      this.serverSettings
+    );
+  }
+
+  cancelRun(runId: string, path: string): Promise<{ cancelled: boolean }> {
+    return json(
+      runUrl(this.base, runId, path),
+      { method: 'DELETE' },
+      this.serverSettings
+    );
+  }
+
+  /** The compiled YAML and the file name the server suggests for it. */
+  async compile(
+    path: string,
+    settings: ISettings,
+    fallbackName: string
+  ): Promise<{ filename: string; text: string }> {
+    const response = await send(
+      compileUrl(this.base),
+      post(compileBody(path, settings)),
+      this.serverSettings
+    );
+    return {
+      filename: attachmentFilename(
+        response.headers.get('Content-Disposition'),
+        fallbackName
+      ),
+      text: await response.text()
+    };
+  }
+
+  submit(
+    path: string,
+    parameters: { [name: string]: JSONValue },
+    settings: ISettings
+  ): Promise<{ run_id: string; remote_id: string; url: string | null }> {
+    const body = submitBody(path, parameters, settings);
+    if (body === null) {
+      return Promise.reject(
+        new ApiError('set a KFP host in the liminal settings first', 400)
+      );
+    }
+    return json(submitUrl(this.base), post(body), this.serverSettings);
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The shapes the panel reads: the pipeline IR (docs/ir.md) and the server extension's
+ * REST bodies (docs/rest-api.md). Only the fields the panel uses are typed; readers must
+ * ignore the rest (the IR only ever adds fields within a schema version).
+ */
+
+export type ParameterType =
+  | 'int'
+  | 'float'
+  | 'str'
+  | 'bool'
+  | 'list'
+  | 'dict'
+  | 'any';
+
+export type JSONValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JSONValue[]
+  | { [key: string]: JSONValue };
+
+export interface IParameter {
+  name: string;
+  type: ParameterType;
+  default: JSONValue;
+  help: string;
+  nullable: boolean;
+  choices: JSONValue[] | null;
+  minimum: number | null;
+  maximum: number | null;
+  cell_index: number | null;
+  cell_id: string | null;
+  line: number | null;
+}
+
+export interface ICellRef {
+  index: number;
+  id: string | null;
+  source: string;
+}
+
+export interface IStepInput {
+  name: string;
+  kind: 'data' | 'parameter' | 'import';
+  producer: string | null;
+}
+
+export interface IMetric {
+  name: string;
+  expression: string;
+  cell_index: number | null;
+  cell_id: string | null;
+  line: number | null;
+}
+
+export interface IModel {
+  variable: string;
+  registered_name: string | null;
+}
+
+export interface IStep {
+  name: string;
+  cells: ICellRef[];
+  phase: string | null;
+  inputs: IStepInput[];
+  outputs: string[];
+  after: string[];
+  metrics: IMetric[];
+  models: IModel[];
+}
+
+export interface IEdge {
+  source: string;
+  target: string;
+  kind: 'data' | 'order';
+  variables: string[];
+}
+
+export interface IDiagnostic {
+  severity: 'error' | 'warning';
+  code: string;
+  message: string;
+  notebook: string;
+  cell_index: number | null;
+  cell_id: string | null;
+  line: number | null;
+  step: string | null;
+}
+
+export interface IPipeline {
+  schema_version: number;
+  name: string;
+  description: string;
+  parameters: IParameter[];
+  parameter_cells: ICellRef[];
+  prelude: ICellRef[];
+  steps: IStep[];
+  edges: IEdge[];
+  order: string[];
+  valid: boolean;
+  errors: IDiagnostic[];
+  warnings: IDiagnostic[];
+}
+
+/** GET /liminal/pipeline?path=P */
+export interface IPipelineResponse {
+  path: string;
+  valid: boolean;
+  pipeline: IPipeline | null;
+  errors: IDiagnostic[];
+  warnings: IDiagnostic[];
+}
+
+export type RunStatus =
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'interrupted'
+  | 'cancelled';
+
+export type StepStatus =
+  | 'waiting'
+  | 'running'
+  | 'succeeded'
+  | 'cached'
+  | 'failed'
+  | 'skipped'
+  | 'interrupted';
+
+/** RunRecord.to_json() (liminal_jupyter/local/store.py). */
+export interface IRun {
+  run_id: string;
+  notebook: string;
+  pipeline_name: string;
+  backend: string;
+  status: RunStatus | string;
+  created: number;
+  started: number | null;
+  ended: number | null;
+  parameters: { [name: string]: JSONValue };
+  host: string | null;
+  remote_id: string | null;
+  tracking_run_id: string | null;
+  message: string | null;
+}
+
+export interface IStepError {
+  step?: string;
+  cell_index?: number | null;
+  cell_id?: string | null;
+  ename?: string;
+  evalue?: string;
+  message?: string;
+}
+
+/** StepRecord.to_json() plus the server's additions. */
+export interface IStepRun {
+  run_id: string;
+  step: string;
+  status: StepStatus | string;
+  started: number | null;
+  ended: number | null;
+  attempt: number;
+  cached_from_run: string | null;
+  metrics: { [name: string]: JSONValue };
+  error: IStepError | null;
+  executed_notebook: string | null;
+  duration: number | null;
+  log_tail: string;
+  executed_notebook_path: string | null;
+}
+
+/** GET /liminal/runs/ID */
+export interface IRunDetail {
+  run: IRun;
+  steps: IStepRun[];
+  mlflow_url: string | null;
+}
+
+/** GET /liminal/status */
+export interface IServerStatus {
+  version: string;
+  root_dir: string;
+  backends: string[];
+  /** ContentsManager.allow_hidden: whether executed notebooks under .liminal/ can open. */
+  allow_hidden?: boolean;
+}
+
+/** The panel's settings (labextension/schema/plugin.json). */
+export interface ISettings {
+  kfpHost: string;
+  mlflowTrackingUri: string;
+  defaultImage: string;
+  maxParallelSteps: number;
+}
+
+export const DEFAULT_SETTINGS: ISettings = {
+  kfpHost: '',
+  mlflowTrackingUri: '',
+  defaultImage: '',
+  maxParallelSteps: 0
+};
