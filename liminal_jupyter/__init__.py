@@ -20,3 +20,12 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     raise AttributeError(f"module 'liminal_jupyter' has no attribute {name!r}")
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter server extension entry point (`jpserver_extensions: {"liminal_jupyter": true}`).
+
+    Names the module that registers the REST handlers; nothing is imported here, so the
+    package stays light for `liminal-nb`.
+    """
+    return [{"module": "liminal_jupyter.server"}]

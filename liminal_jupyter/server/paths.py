@@ -1,0 +1,75 @@
+"""Notebook paths from requests, confined to the Jupyter server's root dir.
+
+A request names a notebook as JupyterLab's contents API does: relative to the root dir,
+'/'-separated. Anything that could reach outside the root is refused before the file
+system is touched for it: an absolute path, a `..` component, or a path whose real
+location (symlinks followed) lies outside the root.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from liminal_jupyter.server.errors import ApiError
+
+
+def root_of(settings: dict) -> Path:
+    """The server's root dir, resolved (symlinks followed), as the confinement boundary."""
+    return Path(os.path.expanduser(settings["server_root_dir"])).resolve()
+
+
+def notebook_path(root: Path, path: object) -> Path:
+    """The real path of notebook `path` under `root`.
+
+    403 outside the root, 400 not a .ipynb name, 404 no such notebook.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise ApiError(400, "give the notebook as 'path', relative to the server's root "
+                       "dir, e.g. 'notebooks/train.ipynb'.")
+    relative = _relative_parts(path)
+    resolved = (root.joinpath(*relative)).resolve()
+    if not resolved.is_relative_to(root):
+        raise ApiError(403, f"{path}: the path leads outside the server's root dir "
+                       "(through a symbolic link).")
+    if not path.endswith(".ipynb"):
+        raise ApiError(400, f"{path}: not a notebook; give the path of a .ipynb file.")
+    if not resolved.is_file():
+        raise ApiError(404, f"{path}: no such notebook under the server's root dir.")
+    return resolved
+
+
+def relative_to_root(root: Path, path: str | os.PathLike[str] | None) -> str | None:
+    """`path` relative to the root, '/'-separated, or None when it is outside (or None)."""
+    if not path:
+        return None
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return None
+
+
+def inside_root(root: Path, path: str | os.PathLike[str] | None) -> Path | None:
+    """The real path of `path` when it lies under the root, else None."""
+    if not path:
+        return None
+    try:
+        real = Path(path).resolve()
+    except OSError:
+        return None
+    return real if real.is_relative_to(root) else None
+
+
+def _relative_parts(path: str) -> tuple[str, ...]:
+    posix = PurePosixPath(path)
+    if posix.is_absolute() or _has_drive(path):
+        raise ApiError(403, f"{path}: absolute paths are refused; give the path relative "
+                       "to the server's root dir.")
+    if ".." in posix.parts:
+        raise ApiError(403, f"{path}: '..' is refused; give the path relative to the "
+                       "server's root dir, without '..'.")
+    return tuple(part for part in posix.parts if part not in ("", "."))
+
+
+def _has_drive(path: str) -> bool:
+    return len(path) >= 2 and path[1] == ":" and path[0].isalpha()

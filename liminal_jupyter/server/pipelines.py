@@ -1,0 +1,104 @@
+"""A notebook's pipeline for the panel: its IR and problems, its KFP YAML, a KFP submission.
+
+Parsing is static analysis (nothing of the notebook runs), and compiling imports only a
+generated module in which every user value is a `repr()` literal, so both are safe in
+the server process. Functions here block; the handlers call them in a thread.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from liminal_jupyter.server.errors import ApiError
+
+if TYPE_CHECKING:
+    from liminal_jupyter.pipeline import Pipeline
+
+
+def inspect_notebook(notebook: Path, path: str) -> dict[str, Any]:
+    """GET /liminal/pipeline: {path, valid, pipeline, errors, warnings}.
+
+    A notebook that cannot be read at all has no pipeline (null), only its errors.
+    """
+    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.notebook.parse import parse_notebook
+
+    try:
+        pipeline = parse_notebook(notebook, display_path=path)
+    except NotebookError as exc:
+        errors = [d.to_json() for d in exc.diagnostics]
+        return {"path": path, "valid": False, "pipeline": None, "errors": errors,
+                "warnings": []}
+    ir = pipeline.to_json()
+    return {"path": path, "valid": pipeline.valid, "pipeline": ir, "errors": ir["errors"],
+            "warnings": ir["warnings"]}
+
+
+def valid_pipeline(notebook: Path, path: str) -> Pipeline:
+    """The notebook's pipeline, or a 400 carrying every error (as GET /pipeline has them)."""
+    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.notebook.parse import parse_notebook
+
+    try:
+        pipeline = parse_notebook(notebook, display_path=path)
+        problems = pipeline.errors
+    except NotebookError as exc:
+        pipeline, problems = None, exc.diagnostics
+    if pipeline is not None and pipeline.valid:
+        return pipeline
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    first = problems[0].render() if problems else f"{path}: the pipeline is not valid."
+    raise ApiError(400, f"the pipeline has errors: {first}{more}",
+                   errors=[d.to_json() for d in problems])
+
+
+def compile_yaml(notebook: Path, path: str, image: str | None) -> tuple[str, str]:
+    """(file name stem, KFP v2 YAML text) of the notebook's pipeline, via a temp dir."""
+    from liminal_jupyter.kfp.compile import CompileError, compile_pipeline
+
+    pipeline = valid_pipeline(notebook, path)
+    with tempfile.TemporaryDirectory(prefix="liminal-server-compile-") as tmp:
+        target = Path(tmp) / "pipeline.yaml"
+        try:
+            compile_pipeline(pipeline, target, image=image)
+        except CompileError as exc:
+            raise ApiError(400, str(exc)) from None
+        return download_name(pipeline.name), target.read_text(encoding="utf-8")
+
+
+def submit_to_kfp(notebook: Path, path: str, host: str, request: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Compile and create the run on KFP, recorded in the run store (backend 'kfp').
+
+    Bad parameters and refused input are 400; a host that cannot be reached, refuses the
+    credentials or fails is 502 (the gateway's fault, not the request's).
+    """
+    from liminal_jupyter import params
+    from liminal_jupyter.kfp.compile import CompileError
+    from liminal_jupyter.kfp.submit import EXIT_INVALID, KfpError, submit
+
+    pipeline = valid_pipeline(notebook, path)
+    try:
+        values = params.resolve(pipeline, request["parameters"])
+    except params.ParameterError as exc:
+        raise ApiError(400, str(exc).replace("--params-file ", "parameter ")) from None
+    try:
+        done = submit(notebook, pipeline, host, values, experiment=request["experiment"],
+                      image=request["image"])
+    except CompileError as exc:
+        raise ApiError(400, str(exc)) from None
+    except KfpError as exc:
+        raise ApiError(400 if exc.exit_code == EXIT_INVALID else 502, str(exc)) from None
+    reply: dict[str, Any] = {"run_id": done.run_id or None, "remote_id": done.remote_id,
+                             "url": done.url, "experiment": done.experiment}
+    if done.store_warning:
+        reply["message"] = done.store_warning
+    return reply
+
+
+def download_name(name: str) -> str:
+    """A file name stem safe inside a Content-Disposition header."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-") or "pipeline"

@@ -1,0 +1,232 @@
+"""REST handlers of the JupyterLab panel, under `{base_url}liminal/` (docs/rest-api.md).
+
+Every handler is an `APIHandler` with `@tornado.web.authenticated`, so Jupyter's token or
+login cookie is required, and POST/DELETE from a browser also need the XSRF token (Jupyter
+checks it for every cookie-authenticated request). Every notebook path is confined to the
+server's root dir (`paths.py`).
+
+Work that can take a while (parsing, SQLite reads, starting a runner, compiling,
+talking to KFP) runs in a thread so the server keeps answering. No user code runs in this
+process: parsing is static analysis, and runs execute in child processes
+(`liminal_jupyter.local.launch`), reaped by `children.ChildReaper`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
+
+from liminal_jupyter.server.bodies import Body
+from liminal_jupyter.server.children import ChildReaper
+from liminal_jupyter.server.errors import ApiError
+from liminal_jupyter.server.paths import notebook_path, root_of
+
+T = TypeVar("T")
+REAPER_SETTING = "liminal_reaper"
+DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT = 50, 1000
+COMPILE_TARGETS = ("kfp",)
+
+# kfp's compiler keeps the pipeline being built in process-wide state: one compile at a
+# time (compile and submit both compile).
+_compile_lock = threading.Lock()
+
+
+class LiminalHandler(APIHandler):
+    """Shared plumbing: the root dir, JSON replies, contract-shaped errors, threads."""
+
+    @property
+    def root(self) -> Path:
+        return root_of(self.settings)
+
+    def notebook(self, path: Any) -> Path:
+        return notebook_path(self.root, path)
+
+    def query_path(self) -> tuple[str, Path]:
+        path = self.get_query_argument("path", None)
+        return path, self.notebook(path)
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json_text(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(error, ApiError):
+            self.set_header("Content-Type", "application/json")
+            self.finish(json_text(error.body()))
+        else:
+            super().write_error(status_code, **kwargs)
+
+    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        return await IOLoop.current().run_in_executor(None, func, *args)
+
+
+class PipelineHandler(LiminalHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from liminal_jupyter.server.pipelines import inspect_notebook
+
+        path, notebook = self.query_path()
+        self.reply(await self.in_thread(inspect_notebook, notebook, path))
+
+
+class RunsHandler(LiminalHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from liminal_jupyter.server.run_views import list_runs
+
+        path, notebook = self.query_path()
+        limit = self._limit()
+        runs = await self.in_thread(list_runs, notebook, limit)
+        self.reply({"runs": runs})
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from liminal_jupyter.local.launch import BACKENDS, LaunchError, launch_run
+
+        body = Body(self.request.body)
+        notebook = self.notebook(body.get("path", "str"))
+        backend = body.get("backend", "str", "local")
+        if backend not in BACKENDS:
+            raise ApiError(400, f"unknown backend {backend!r}; one of: {', '.join(BACKENDS)}.")
+        jobs = body.get("jobs", "int", None)
+        if jobs is not None and jobs < 0:
+            raise ApiError(400, "'jobs' must be 0 (one per core) or more.")
+        options = {
+            "parameters": body.get("parameters", "dict", {}),
+            "backend": backend,
+            "jobs": jobs or None,
+            "use_cache": body.get("use_cache", "bool", True),
+            "tracking": body.get("tracking", "bool", True),
+            "tracking_uri": body.text("tracking_uri"),
+            "experiment": body.text("experiment"),
+        }
+        try:
+            launched = await self.in_thread(lambda: launch_run(notebook, **options))
+        except LaunchError as exc:
+            raise ApiError(400, str(exc)) from None
+        self.settings[REAPER_SETTING].watch(launched.process)
+        record = await self.in_thread(launched.record)
+        self.reply({"run_id": launched.run_id, "run": record.to_json()}, status=202)
+
+    def _limit(self) -> int:
+        text = self.get_query_argument("limit", None)
+        if text is None:
+            return DEFAULT_RUNS_LIMIT
+        if not text.isdigit() or not 1 <= int(text) <= MAX_RUNS_LIMIT:
+            raise ApiError(400, f"'limit' must be a whole number from 1 to {MAX_RUNS_LIMIT}.")
+        return int(text)
+
+
+class RunHandler(LiminalHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        from liminal_jupyter.server.run_views import run_detail
+
+        path, notebook = self.query_path()
+        tracking_uri = self.get_query_argument("tracking_uri", None)
+        detail = await self.in_thread(run_detail, self.root, notebook, run_id, tracking_uri)
+        self.reply(detail)
+
+    @tornado.web.authenticated
+    async def delete(self, run_id: str) -> None:
+        from liminal_jupyter.server.run_views import cancel
+
+        path, notebook = self.query_path()
+        await self.in_thread(cancel, notebook, run_id)
+        self.reply({"cancelled": True}, status=202)
+
+
+class CompileHandler(LiminalHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from liminal_jupyter.server.pipelines import compile_yaml
+
+        body = Body(self.request.body)
+        path = body.get("path", "str")
+        notebook = self.notebook(path)
+        target = body.get("target", "str", "kfp")
+        if target not in COMPILE_TARGETS:
+            raise ApiError(400, f"unknown target {target!r}; one of: {', '.join(COMPILE_TARGETS)}.")
+        image = body.text("image")
+        name, text = await self.in_thread(_locked, compile_yaml, notebook, path, image)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}.pipeline.yaml"')
+        self.finish(text, set_content_type="application/yaml")
+
+
+class SubmitHandler(LiminalHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from liminal_jupyter.server.pipelines import submit_to_kfp
+
+        body = Body(self.request.body)
+        path = body.get("path", "str")
+        notebook = self.notebook(path)
+        host = body.get("host", "str").strip()
+        if not host.startswith(("http://", "https://")):
+            raise ApiError(400, f"'host' must be the KFP API's http(s) URL, e.g. "
+                           f"http://localhost:8080, not {host!r}.")
+        request = {"parameters": body.get("parameters", "dict", {}),
+                   "experiment": body.text("experiment"), "image": body.text("image")}
+        done = await self.in_thread(_locked, submit_to_kfp, notebook, path, host, request)
+        self.reply(done, status=202)
+
+
+class StatusHandler(LiminalHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        from liminal_jupyter import __version__
+        from liminal_jupyter.local.launch import BACKENDS
+
+        self.reply({"version": __version__, "root_dir": ".", "backends": list(BACKENDS),
+                    "compile_targets": list(COMPILE_TARGETS), "submit": ["kfp"]})
+
+
+def _locked(func: Callable[..., T], *args: Any) -> T:
+    with _compile_lock:
+        return func(*args)
+
+
+def json_text(data: Any) -> str:
+    """Strict JSON (what a browser's JSON.parse accepts): a NaN or infinite metric is null."""
+    try:
+        return json.dumps(data, allow_nan=False, default=str)
+    except ValueError:
+        return json.dumps(_finite(data), allow_nan=False, default=str)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def setup_route_handlers(web_app: Any) -> None:
+    """Add the /liminal/ routes to Jupyter's tornado app (as the extension template does)."""
+    base_url = web_app.settings["base_url"]
+    web_app.settings.setdefault(REAPER_SETTING, ChildReaper())
+
+    def route(*parts: str) -> str:
+        return url_path_join(base_url, "liminal", *parts)
+
+    web_app.add_handlers(".*$", [
+        (route("pipeline"), PipelineHandler),
+        (route("runs"), RunsHandler),
+        (route("runs", r"([A-Za-z0-9_][A-Za-z0-9_.-]*)"), RunHandler),
+        (route("compile"), CompileHandler),
+        (route("submit"), SubmitHandler),
+        (route("status"), StatusHandler),
+    ])

@@ -1,0 +1,137 @@
+"""Runs from the run store as the panel reads them (docs/rest-api.md).
+
+Everything here reads the store and the files next to it; the store is the single source
+of truth, so runs started from a terminal, or before a server restart, show the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from liminal_jupyter.local.store import RunRecord, RunStore, StepRecord
+from liminal_jupyter.server.errors import ApiError
+from liminal_jupyter.server.paths import inside_root, relative_to_root
+
+LOG_TAIL_LINES = 40
+_TAIL_BYTES = 64 * 1024  # enough for 40 long lines; a log can be large
+
+
+def step_view(root: Path, step: StepRecord) -> dict[str, Any]:
+    """StepRecord.to_json() plus duration, log_tail and executed_notebook_path."""
+    data = step.to_json()
+    data["duration"] = (
+        step.ended - step.started if step.started is not None and step.ended is not None
+        else None
+    )
+    data["log_tail"] = log_tail(root, step.log_path)
+    data["executed_notebook_path"] = relative_to_root(root, step.executed_notebook)
+    return data
+
+
+def log_tail(root: Path, log_path: str | None, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` lines of a step log under the root; "" when there is none.
+
+    A path outside the root is not read: the record may come from a shared folder.
+    """
+    path = inside_root(root, log_path)
+    if path is None or not path.is_file():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - _TAIL_BYTES))
+        chunk = f.read()
+    text = chunk.decode("utf-8", errors="replace")
+    kept = text.splitlines()
+    if size > _TAIL_BYTES and kept:
+        kept = kept[1:]  # the first line was cut in the middle
+    return "\n".join(kept[-lines:])
+
+
+def mlflow_url(run: RunRecord, tracking_uri: str | None) -> str | None:
+    """The run's page in the MLflow UI, when it was tracked on an MLflow server.
+
+    A local store (sqlite:, file:, a folder) has no web UI, so no link. MLflow's UI opens
+    a run by id alone (`#/runs/ID` redirects to the run's experiment page).
+    """
+    if not run.tracking_run_id or not tracking_uri:
+        return None
+    if not tracking_uri.lower().startswith(("http://", "https://")):
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/runs/{run.tracking_run_id}"
+
+
+def tracking_uri_for(notebook: Path, given: str | None) -> str | None:
+    """The tracking URI a run of `notebook` used, as the runner picks it: the request's
+    own, else $MLFLOW_TRACKING_URI, else the notebook's `liminal.mlflow_uri` setting.
+
+    None means the runner's default local store. Read as plain JSON (no nbformat): this
+    answers every poll of the panel.
+    """
+    for candidate in (given, os.environ.get("MLFLOW_TRACKING_URI"), _notebook_uri(notebook)):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+def _notebook_uri(notebook: Path) -> str | None:
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata") or {}
+        settings = meta.get("liminal") or {}
+        return settings.get("mlflow_uri") or settings.get("tracking_uri")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
+               ) -> dict[str, Any]:
+    """GET /liminal/runs/ID: {"run", "steps", "mlflow_url"}; 404 for an unknown run."""
+    store, run = find_run(notebook, run_id)
+    steps = [step_view(root, step) for step in store.steps(run.run_id)]
+    uri = tracking_uri_for(notebook, tracking_uri)
+    return {"run": run.to_json(), "steps": steps, "mlflow_url": mlflow_url(run, uri)}
+
+
+def cancel(notebook: Path, run_id: str) -> None:
+    """DELETE /liminal/runs/ID: SIGTERM to the run's runner; 409 when it is not running."""
+    from liminal_jupyter.local.launch import cancel_run
+
+    store, run = find_run(notebook, run_id)
+    if not cancel_run(store, run.run_id):
+        status = store.get_run(run.run_id).status
+        raise ApiError(409, f"run {run.run_id} is not running (it is {status}); only a "
+                       "running local run can be cancelled.")
+
+
+def find_run(notebook: Path, run_id: str) -> tuple[RunStore, RunRecord]:
+    """The run `run_id` (or a unique prefix) of the notebook's folder, else 404."""
+    from liminal_jupyter.local.store import RunNotFound
+
+    store = store_of(notebook)
+    try:
+        if store is None:
+            raise RunNotFound(run_id)
+        return store, store.get_run(run_id)
+    except RunNotFound:
+        raise ApiError(404, f"no run {run_id!r} of {notebook.name} (or the id is "
+                       "ambiguous): GET /liminal/runs lists its runs.") from None
+
+
+def store_of(notebook: Path) -> RunStore | None:
+    """The notebook folder's run store, or None when nothing was ever recorded there
+    (reading must not create `.liminal/` in the user's folder)."""
+    from liminal_jupyter.local.launch import run_store_for
+
+    store = run_store_for(notebook)
+    return store if store.db_path.exists() else None
+
+
+def list_runs(notebook: Path, limit: int) -> list[dict[str, Any]]:
+    """GET /liminal/runs: the notebook's runs (every backend), newest first."""
+    store = store_of(notebook)
+    if store is None:
+        return []
+    return [run.to_json() for run in store.list_runs(notebook, limit=limit)]

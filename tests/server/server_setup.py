@@ -1,0 +1,82 @@
+"""Fixtures of the server-extension tests: a real Jupyter server (pytest-jupyter) with the
+extension enabled and unauthenticated access off, notebooks written into its root dir, and
+small helpers to call the REST API and wait for runs.
+
+Loaded by each test module as a plugin, after pytest-jupyter's (a conftest.py here would
+shadow tests/conftest.py, which other test folders import as `conftest`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import notebook_json
+
+RUN_TIMEOUT = 300.0  # seconds; the machine is shared, kernels start slowly under load
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config):
+    """The extension on, and every handler must authenticate (no unauthenticated access)."""
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"liminal_jupyter": True},
+            "allow_unauthenticated_access": False,
+        }
+    }
+
+
+@pytest.fixture
+def put_nb(jp_root_dir):
+    """put_nb(cells, relpath='nb.ipynb', metadata=None) -> the notebook's path on disk."""
+
+    def put(cells: list[dict], relpath: str = "nb.ipynb", metadata: dict | None = None) -> Path:
+        path = Path(jp_root_dir) / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(notebook_json(cells, metadata)))
+        return path
+
+    return put
+
+
+@pytest.fixture
+def api(jp_fetch):
+    """api(method, *route, params=None, body=None) -> (status, JSON or text) of /liminal/..."""
+
+    async def call(method: str, *route: str, params: dict | None = None,
+                   body: Any = None, headers: dict | None = None) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"method": method, "raise_error": False,
+                                  "request_timeout": 120}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        elif method in ("POST", "PUT"):
+            kwargs["body"] = b""
+        response = await jp_fetch("liminal", *route, params=params, headers=headers, **kwargs)
+        text = response.body.decode("utf-8") if response.body else ""
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            return response.code, json.loads(text)
+        return response.code, text
+
+    return call
+
+
+async def wait_for(api, path: str, run_id: str, done, timeout: float = RUN_TIMEOUT) -> dict:
+    """Poll GET /liminal/runs/ID until `done(detail)`; the last detail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, detail = await api("GET", "runs", run_id, params={"path": path})
+        assert status == 200, detail
+        if done(detail):
+            return detail
+        assert time.monotonic() < deadline, f"timed out; last state: {detail}"
+        await asyncio.sleep(0.3)
+
+
+def finished(detail: dict) -> bool:
+    return detail["run"]["status"] != "running"
