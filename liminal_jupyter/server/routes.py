@@ -187,8 +187,12 @@ class StatusHandler(LiminalHandler):
         from liminal_jupyter import __version__
         from liminal_jupyter.local.launch import BACKENDS
 
+        contents = self.settings.get("contents_manager")
         self.reply({"version": __version__, "root_dir": ".", "backends": list(BACKENDS),
-                    "compile_targets": list(COMPILE_TARGETS), "submit": ["kfp"]})
+                    "compile_targets": list(COMPILE_TARGETS), "submit": ["kfp"],
+                    # Executed step notebooks live in the hidden .liminal/ folder: the
+                    # contents API serves them only when hidden files are allowed.
+                    "allow_hidden": bool(getattr(contents, "allow_hidden", False))})
 
 
 def _locked(func: Callable[..., T], *args: Any) -> T:

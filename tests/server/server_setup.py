@@ -23,10 +23,11 @@ RUN_TIMEOUT = 300.0  # seconds; the machine is shared, kernels start slowly unde
 
 @pytest.fixture
 def jp_server_config(jp_server_config):
-    """The extension on, and every handler must authenticate (no unauthenticated access)."""
+    """The extension on, and every handler must authenticate (no unauthenticated access).
+    Terminals off: not needed here, and their websocket handler warns under this setting."""
     return {
         "ServerApp": {
-            "jpserver_extensions": {"liminal_jupyter": True},
+            "jpserver_extensions": {"liminal_jupyter": True, "jupyter_server_terminals": False},
             "allow_unauthenticated_access": False,
         }
     }
