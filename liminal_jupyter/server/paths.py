@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
+from jupyter_core.paths import is_hidden
+
 from liminal_jupyter.server.errors import ApiError
 
 
@@ -19,10 +21,12 @@ def root_of(settings: dict) -> Path:
     return Path(os.path.expanduser(settings["server_root_dir"])).resolve()
 
 
-def notebook_path(root: Path, path: object) -> Path:
+def notebook_path(root: Path, path: object, allow_hidden: bool = False) -> Path:
     """The real path of notebook `path` under `root`.
 
-    403 outside the root, 400 not a .ipynb name, 404 no such notebook.
+    403 outside the root, 400 not a .ipynb name, 404 no such notebook. A hidden file or
+    folder (`.name`) is 404 unless `allow_hidden`, as Jupyter's contents API answers: the
+    IR carries cell sources, so this API must not show what the contents API hides.
     """
     if not isinstance(path, str) or not path.strip():
         raise ApiError(400, "give the notebook as 'path', relative to the server's root "
@@ -34,8 +38,11 @@ def notebook_path(root: Path, path: object) -> Path:
                        "(through a symbolic link).")
     if not path.endswith(".ipynb"):
         raise ApiError(400, f"{path}: not a notebook; give the path of a .ipynb file.")
+    missing = ApiError(404, f"{path}: no such notebook under the server's root dir.")
     if not resolved.is_file():
-        raise ApiError(404, f"{path}: no such notebook under the server's root dir.")
+        raise missing
+    if not allow_hidden and is_hidden(str(root.joinpath(*relative)), str(root)):
+        raise missing
     return resolved
 
 

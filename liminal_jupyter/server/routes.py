@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,8 +36,9 @@ DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT = 50, 1000
 COMPILE_TARGETS = ("kfp",)
 
 # kfp's compiler keeps the pipeline being built in process-wide state: one compile at a
-# time (compile and submit both compile).
-_compile_lock = threading.Lock()
+# time (compile and submit both compile), queued on their own thread so that waiting
+# compiles never hold the threads that parse notebooks and read runs.
+_compile_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liminal-kfp")
 
 
 class LiminalHandler(APIHandler):
@@ -48,7 +49,11 @@ class LiminalHandler(APIHandler):
         return root_of(self.settings)
 
     def notebook(self, path: Any) -> Path:
-        return notebook_path(self.root, path)
+        return notebook_path(self.root, path, self.allow_hidden)
+
+    @property
+    def allow_hidden(self) -> bool:
+        return bool(getattr(self.settings.get("contents_manager"), "allow_hidden", False))
 
     def query_path(self) -> tuple[str, Path]:
         path = self.get_query_argument("path", None)
@@ -68,6 +73,9 @@ class LiminalHandler(APIHandler):
 
     async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
         return await IOLoop.current().run_in_executor(None, func, *args)
+
+    async def in_compile_thread(self, func: Callable[..., T], *args: Any) -> T:
+        return await IOLoop.current().run_in_executor(_compile_thread, func, *args)
 
 
 class PipelineHandler(LiminalHandler):
@@ -158,7 +166,7 @@ class CompileHandler(LiminalHandler):
         if target not in COMPILE_TARGETS:
             raise ApiError(400, f"unknown target {target!r}; one of: {', '.join(COMPILE_TARGETS)}.")
         image = body.text("image")
-        name, text = await self.in_thread(_locked, compile_yaml, notebook, path, image)
+        name, text = await self.in_compile_thread(compile_yaml, notebook, path, image)
         self.set_header("Content-Disposition", f'attachment; filename="{name}.pipeline.yaml"')
         self.finish(text, set_content_type="application/yaml")
 
@@ -177,7 +185,8 @@ class SubmitHandler(LiminalHandler):
                            f"http://localhost:8080, not {host!r}.")
         request = {"parameters": body.get("parameters", "dict", {}),
                    "experiment": body.text("experiment"), "image": body.text("image")}
-        done = await self.in_thread(_locked, submit_to_kfp, notebook, path, host, request)
+        done = await self.in_compile_thread(submit_to_kfp, notebook, path, host,
+                                                 request)
         self.reply(done, status=202)
 
 
@@ -187,17 +196,11 @@ class StatusHandler(LiminalHandler):
         from liminal_jupyter import __version__
         from liminal_jupyter.local.launch import BACKENDS
 
-        contents = self.settings.get("contents_manager")
         self.reply({"version": __version__, "root_dir": ".", "backends": list(BACKENDS),
                     "compile_targets": list(COMPILE_TARGETS), "submit": ["kfp"],
                     # Executed step notebooks live in the hidden .liminal/ folder: the
                     # contents API serves them only when hidden files are allowed.
-                    "allow_hidden": bool(getattr(contents, "allow_hidden", False))})
-
-
-def _locked(func: Callable[..., T], *args: Any) -> T:
-    with _compile_lock:
-        return func(*args)
+                    "allow_hidden": self.allow_hidden})
 
 
 def json_text(data: Any) -> str:

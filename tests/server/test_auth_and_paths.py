@@ -153,3 +153,20 @@ async def test_missing_notebook_404_and_not_a_notebook_400(api, put_nb, jp_root_
     assert status == 400 and "not a notebook" in reply["message"]
     status, reply = await api("GET", "pipeline")
     assert status == 400 and "path" in reply["message"]
+
+
+async def test_hidden_notebooks_are_hidden_as_the_contents_api_hides_them(
+    api, put_nb, jp_serverapp
+):
+    put_nb(TINY, ".private/nb.ipynb")
+    put_nb(TINY, ".dotted.ipynb")
+
+    for path in (".private/nb.ipynb", ".dotted.ipynb"):
+        status, reply = await api("GET", "pipeline", params={"path": path})
+        assert status == 404, (path, reply)
+
+    jp_serverapp.contents_manager.allow_hidden = True
+    status, reply = await api("GET", "pipeline", params={"path": ".private/nb.ipynb"})
+    assert status == 200 and reply["valid"]
+    status, reply = await api("GET", "status")
+    assert reply["allow_hidden"] is True
