@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +92,8 @@ def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
                ) -> dict[str, Any]:
     """GET /liminal/runs/ID: {"run", "steps", "mlflow_url"}; 404 for an unknown run."""
     store, run = find_run(notebook, run_id)
-    steps = [step_view(root, step) for step in store.steps(run.run_id)]
+    with _store_errors():
+        steps = [step_view(root, step) for step in store.steps(run.run_id)]
     uri = tracking_uri_for(notebook, tracking_uri)
     return {"run": run.to_json(), "steps": steps, "mlflow_url": mlflow_url(run, uri)}
 
@@ -114,7 +117,8 @@ def find_run(notebook: Path, run_id: str) -> tuple[RunStore, RunRecord]:
     try:
         if store is None:
             raise RunNotFound(run_id)
-        return store, store.get_run(run_id)
+        with _store_errors():
+            return store, store.get_run(run_id)
     except RunNotFound:
         raise ApiError(404, f"no run {run_id!r} of {notebook.name} (or the id is "
                        "ambiguous): GET /liminal/runs lists its runs.") from None
@@ -134,4 +138,19 @@ def list_runs(notebook: Path, limit: int) -> list[dict[str, Any]]:
     store = store_of(notebook)
     if store is None:
         return []
-    return [run.to_json() for run in store.list_runs(notebook, limit=limit)]
+    with _store_errors():
+        return [run.to_json() for run in store.list_runs(notebook, limit=limit)]
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """A run index that cannot be read (locked for too long, written by a newer version)
+    is the server's trouble, said in the store's own words rather than a traceback."""
+    from liminal_jupyter.local.store import RunNotFound, StoreError
+
+    try:
+        yield
+    except RunNotFound:
+        raise
+    except StoreError as exc:
+        raise ApiError(500, str(exc)) from None

@@ -1,6 +1,6 @@
 """Fixtures of the server-extension tests: a real Jupyter server (pytest-jupyter) with the
 extension enabled and unauthenticated access off, notebooks written into its root dir, and
-small helpers to call the REST API and wait for runs.
+a helper to call the REST API (`api`).
 
 Loaded by each test module as a plugin, after pytest-jupyter's (a conftest.py here would
 shadow tests/conftest.py, which other test folders import as `conftest`).
@@ -8,17 +8,13 @@ shadow tests/conftest.py, which other test folders import as `conftest`).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import notebook_json
-
-RUN_TIMEOUT = 300.0  # seconds; the machine is shared, kernels start slowly under load
 
 
 @pytest.fixture
@@ -65,19 +61,3 @@ def api(jp_fetch):
         return response.code, text
 
     return call
-
-
-async def wait_for(api, path: str, run_id: str, done, timeout: float = RUN_TIMEOUT) -> dict:
-    """Poll GET /liminal/runs/ID until `done(detail)`; the last detail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status, detail = await api("GET", "runs", run_id, params={"path": path})
-        assert status == 200, detail
-        if done(detail):
-            return detail
-        assert time.monotonic() < deadline, f"timed out; last state: {detail}"
-        await asyncio.sleep(0.3)
-
-
-def finished(detail: dict) -> bool:
-    return detail["run"]["status"] != "running"

@@ -7,6 +7,7 @@ extension; tiny standard-library notebooks.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from conftest import code
 
 from liminal_jupyter.local.launch import launch_run
 from liminal_jupyter.local.store import process_alive
-from tests.server.server_setup import RUN_TIMEOUT, finished, wait_for
+from tests.server.polling import RUN_TIMEOUT, finished, wait_for
 
 # pytest-jupyter's server fixtures, then ours (jp_server_config with the extension on).
 pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.server.server_setup")
@@ -72,6 +73,21 @@ async def test_a_run_started_over_rest_completes_and_its_state_is_served(
         assert time.monotonic() < deadline, open(f"/proc/{pid}/status").read()
         await asyncio.sleep(0.1)
     assert jp_serverapp.web_app.settings["liminal_reaper"].running() == 0
+
+
+async def test_a_kfp_local_run_over_rest_runs_the_compiled_pipeline(api, put_nb):
+    put_nb(COUNT, "count.ipynb")
+
+    status, reply = await api("POST", "runs", body={
+        "path": "count.ipynb", "backend": "kfp-local", "parameters": {"n": 4},
+        "tracking": False})
+
+    assert status == 202, reply
+    detail = await wait_for(api, "count.ipynb", reply["run_id"], finished)
+    steps = {s["step"]: s for s in detail["steps"]}
+    assert (detail["run"]["status"], detail["run"]["backend"]) == ("succeeded", "kfp-local")
+    assert [s["status"] for s in steps.values()] == ["succeeded", "succeeded"]
+    assert steps["add"]["metrics"] == {"total": 6.0}
 
 
 async def test_the_mlflow_link_is_given_for_a_tracking_server(api, put_nb):
@@ -169,3 +185,16 @@ async def test_cancel_stops_a_slow_step_and_keeps_the_finished_ones(api, put_nb)
         await asyncio.sleep(0.1)
     status, reply = await api("DELETE", "runs", run_id, params={"path": "slow.ipynb"})
     assert status == 409 and "cancelled" in reply["message"]
+
+
+async def test_a_run_index_it_cannot_read_is_said_in_the_stores_words(api, put_nb):
+    notebook = put_nb(COUNT, "count.ipynb")
+    index = notebook.parent / ".liminal" / "runs.db"
+    index.parent.mkdir()
+    with sqlite3.connect(index) as db:
+        db.execute("PRAGMA user_version = 99")  # as a newer liminal-jupyter would leave it
+
+    status, reply = await api("GET", "runs", params={"path": "count.ipynb"})
+
+    assert status == 500
+    assert "newer liminal-jupyter" in reply["message"]
