@@ -18,9 +18,14 @@ from tests.conftest import notebook_json
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config):
+def jp_server_config(jp_server_config, monkeypatch):
     """The extension on, and every handler must authenticate (no unauthenticated access).
-    Terminals off: not needed here, and their websocket handler warns under this setting."""
+    Terminals off: not needed here, and their websocket handler warns under this setting.
+
+    The server's (and so its runners') environment names no MLflow server unless a test
+    sets one: runs track to the local SQLite store, whatever an earlier test left behind.
+    """
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return {
         "ServerApp": {
             "jpserver_extensions": {"liminal_jupyter": True, "jupyter_server_terminals": False},
