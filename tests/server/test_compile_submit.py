@@ -123,10 +123,12 @@ async def test_an_unreachable_kfp_host_is_502(api, put_nb, jp_root_dir):
 
 async def test_status_says_what_the_server_offers(api):
     from liminal_jupyter import __version__
+    from liminal_jupyter.local.launch import BACKENDS
 
     status, reply = await api("GET", "status")
 
     assert status == 200
+    assert {"local", "kfp-local"} <= set(BACKENDS)
     assert reply == {"version": __version__, "root_dir": ".",
-                     "backends": ["local", "kfp-local"], "compile_targets": ["kfp"],
+                     "backends": list(BACKENDS), "compile_targets": ["kfp"],
                      "submit": ["kfp"], "allow_hidden": False}

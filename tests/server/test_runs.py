@@ -175,9 +175,7 @@ async def test_cancel_stops_a_slow_step_and_keeps_the_finished_ones(api, put_nb)
     steps = {s["step"]: s for s in detail["steps"]}
     assert detail["run"]["status"] == "cancelled"
     assert steps["first"]["status"] == "succeeded"
-    # The step that was running did not finish (the runner on main records its killed
-    # kernel as a failure, DeadKernelError, rather than 'interrupted').
-    assert steps["wait"]["status"] in ("interrupted", "failed")
+    assert steps["wait"]["status"] == "interrupted"
     assert steps["wait"]["ended"] is not None
     deadline = time.monotonic() + 60  # the runner exits (and is reaped) after recording
     while process_alive(runner["runner_pid"], runner["runner_start_time"]):
