@@ -105,6 +105,7 @@ def test_a_released_healthy_kernel_is_recycled_with_a_clean_namespace(tmp_path):
         assert pid_of(second) == pid_of(first)  # the same process, imports already paid
         assert second.prelude_ran
         assert run_value(second, "'leftover' in globals()") == "False"
+        assert run_value(second, "[n for n in globals() if 'liminal' in n]") == "[]"
         assert run_value(second, "twice(math.floor(2.5))") == "4"
         assert run_value(second, "__import__('os').getcwd()") == repr(str(tmp_path))
         pool.release(second, reusable=True)  # no step needs it any more: shut down
