@@ -153,9 +153,10 @@ def _first_error(executed: Path, crashed: Exception | None) -> Failure | None:
 
 
 def _running_cell(executed: Path) -> Failure | None:
-    """The cell that was running when the case was stopped (papermill marks it)."""
+    """The cell that was running when the case was stopped: the last one papermill
+    started (it marks an interrupted cell completed, but no later cell has started)."""
     started = [c for c in _cells(executed)
-               if c.get("metadata", {}).get("papermill", {}).get("status") == "running"]
+               if c.get("metadata", {}).get("papermill", {}).get("start_time")]
     if not started:
         return None
     return _failure_at(started[-1], "", "", [])

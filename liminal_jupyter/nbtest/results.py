@@ -70,3 +70,23 @@ class CaseResult:
             return cls.from_json(json.loads((folder / RESULT_FILE).read_text("utf-8")))
         except (OSError, ValueError, TypeError):
             return None
+
+
+def describe(result: CaseResult) -> str:
+    """A failed case as plain text: what the pytest plugin shows (the command uses rich)."""
+    lines = [f"notebook {result.notebook}, parameter set '{result.parameter_set}' "
+             f"({result.mode}) {result.status}"]
+    if result.parameters:
+        lines.append(f"parameters: {json.dumps(result.parameters)}")
+    failure = result.failure
+    if failure is not None:
+        if failure.where():
+            lines.append(f"at {failure.where()}")
+        lines.append(failure.message)
+        if failure.traceback:
+            lines += ["", *failure.traceback]
+    if result.executed_notebook:
+        lines.append(f"executed notebook (kept): {result.executed_notebook}")
+    if result.log:
+        lines.append(f"log: {result.log}")
+    return "\n".join(lines)
