@@ -200,3 +200,14 @@ def test_the_junit_schema_is_not_vacuous(tmp_path):
                    "</testsuite></testsuites>")
     with pytest.raises(xmlschema.XMLSchemaValidationError):
         JUNIT_XSD.validate(str(bad))
+
+
+def test_help_describes_the_command_with_examples(capsys):
+    from liminal_jupyter.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["test", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "liminal-nb test example_notebooks/ --as-pipeline" in out
+    assert "raises-exception" in out and "skip-ci" in out and "Exit status" in out
