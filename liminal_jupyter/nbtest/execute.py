@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import signal
 import sys
 import tempfile
 import time
@@ -223,16 +222,7 @@ def run_as_pipeline(spec: dict[str, Any], case_dir: Path, result: CaseResult) ->
     options = RunOptions(parameters=spec["parameters"], jobs=spec["jobs"], use_cache=False,
                          tracking=spec["tracking"], store_dir=case_dir)
     run = LocalRun(notebook, pipeline, options, LineReporter(sys.stdout))
-
-    def stop(signum: int, frame: Any) -> None:
-        # Kill the running steps' kernels first: the runner's scheduler waits for its
-        # running steps before it handles the interrupt.
-        run.cancelled = True
-        run._kill_all()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, stop)
-    try:
+    try:  # SIGINT (the timeout) is Ctrl-C to the runner: it kills its kernels, then re-raises
         outcome = run.execute()
     except KeyboardInterrupt:
         _record_step_failure(result, run.store.steps(run.run_id), ("running", "failed"))
