@@ -23,7 +23,9 @@ defaults and once per parameter set of its matrix: the `liminal.test` sets in it
 metadata, or a --matrix file. With --as-pipeline it runs step by step through the local
 runner instead, so step boundaries and the data passed between steps are tested too.
 
-A cell tagged `raises-exception` may fail; cells tagged `skip-ci` are not run. Every
+A cell tagged `raises-exception` may fail in a straight run (as a pipeline, it fails its
+step: tag it `skip` too); cells tagged `skip-ci` are not run. A notebook that is not a
+valid pipeline fails its --as-pipeline cases with the errors `inspect` shows. Every
 case's executed notebook and log are kept under --output-dir; failures show the
 notebook, the parameter set, the cell (number and id), the line and the traceback.
 

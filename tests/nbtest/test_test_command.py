@@ -170,6 +170,22 @@ def test_as_pipeline_checks_data_passing_between_steps(tmp_path):
     assert "step 'check'" in piped.stdout and "handle" in piped.stdout
 
 
+def test_a_notebook_that_is_no_valid_pipeline_fails_as_a_pipeline_only(tmp_path):
+    write(tmp_path / "undefined.ipynb", [
+        code("rows = [1, 2]", "step:load"),
+        code("if False:\n    later = 1", "step:maybe"),
+        code("print(len(rows), totl)", "step:use", "raises-exception"),
+    ])
+    done = liminal_test("undefined.ipynb", "--both", "--junit", "r.xml", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    cases = junit_cases(tmp_path / "r.xml")
+    assert cases["undefined.ipynb::defaults"].find("failure") is None  # straight: allowed
+    failure = cases["undefined.ipynb::defaults as pipeline"].find("failure")
+    assert failure.get("type") == "InvalidPipeline"
+    assert "cell 3 of 3 (id c2), line 1 [step 'use']: name 'totl'" in failure.get("message")
+    assert "at cell 3 (id c2), line 1" in failure.text
+
+
 def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     done = liminal_test("missing.ipynb", cwd=tmp_path)
     assert done.returncode == 2 and "missing.ipynb: no such file or folder." in done.stderr
