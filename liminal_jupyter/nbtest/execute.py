@@ -55,6 +55,10 @@ def main(argv: list[str]) -> int:
             run_straight(spec, case_dir, result)
     except KeyboardInterrupt:  # the parent's timeout
         result.status = TIMEOUT
+    except Exception as exc:  # no kernel of that name, an unreadable notebook...
+        result.status = FAILED
+        result.failure = result.failure or Failure(
+            f"could not run: {type(exc).__name__}: {exc}", type(exc).__name__, str(exc))
     result.duration = time.monotonic() - started
     write_json(case_dir / RESULT_FILE, result.to_json())
     return 0

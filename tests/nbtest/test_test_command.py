@@ -186,6 +186,16 @@ def test_a_notebook_that_is_no_valid_pipeline_fails_as_a_pipeline_only(tmp_path)
     assert "at cell 3 (id c2), line 1" in failure.text
 
 
+def test_a_kernel_that_is_not_installed_fails_the_case_with_its_name(tmp_path):
+    nb = notebook_json([code("print(1)")])
+    nb["metadata"]["kernelspec"] = {"name": "no-such-kernel", "display_name": "Nope",
+                                    "language": "python"}
+    (tmp_path / "k.ipynb").write_text(json.dumps(nb))
+    done = liminal_test("k.ipynb", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "could not run: NoSuchKernel" in done.stdout and "no-such-kernel" in done.stdout
+
+
 def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     done = liminal_test("missing.ipynb", cwd=tmp_path)
     assert done.returncode == 2 and "missing.ipynb: no such file or folder." in done.stderr
