@@ -76,6 +76,9 @@ def add_test_command(commands: argparse._SubParsersAction) -> None:
     test.add_argument("--tracking", action="store_true",
                       help="with --as-pipeline: log runs to MLflow as `run` does (off by "
                       "default in tests)")
+    test.add_argument("--fresh-kernels", action="store_true",
+                      help="with --as-pipeline: a new kernel process for every step, as in a "
+                      "Kubeflow pod (default: recycled kernels, as `run` does)")
     test.set_defaults(handler=run_test_command)
 
 
@@ -102,7 +105,8 @@ def run_test_command(args: argparse.Namespace) -> int:
     report.started(len(cases), len(notebooks), args.jobs)
     started = time.time()
     try:
-        results = run_cases(cases, RunSettings(jobs=args.jobs, tracking=args.tracking),
+        results = run_cases(cases, RunSettings(jobs=args.jobs, tracking=args.tracking,
+                                                  fresh_kernels=args.fresh_kernels),
                             report.case_finished)
     except KeyboardInterrupt:
         print("interrupted; the cases that were running were stopped.", file=sys.stderr)

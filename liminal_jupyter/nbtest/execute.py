@@ -227,7 +227,8 @@ def run_as_pipeline(spec: dict[str, Any], case_dir: Path, result: CaseResult) ->
                                  first.cell_id if first else None, first.line if first else None)
         return
     options = RunOptions(parameters=spec["parameters"], jobs=spec["jobs"], use_cache=False,
-                         tracking=spec["tracking"], store_dir=case_dir)
+                         tracking=spec["tracking"], store_dir=case_dir,
+                         fresh_kernels=spec.get("fresh_kernels", False))
     run = LocalRun(notebook, pipeline, options, LineReporter(sys.stdout))
     try:  # SIGINT (the timeout) is Ctrl-C to the runner: it kills its kernels, then re-raises
         outcome = run.execute()

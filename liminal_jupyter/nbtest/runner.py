@@ -35,6 +35,7 @@ class RunSettings:
     jobs: int = 1  # cases at once
     pipeline_jobs: int = os.cpu_count() or 1  # steps at once within a pipeline case
     tracking: bool = False  # MLflow tracking of pipeline cases: off for CI by default
+    fresh_kernels: bool = False  # a new kernel per pipeline step, as in a Kubeflow pod
 
 
 def run_cases(cases: list[TestCase], settings: RunSettings,
@@ -78,7 +79,7 @@ def run_case(case: TestCase, settings: RunSettings,
         "case_id": case.case_id, "notebook": str(case.notebook), "display": case.display,
         "set_name": case.parameter_set.name, "parameters": case.parameter_set.values,
         "mode": case.mode, "kernel": case.kernel, "tracking": settings.tracking,
-        "jobs": settings.pipeline_jobs,
+        "jobs": settings.pipeline_jobs, "fresh_kernels": settings.fresh_kernels,
     })
     log = folder / LOG_FILE
     started = time.monotonic()

@@ -196,6 +196,20 @@ def test_a_kernel_that_is_not_installed_fails_the_case_with_its_name(tmp_path):
     assert "could not run: NoSuchKernel" in done.stdout and "no-such-kernel" in done.stdout
 
 
+def test_fresh_kernels_give_each_step_its_own_process(tmp_path):
+    """By default a pipeline case recycles the kernel of a step that succeeded, as `run`
+    does; --fresh-kernels starts one per step, as a Kubeflow pod would."""
+    write(tmp_path / "pids.ipynb", [
+        code("import os", "imports"),
+        code("pid_a = os.getpid()", "step:a"),
+        code("pid_b = os.getpid()\nassert pid_b != pid_a, 'same kernel'", "step:b"),
+    ])
+    recycled = liminal_test("pids.ipynb", "--as-pipeline", cwd=tmp_path)
+    assert recycled.returncode == 1 and "same kernel" in recycled.stdout
+    fresh = liminal_test("pids.ipynb", "--as-pipeline", "--fresh-kernels", cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+
+
 def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     done = liminal_test("missing.ipynb", cwd=tmp_path)
     assert done.returncode == 2 and "missing.ipynb: no such file or folder." in done.stderr
