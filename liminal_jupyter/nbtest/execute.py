@@ -233,7 +233,8 @@ def run_as_pipeline(spec: dict[str, Any], case_dir: Path, result: CaseResult) ->
     try:  # SIGINT (the timeout) is Ctrl-C to the runner: it kills its kernels, then re-raises
         outcome = run.execute()
     except KeyboardInterrupt:
-        _record_step_failure(result, run.store.steps(run.run_id), ("running", "failed"))
+        _record_step_failure(result, run.store.steps(run.run_id),
+                             ("running", "interrupted", "failed"))
         raise
     if outcome.status != "succeeded":
         result.status = FAILED
