@@ -38,6 +38,7 @@ examples:
   liminal-nb deploy iris-classification --dir example_notebooks
   liminal-nb predict iris-classification rows.csv --dir example_notebooks
   liminal-nb monitor iris-classification new_rows.csv --dir example_notebooks
+  liminal-nb test example_notebooks/ --both --junit notebooks.xml
 
 Run `liminal-nb COMMAND --help` for the options of a command.
 """
@@ -83,12 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     from liminal_jupyter.kfp.commands import add_compile_command
     from liminal_jupyter.kfp.submit_commands import add_submit_commands
     from liminal_jupyter.local.commands import add_run_commands
+    from liminal_jupyter.nbtest.commands import add_test_command
 
     add_run_commands(commands)
     add_compile_command(commands)
     add_submit_commands(commands)
     add_deploy_commands(commands)
     add_monitor_command(commands)
+    add_test_command(commands)
     return parser
 
 

@@ -58,16 +58,19 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
 
 def resolve(
     pipeline: Pipeline, from_file: dict[str, Any] | None = None, from_cli: dict[str, str] | None
-    = None
+    = None, file_label: str = "--params-file"
 ) -> dict[str, Any]:
     """The values set from outside, typed: file values first, command-line values win.
+
+    file_label names where `from_file` came from in error messages (notebook CI passes its
+    parameter set's name).
 
     Only values the user set are returned: the notebook's own defaults stay in its
     parameters cell (a computed default runs as written).
     """
     declared = {p.name: p for p in pipeline.parameters}
     values: dict[str, Any] = {}
-    for source, given, textual in (("--params-file", from_file or {}, False),
+    for source, given, textual in ((file_label, from_file or {}, False),
                                    ("-p", from_cli or {}, True)):
         for name, raw in given.items():
             param = declared.get(name)

@@ -10,6 +10,9 @@ import pytest
 from liminal_jupyter.notebook.parse import parse_notebook
 from liminal_jupyter.pipeline import Pipeline
 
+# pytester runs pytest inside tests (tests/nbtest: the notebook plugin).
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_NOTEBOOKS = REPO / "tests" / "notebooks"
 EXAMPLES = REPO / "example_notebooks"

@@ -51,6 +51,9 @@ class RunOptions:
     # A new kernel process for every step (as in a KFP pod), instead of recycling the
     # kernel of a step that succeeded (namespace cleared, prelude re-run).
     fresh_kernels: bool = False
+    # Where run records go; None: .liminal/ next to the notebook. Notebook CI keeps each
+    # test run's records under its own output folder instead.
+    store_dir: Path | None = None
 
 
 @dataclass
@@ -74,7 +77,7 @@ class LocalRun:
         self.pipeline = pipeline
         self.options = options
         self.reporter = reporter
-        self.store = RunStore(liminal_dir(notebook))
+        self.store = RunStore(options.store_dir or liminal_dir(notebook))
         self.cache = CacheIndex(self.store)
         self.records: dict[str, StepRecord] = {}
         self.kernels: dict[str, WarmKernel] = {}

@@ -1,0 +1,49 @@
+"""CI runs every example notebook, straight and as a pipeline, with `liminal-nb test`.
+
+This is the command a repository's CI job would run; the examples are tested the way we
+tell users to test theirs. They run from a copy of the folder, so what an example writes
+next to itself (python_api.ipynb runs the iris pipeline, whose records go beside it)
+stays in this test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from liminal_jupyter.notebook.parse import parse_notebook
+from tests.conftest import EXAMPLES
+from tests.nbtest.helpers import junit_cases, liminal_test
+
+
+def expected_cases() -> set[str]:
+    names = set()
+    for notebook in EXAMPLES.glob("*.ipynb"):
+        sets = ["defaults", *parse_notebook(notebook).settings.get("test", {})]
+        for name in sets:
+            names |= {f"{notebook.name}::{name}", f"{notebook.name}::{name} as pipeline"}
+    return names
+
+
+def test_every_example_passes_straight_and_as_a_pipeline(tmp_path):
+    examples = tmp_path / "example_notebooks"
+    shutil.copytree(EXAMPLES, examples, ignore=shutil.ignore_patterns(".liminal",
+                                                                        ".ipynb_checkpoints"))
+    before = {p.name: p.read_bytes() for p in examples.glob("*.ipynb")}
+    done = liminal_test(examples, "--both", "--jobs", "2", "--timeout", "300",
+                        "--output-dir", tmp_path / "out", "--junit", tmp_path / "examples.xml",
+                        cwd=tmp_path, timeout=1500)
+
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    cases = junit_cases(tmp_path / "examples.xml")
+    assert set(cases) == expected_cases()
+    assert len(cases) >= 2 * 4 + 2 * 3  # four notebooks, three extra sets in the matrix one
+    assert {p.name: p.read_bytes() for p in examples.glob("*.ipynb")} == before
+
+
+def test_examples_have_no_outputs_and_a_story():
+    for notebook in EXAMPLES.glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code"), notebook
+        assert cells[0]["cell_type"] == "markdown", notebook
+        assert sum(c["cell_type"] == "markdown" for c in cells) >= 3, notebook
