@@ -372,7 +372,11 @@ class BlockAnalyzer:
 
 
 def _root_name(node: ast.expr) -> ast.Name | None:
+    """The variable a mutation of `node` changes. Through `x.m()` it is still x (a method
+    may hand out part of x), but `f(...)` is a new value: `f(...).fit()` changes no f."""
     while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return None
         node = node.func if isinstance(node, ast.Call) else node.value
     return node if isinstance(node, ast.Name) else None
 

@@ -231,6 +231,8 @@ class _Builder:
                         f" Step '{later[0]}' defines it later in the notebook: move that code "
                         "above this step."
                     )
+                elif read.name in known:  # bound, but only after this use
+                    message += " It is assigned only after this line: move that code above it."
                 else:
                     close = difflib.get_close_matches(read.name, known, n=1)
                     if close:

@@ -44,6 +44,16 @@ def test_mutation_rule_makes_the_mutating_step_the_producer(parse):
     }
 
 
+def test_a_method_called_on_a_function_result_mutates_the_result_not_the_function(parse):
+    p = parse([
+        code("def build(n):\n    return [0] * n", "functions"),
+        code("rows = [3, 1]\nbuild(2).append(1)\nrows.copy().sort()", "step:a"),
+        code("print(rows)", "step:b"),
+    ])
+    assert p.step("a").outputs == ["rows"]  # not `build`: build(2) is a new list
+    assert inputs_of(p, "b") == {"rows": "a"}
+
+
 def test_method_calls_on_imported_modules_are_not_mutations(parse):
     p = parse([
         code("import numpy as np", "imports"),
@@ -275,3 +285,10 @@ def test_independent_branches_have_no_edge_between_them(parse):
     assert inputs_of(p, "right") == {"base": "load"}
     assert inputs_of(p, "join") == {"left": "left", "right": "right"}
     assert p.order() == ["load", "left", "right", "join"]
+
+
+def test_a_name_used_before_its_own_step_assigns_it_is_not_suggested_to_itself(parse):
+    p = parse([code("print(model)\nmodel = 1", "step:a")])
+    (error,) = [d for d in p.diagnostics if d.code == "undefined-name"]
+    assert "Did you mean" not in error.message
+    assert "assigned only after this line" in error.message
