@@ -80,28 +80,8 @@ def compile_airflow(args: argparse.Namespace, pipeline: Any, notebook: Path) -> 
 def run_with_airflow(notebook: Path, values: dict[str, Any], args: argparse.Namespace) -> int:
     """`liminal-nb run --backend airflow`: exit 0 succeeded, 1 failed, 2 cannot start."""
     from liminal_jupyter.airflow.local_backend import AirflowBackendError, run_airflow
-    from liminal_jupyter.local.progress import make_reporter
+    from liminal_jupyter.local.commands import run_on_engine
 
-    reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
-    try:
-        run_id, status, metrics = run_airflow(notebook, values, reporter,
-                                              run_id=getattr(args, "run_id", None))
-    except AirflowBackendError as exc:
-        reporter.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        reporter.close()
-        print("run cancelled.", file=sys.stderr)
-        return 130
-    reporter.close()
-    if not args.json and not (args.quiet and status == "succeeded"):
-        print(f"run {run_id} (airflow): {status}")
-        if metrics:
-            print("metrics: " + ", ".join(f"{k}={_number(v)}" for k, v in metrics.items()))
-        print(f"details: liminal-nb show {run_id} --dir {notebook.parent}")
-    return EXIT_OK if status == "succeeded" else EXIT_FAILED
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return run_on_engine("airflow", notebook, args, AirflowBackendError, lambda reporter:
+                         run_airflow(notebook, values, reporter,
+                                     run_id=getattr(args, "run_id", None)))

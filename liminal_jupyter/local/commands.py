@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,13 +204,26 @@ def _sigterm_cancels() -> Iterator[None]:
 
 def _run_kfp_local(notebook: Path, values: dict[str, Any], args: argparse.Namespace) -> int:
     from liminal_jupyter.kfp.local_backend import KfpLocalError, run_kfp_local
+
+    return run_on_engine("kfp-local", notebook, args, KfpLocalError, lambda reporter:
+                         run_kfp_local(notebook, values, reporter, image=args.image,
+                                       run_id=args.run_id))
+
+
+def run_on_engine(backend: str, notebook: Path, args: argparse.Namespace,
+                  refused: type[Exception], start: Callable[[Any], tuple[str, str, dict]]
+                  ) -> int:
+    """The terminal side of a run on another engine (kfp-local, airflow): its progress,
+    its outcome, and exit 0 succeeded, 1 failed, 2 when `start` raises `refused`.
+
+    start(reporter) runs it and returns (run id, status, metrics).
+    """
     from liminal_jupyter.local.progress import make_reporter
 
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
     try:
-        run_id, status, metrics = run_kfp_local(notebook, values, reporter, image=args.image,
-                                                run_id=args.run_id)
-    except KfpLocalError as exc:
+        run_id, status, metrics = start(reporter)
+    except refused as exc:
         reporter.close()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -220,7 +233,7 @@ def _run_kfp_local(notebook: Path, values: dict[str, Any], args: argparse.Namesp
         return 130
     reporter.close()
     if not args.json and not (args.quiet and status == "succeeded"):
-        print(f"run {run_id} (kfp-local): {status}")
+        print(f"run {run_id} ({backend}): {status}")
         if metrics:
             print("metrics: " + ", ".join(f"{k}={_number(v)}" for k, v in metrics.items()))
         print(f"details: liminal-nb show {run_id} --dir {notebook.parent}")

@@ -60,14 +60,14 @@ def flowers(mlflow_server, tmp_path_factory):  # noqa: F811 (the fixture importe
     folder = tmp_path_factory.mktemp("flowers")
     notebook = folder / "flowers.ipynb"
     notebook.write_text(json.dumps(notebook_json(FLOWERS, METADATA)))
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.url}
     first = subprocess.run([LIMINAL_NB, "run", str(notebook)], capture_output=True,
                            text=True, env=env, cwd=folder)
     assert first.returncode == 0, first.stdout + first.stderr
     second = subprocess.run([LIMINAL_NB, "run", str(notebook), "-p", "min_accuracy=0.999",
                              "--no-cache"], capture_output=True, text=True, env=env, cwd=folder)
     assert second.returncode == 1, second.stdout + second.stderr
-    return {"folder": folder, "uri": mlflow_server, "first": first, "second": second}
+    return {"folder": folder, "uri": mlflow_server.url, "first": first, "second": second}
 
 
 def test_a_validated_run_registers_its_model_and_gets_the_alias(flowers):

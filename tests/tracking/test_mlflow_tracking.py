@@ -6,19 +6,16 @@ are loaded and asked to predict, as the deploy side will.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
 
 from liminal_jupyter.pipeline import CellRef, Model, Pipeline, Step, StepInput
 from liminal_jupyter.step.marshal import save_value
@@ -219,58 +216,22 @@ def test_default_sqlite_store_records_runs_metrics_notebooks_and_model(
     _check_model("models:/churn-model/1", frame)
 
 
-def test_real_mlflow_server_receives_the_run(tmp_path, no_env_uri, global_uri):
+def test_real_mlflow_server_receives_the_run(tmp_path, no_env_uri, global_uri,
+                                             mlflow_server):  # noqa: F811 (the fixture)
     from mlflow import MlflowClient
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    mlflow_cli = Path(sys.executable).with_name("mlflow")
-    command = [str(mlflow_cli)] if mlflow_cli.exists() else [sys.executable, "-m", "mlflow"]
-    log = open(tmp_path / "server.log", "wb")  # closed in finally
-    server = subprocess.Popen(
-        [*command, "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not become healthy"
-            time.sleep(0.5)
+    url = mlflow_server.url
+    pipeline = _pipeline()
+    tracker = RunTracker(url)
+    first, second, frame = _run_pipeline(tracker, pipeline, tmp_path)
+    assert tracker.disabled_reason is None, tracker.messages
+    assert tracker.run_url.startswith(f"{url}/#/experiments/")
 
-        pipeline = _pipeline()
-        tracker = RunTracker(url)
-        first, second, frame = _run_pipeline(tracker, pipeline, tmp_path)
-        assert tracker.disabled_reason is None, tracker.messages
-        assert tracker.run_url.startswith(f"{url}/#/experiments/")
-
-        client = MlflowClient(url)  # the REST client
-        _check_recorded(client, tracker, first, second)
-        assert list((tmp_path / "server-artifacts").rglob("train.ipynb"))  # stored by the server
-        global_uri(url)
-        _check_model(second["models"]["clf"], frame)
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)  # workers that outlived their parent
-        log.close()
+    client = MlflowClient(url)  # the REST client
+    _check_recorded(client, tracker, first, second)
+    assert list(mlflow_server.artifacts.rglob("train.ipynb"))  # stored by the server
+    global_uri(url)
+    _check_model(second["models"]["clf"], frame)
 
 
 def test_unreachable_server_disables_tracking_with_a_reason(tmp_path):

@@ -1,6 +1,7 @@
-"""A real MLflow tracking server on 127.0.0.1 (SQLite backend), a fixture for the Deploy tests.
+"""A real MLflow tracking server on 127.0.0.1 (SQLite backend), a fixture for the tracking
+and Deploy tests.
 
-Started once for the tests of this folder (its first start migrates the database, about
+Started once for the test session (its first start migrates the database, about
 25 s here) and stopped by its process group at the end, workers included.
 """
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class MlflowServer:
+    url: str
+    artifacts: Path  # where the server stores what runs log
+
+
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory) -> str:
+def mlflow_server(tmp_path_factory) -> MlflowServer:
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -51,7 +59,7 @@ def mlflow_server(tmp_path_factory) -> str:
                 pass
             assert time.monotonic() < deadline, "mlflow server did not become healthy"
             time.sleep(0.5)
-        yield url
+        yield MlflowServer(url, root / "artifacts")
     finally:
         stop_process_group(server)
         log.close()
