@@ -230,10 +230,10 @@ def _write_kserve(args: argparse.Namespace, tracking_uri: str, model) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from liminal_jupyter.deploy.predict import InputError, predict_file, read_rows
+    from liminal_jupyter.deploy.predict import InputError, predict_rows, read_rows
 
     try:
-        read_rows(Path(args.input))  # a bad file is reported before the model loads
+        rows = read_rows(Path(args.input))  # a bad file is reported before the model loads
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -242,7 +242,7 @@ def _predict(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     tracking_uri, model = resolved
     try:
-        scored = predict_file(model.uri, tracking_uri, Path(args.input))
+        scored = predict_rows(model.uri, tracking_uri, rows)
     except Exception as exc:  # the model refused the rows: its own message says why
         print(f"error: {model.describe()} could not score {args.input}: "
               f"{type(exc).__name__}: {exc}", file=sys.stderr)

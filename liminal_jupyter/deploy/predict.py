@@ -47,14 +47,14 @@ def read_rows(path: Path) -> Any:
     raise InputError(f"{path}: use a .csv, .json, .jsonl or .parquet file")
 
 
-def predict_file(model_uri: str, tracking_uri: str, input_path: Path) -> Any:
-    """The input rows with a `prediction` column (or one column per output) added."""
+def predict_rows(model_uri: str, tracking_uri: str, rows: Any) -> Any:
+    """The rows (a DataFrame, from `read_rows`) with a `prediction` column (or one column
+    per output) added."""
     import mlflow.pyfunc
     import pandas as pd
 
     from liminal_jupyter.tracking.mlflow_tracking import _global_tracking_uri
 
-    rows = read_rows(input_path)
     with _global_tracking_uri(tracking_uri):  # put back after: callers keep their own URI
         model = mlflow.pyfunc.load_model(model_uri)
     predictions = model.predict(rows)
