@@ -167,8 +167,10 @@ class KernelPool:
         from jupyter_client.manager import AsyncKernelManager
 
         # IPC sockets: no TCP port to pick, nothing listening on the network.
+        # Its clients (ours and papermill's) know the kernel is ready after one round trip.
         manager = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
-                                     ip=str(self.runtime_dir / f"kernel-{secrets.token_hex(6)}"))
+                                     ip=str(self.runtime_dir / f"kernel-{secrets.token_hex(6)}"),
+                                     client_class="liminal_jupyter.local.ready_client.ReadyClient")
         kernel = WarmKernel(manager, prelude_ran=False)
         with self.lock:
             if self.closed:
