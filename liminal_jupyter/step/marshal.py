@@ -16,7 +16,7 @@ raising `CannotMarshal` (e.g. pyarrow refusing a mixed-type column); the next su
 marshaller is then tried, so an unusual value degrades to pickle instead of failing the run.
 
 Contracts kept here (see DESIGN.md): writes are atomic (temporary file in the same
-directory, fsync, `os.replace`), so a half-written file never sits under the final name;
+directory, then `os.replace`), so a half-written file never sits under the final name;
 values that cannot cross a process boundary fail early with a `MarshalError` that names the
 variable and says what to do instead; and importing this module imports nothing heavy, since
 pandas, numpy, pyarrow, joblib and cloudpickle are imported only when a value needs them.
@@ -38,8 +38,6 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-
-from liminal_jupyter.atomic import fsync_directory
 
 ENTRY_POINT_GROUP = "liminal_jupyter.marshallers"
 """Entry-point group third-party packages use to register marshallers."""
@@ -674,52 +672,27 @@ def save_value(name: str, value: Any, directory: Path) -> SavedValue:
 
 
 def _write_atomically(name: str, value: Any, marshaller: Marshaller, directory: Path) -> SavedValue:
-    """Write to a hidden temporary name, fsync, hash, then rename over the final name.
+    """Write to a hidden temporary name, hash what was written, then rename it into place.
 
     The temporary file lives in the same directory so `os.replace` is an atomic rename; it
     is removed on any failure, so neither it nor a partial final file is left behind.
+
+    No fsync: a killed run (even SIGKILL) loses nothing the kernel has written, and what an
+    OS crash or power cut could tear is caught by the sha256 recorded here: the cache and
+    `--resume` hash every artifact again before they trust it, and a torn one is computed
+    again. Waiting for the disk would triple the time to save a large frame for nothing.
     """
     final = directory / f"{name}{marshaller.suffix}"
     tmp = directory / f".{name}.{secrets.token_hex(8)}{marshaller.suffix}.tmp"
     try:
         marshaller.save(value, tmp)
-        digest, size = _fsync_and_hash(tmp)
+        digest = _hash_file(tmp)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_directory(directory)
-    return SavedValue(name, marshaller.name, str(final), digest, size, final.stat().st_mtime_ns)
-
-
-def _fsync_and_hash(path: Path) -> tuple[str, int]:
-    """Flush the file to disk and hash what was actually written, at the same time: both
-    release the GIL, and on a large frame each costs about as much as writing it."""
-    import threading
-
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "r+b") as f:
-        flushed: list[BaseException] = []
-
-        def flush() -> None:
-            try:
-                os.fsync(f.fileno())
-            except BaseException as exc:  # reported by the caller's thread
-                flushed.append(exc)
-
-        flusher = threading.Thread(target=flush, name="liminal-fsync")
-        flusher.start()
-        try:
-            with open(path, "rb") as reader:
-                while chunk := reader.read(_CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-        finally:
-            flusher.join()
-        if flushed:
-            raise flushed[0]
-    return digest.hexdigest(), size
+    stat = final.stat()
+    return SavedValue(name, marshaller.name, str(final), digest, stat.st_size, stat.st_mtime_ns)
 
 
 def _unchanged_since_saved(path: Path, saved: SavedValue) -> bool:
