@@ -116,8 +116,10 @@ class LocalRun:
             if status != "cancelled":
                 self._promote(tracker)
             message = self._summary_message(status)
-            self.store.finish_run(self.run_id, status, message)
+            # MLflow first: a run the store calls finished has its tracking run, registered
+            # models and aliases in place (the panel offers Deploy as soon as it ends).
             tracker.finish(status)
+            self.store.finish_run(self.run_id, status, message)
             self.records = {r.step: r for r in self.store.steps(self.run_id)}
             self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})
         return RunOutcome(self.run_id, status, self.records, self.store.run_dir(self.run_id),

@@ -95,10 +95,10 @@ async def test_the_mlflow_link_is_given_for_a_tracking_server(api, put_nb):
     status, reply = await api("POST", "runs", body={"path": "count.ipynb"})
     assert status == 202, reply
     run_id = reply["run_id"]
-    # The runner records the run's end before MLflow has caught up: wait for both.
-    detail = await wait_for(api, "count.ipynb", run_id,
-                            lambda d: finished(d) and d["run"]["tracking_run_id"])
+    # The runner records the run's end only once MLflow has it: a finished run has its link.
+    detail = await wait_for(api, "count.ipynb", run_id, finished)
     tracked = detail["run"]["tracking_run_id"]
+    assert tracked
     assert detail["run"]["status"] == "succeeded"
     assert detail["mlflow_url"] is None  # the default store is local SQLite: no web UI
 
