@@ -486,13 +486,15 @@ class RunTracker:
             try:
                 if kwargs.get("python_model") is _wrap:
                     kwargs = {**kwargs, "python_model": _wrap(value)}
+                if kwargs.get("skops_trusted_types") is _library_types:
+                    kwargs = {**kwargs, "skops_trusted_types": _library_types(value)}
                 uri = self._log_flavor(step, model, nested, flavor, kwargs, example)
             except Exception as exc:
                 failures.append(f"as {label}: {_describe(exc)}")
                 continue
             self._log_reference_profile(what, nested, training)
             self._register(what, uri, model.registered_name or self.pipeline_name or var,
-                           registered)
+                           registered, nested)
             return uri
         self._warn(f"{what} was not logged to MLflow ({'; '.join(failures)})")
         if self.disabled_reason is None:
@@ -514,12 +516,26 @@ class RunTracker:
             self._warn(f"the training data profile of {what} was not logged (drift "
                        f"monitoring will need --reference): {_describe(exc)}")
 
-    def _register(self, what: str, uri: str, name: str, registered: dict[str, str]) -> None:
-        try:
-            import mlflow
+    def _register(self, what: str, uri: str, name: str, registered: dict[str, str],
+                  run_id: str) -> None:
+        """A new version of registered model `name` from the logged model at `uri`.
 
-            with self._mlflow(), _global_tracking_uri(self.tracking_uri):
-                version = mlflow.register_model(uri, name)
+        Through the client rather than `mlflow.register_model`, which prints to stderr
+        ("Registered model ... already exists") over the run's progress view.
+        """
+        try:
+            from mlflow.exceptions import MlflowException
+
+            # The registry resolves a `models:/m-...` source through the global URI.
+            with self._mlflow() as client, _global_tracking_uri(self.tracking_uri):
+                try:
+                    client.create_registered_model(name)
+                except MlflowException as exc:
+                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                model_id = uri.removeprefix("models:/") if uri.startswith("models:/m-") else None
+                version = client.create_model_version(name, uri, run_id=run_id,
+                                                      model_id=model_id)
             registered[name] = f"models:/{name}/{version.version}"
             self.registered_versions[name] = str(version.version)
         except Exception as exc:
@@ -739,7 +755,8 @@ def _flavor_attempts(value: Any) -> list[tuple[str, str, dict[str, Any]]]:
     fits = callable(getattr(value, "fit", None))
     predicts = callable(getattr(value, "predict", None))
     if _is_sklearn_module(value) and fits:
-        attempts.append(("scikit-learn", "mlflow.sklearn", {"sk_model": value}))
+        attempts.append(("scikit-learn", "mlflow.sklearn",
+                         {"sk_model": value, "skops_trusted_types": _library_types}))
     if fits and predicts:
         attempts.append((
             "scikit-learn (cloudpickle)",
@@ -749,6 +766,29 @@ def _flavor_attempts(value: Any) -> list[tuple[str, str, dict[str, Any]]]:
     if predicts or (callable(value) and not isinstance(value, type)):
         attempts.append(("python function", "mlflow.pyfunc", {"python_model": _wrap}))
     return attempts
+
+
+# Libraries whose own types in a model this run built are trusted when skops loads it back.
+SKOPS_TRUSTED_LIBRARIES = ("sklearn", "numpy", "scipy")
+
+
+def _library_types(value: Any) -> list[str]:
+    """The types skops would refuse to load from the model's file that come from the
+    libraries themselves (a forest's `sklearn.tree._tree.Tree`).
+
+    skops refuses them because a crafted file could crash the process; this file is the
+    one this run writes from the model it built, so they are safe to trust, and MLflow
+    records the list next to the model for whoever loads it. Types defined anywhere else
+    (a notebook's own classes) stay untrusted: such a model falls back to cloudpickle.
+    Without this a random forest failed skops and was logged twice, seconds apart.
+    """
+    try:
+        import skops.io
+
+        untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(value))
+    except Exception:  # skops cannot hold it: the attempt fails and the next one runs
+        return []
+    return [name for name in untrusted if name.split(".", 1)[0] in SKOPS_TRUSTED_LIBRARIES]
 
 
 def _wrap(value: Any) -> Any:

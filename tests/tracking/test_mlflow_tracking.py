@@ -321,3 +321,46 @@ def test_steps_finishing_on_several_threads(tmp_path, no_env_uri):
     parent = client.get_run(tracker.parent_run_id)
     assert parent.info.status == "FAILED"
     assert {f"m{i}" for i in range(6)} <= set(parent.data.metrics)
+
+
+def test_a_forest_is_logged_once_with_skops_and_registered_without_printing(
+    tmp_path, no_env_uri, global_uri, capfd
+):
+    """skops refuses `sklearn.tree._tree.Tree` unless trusted: a forest used to fail the
+    skops attempt and be logged a second time with cloudpickle. The library's own types
+    are trusted (recorded next to the model, so loading it elsewhere works); registering
+    prints nothing over the progress view."""
+    import mlflow
+    from mlflow import MlflowClient
+    from sklearn.ensemble import RandomForestClassifier
+
+    frame = _frame()
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(
+        frame[["a", "b"]], frame["target"])
+    liminal = tmp_path / ".liminal"
+    pipeline = _pipeline(models=[Model("clf", registered_name="forest")])
+    tracker = create_tracker(None, pipeline, liminal)
+    tracker.start(pipeline, "r-forest", {}, None, {})
+    values = tmp_path / "values"
+    outputs = {"clf": save_value("clf", forest, values / "train").to_dict()}
+    inputs = {"df": save_value("df", frame, values / "prepare").to_dict()}
+    capfd.readouterr()
+    result = tracker.step_finished(pipeline.step("train"), "succeeded", 1.0, {}, outputs,
+                                   inputs, None, False)
+    tracker.finish("succeeded")
+    printed = capfd.readouterr()
+    assert "Registered model" not in printed.err + printed.out
+    assert "Created version" not in printed.err + printed.out
+    assert tracker.disabled_reason is None and tracker.messages == []
+
+    assert result["registered"] == {"forest": "models:/forest/1"}
+    client = MlflowClient(default_tracking_uri(liminal))
+    logged = client.search_logged_models(experiment_ids=[tracker.experiment_id])
+    assert len(logged) == 1  # one attempt, not a failed one and a fallback
+    global_uri(default_tracking_uri(liminal))
+    sklearn_flavor = mlflow.models.get_model_info("models:/forest/1").flavors["sklearn"]
+    assert sklearn_flavor["serialization_format"] == "skops"
+    assert sklearn_flavor["skops_trusted_types"] == ["sklearn.tree._tree.Tree"]
+    loaded = mlflow.pyfunc.load_model("models:/forest/1")
+    features = frame[["a", "b"]]
+    assert list(loaded.predict(features)) == list(forest.predict(features))
