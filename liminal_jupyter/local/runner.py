@@ -167,6 +167,8 @@ class LocalRun:
                                       f"{tracker.disabled_reason}")
             elif getattr(tracker, "parent_run_id", None):
                 self.store.update_run(self.run_id, tracking_run_id=tracker.parent_run_id)
+            if any(step.models for step in self.pipeline.steps):
+                tracker.warm_up()
             return tracker
 
         return _TrackingThread(connect if self.options.tracking else None)

@@ -214,6 +214,9 @@ class NullTracker:
                 metrics: Mapping[str, Any], notify: Any = None) -> None:
         return None
 
+    def warm_up(self) -> None:
+        return None
+
     def finish(self, status: str) -> None:
         return None
 
@@ -503,6 +506,24 @@ class RunTracker:
                 self._disable(down)
         return None
 
+    def warm_up(self) -> None:
+        """Import what logging a model takes, while the steps that build it still run.
+
+        Logging a scikit-learn model imports scikit-learn, skops and MLflow's flavor and
+        signature code: seconds that otherwise come after the last step, with the user
+        waiting. Imports only: nothing is logged, and a package that is missing is skipped.
+        """
+        import importlib
+        import importlib.util
+
+        if self.disabled_reason is not None:
+            return
+        for name in MODEL_LOGGING_MODULES:
+            if importlib.util.find_spec(name.split(".", 1)[0]) is None:
+                continue
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
     def _log_reference_profile(self, what: str, nested: str, training: Any) -> None:
         """What `liminal-nb monitor` compares new data with (deploy/drift.py)."""
         if training is None:
@@ -767,6 +788,9 @@ def _flavor_attempts(value: Any) -> list[tuple[str, str, dict[str, Any]]]:
         attempts.append(("python function", "mlflow.pyfunc", {"python_model": _wrap}))
     return attempts
 
+
+MODEL_LOGGING_MODULES = ("mlflow.models.signature", "mlflow.pyfunc", "mlflow.sklearn",
+                         "sklearn.base", "skops.io")
 
 # Libraries whose own types in a model this run built are trusted when skops loads it back.
 SKOPS_TRUSTED_LIBRARIES = ("sklearn", "numpy", "scipy")
