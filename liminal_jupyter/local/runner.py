@@ -29,6 +29,7 @@ from typing import Any
 from liminal_jupyter.local.cache import CacheIndex, is_cacheable, step_cache_key
 from liminal_jupyter.local.kernels import KernelPool, WarmKernel
 from liminal_jupyter.local.progress import Reporter
+from liminal_jupyter.local.registered import record_registered_models
 from liminal_jupyter.local.store import RunStore, StepRecord, process_start_time, write_json
 from liminal_jupyter.pipeline import Pipeline, Step
 
@@ -119,6 +120,7 @@ class LocalRun:
             # MLflow first: a run the store calls finished has its tracking run, registered
             # models and aliases in place (the panel offers Deploy as soon as it ends).
             tracker.finish(status)
+            record_registered_models(self.store.run_dir(self.run_id), tracker.tracker)
             self.store.finish_run(self.run_id, status, message)
             self.records = {r.step: r for r in self.store.steps(self.run_id)}
             self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})

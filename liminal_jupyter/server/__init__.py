@@ -19,4 +19,7 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     from liminal_jupyter.server.routes import setup_route_handlers
 
     setup_route_handlers(server_app.web_app)
+    from liminal_jupyter.server.deploy_routes import setup_deploy_handlers
+
+    setup_deploy_handlers(server_app)
     server_app.log.info("liminal_jupyter: registered the /liminal/ REST handlers")

@@ -90,12 +90,16 @@ def _notebook_uri(notebook: Path) -> str | None:
 
 def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
                ) -> dict[str, Any]:
-    """GET /liminal/runs/ID: {"run", "steps", "mlflow_url"}; 404 for an unknown run."""
+    """GET /liminal/runs/ID: {"run", "steps", "mlflow_url", "models", "models_pending"};
+    404 for an unknown run."""
     store, run = find_run(notebook, run_id)
     with _store_errors():
         steps = [step_view(root, step) for step in store.steps(run.run_id)]
     uri = tracking_uri_for(notebook, tracking_uri)
-    return {"run": run.to_json(), "steps": steps, "mlflow_url": mlflow_url(run, uri)}
+    from liminal_jupyter.server.model_views import run_models
+
+    return {"run": run.to_json(), "steps": steps, "mlflow_url": mlflow_url(run, uri),
+            **run_models(store, run)}
 
 
 def cancel(notebook: Path, run_id: str) -> None:

@@ -240,6 +240,10 @@ class RunTracker:
         self.step_runs: dict[str, str] = {}
         self.pipeline_name: str | None = None
         self.registered_versions: dict[str, str] = {}  # registered name -> version, this run
+        # What this run registered, one dict a version: name, version, uri, step, variable
+        # (the run store keeps it: local/registered.py); `decision` is the promotion verdict.
+        self.registered_models: list[dict[str, str]] = []
+        self.decision: Any = None
         self._client: Any = None
         self._started_at: float | None = None
         self._finished = False
@@ -497,7 +501,7 @@ class RunTracker:
                 continue
             self._log_reference_profile(what, nested, training)
             self._register(what, uri, model.registered_name or self.pipeline_name or var,
-                           registered, nested)
+                           registered, nested, step=step.name, variable=var)
             return uri
         self._warn(f"{what} was not logged to MLflow ({'; '.join(failures)})")
         if self.disabled_reason is None:
@@ -538,7 +542,7 @@ class RunTracker:
                        f"monitoring will need --reference): {_describe(exc)}")
 
     def _register(self, what: str, uri: str, name: str, registered: dict[str, str],
-                  run_id: str) -> None:
+                  run_id: str, step: str = "", variable: str = "") -> None:
         """A new version of registered model `name` from the logged model at `uri`.
 
         Through the client rather than `mlflow.register_model`, which prints to stderr
@@ -559,6 +563,9 @@ class RunTracker:
                                                       model_id=model_id)
             registered[name] = f"models:/{name}/{version.version}"
             self.registered_versions[name] = str(version.version)
+            self.registered_models.append({
+                "name": name, "version": str(version.version), "uri": registered[name],
+                "step": step, "variable": variable})
         except Exception as exc:
             self._warn(f"{what} was logged ({uri}) but not registered as {name!r}: "
                        f"{_describe(exc)}")
@@ -616,6 +623,7 @@ class RunTracker:
                 return None
             phases = {step.name: step.phase for step in pipeline.steps}
             decision = decide(pipeline.settings or {}, phases, step_states, metrics)
+            self.decision = decision
             verdict = "passed" if decision.allowed else "blocked: " + "; ".join(decision.reasons)
             lines = []
             try:
@@ -629,6 +637,7 @@ class RunTracker:
                                      f"{decision.describe()}")
                     client.set_tag(self.parent_run_id, "liminal.deploy", "; ".join(lines)[:5000])
             except Exception as exc:
+                self.decision = None  # the alias may not have been set
                 self._after_failure("the model's deployment alias", exc)
                 return decision
             if notify is not None:

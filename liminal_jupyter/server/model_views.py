@@ -1,0 +1,96 @@
+"""What the panel needs to offer Deploy and Monitor: a run's registered models, and files
+(data to monitor, drift reports) confined to the server's root dir like notebooks are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from liminal_jupyter.local.registered import read_registered_models
+from liminal_jupyter.local.store import RunRecord, RunStore, process_alive
+from liminal_jupyter.server.errors import ApiError
+from liminal_jupyter.server.paths import _relative_parts
+
+DATA_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
+REPORTS_DIR = (".liminal", "reports")
+
+
+def run_models(store: RunStore, run: RunRecord) -> dict[str, Any]:
+    """{"models": [...], "models_pending": bool} of a run (docs/rest-api.md).
+
+    The runner writes down its registered models once MLflow tracking has finished, a
+    moment (model logging takes seconds) after it records the run's end: until its process
+    exits, `models_pending` says the list may still grow, so the panel reads once more.
+    """
+    models = read_registered_models(store.run_dir(run.run_id))
+    pending = (models is None and run.finished and run.backend == "local"
+               and bool(run.runner_pid)
+               and process_alive(run.runner_pid, run.runner_start_time))
+    return {"models": models or [], "models_pending": pending}
+
+
+def confined_file(root: Path, path: object, suffixes: tuple[str, ...], what: str) -> Path:
+    """The real path of file `path` under `root`: 403 outside it (absolute, `..`, a symlink
+    out), 400 a wrong kind of file, 404 no such file."""
+    if not isinstance(path, str) or not path.strip():
+        raise ApiError(400, f"give the {what} as a path relative to the server's root dir.")
+    resolved = root.joinpath(*_relative_parts(path)).resolve()
+    if not resolved.is_relative_to(root):
+        raise ApiError(403, f"{path}: the path leads outside the server's root dir "
+                       "(through a symbolic link).")
+    if not path.lower().endswith(suffixes):
+        raise ApiError(400, f"{path}: not a {what}; give a {', '.join(suffixes)} file.")
+    if not resolved.is_file():
+        raise ApiError(404, f"{path}: no such file under the server's root dir.")
+    return resolved
+
+
+def report_path_for(data: Path, model: str) -> Path:
+    """Where the drift report of a check of `data` goes: `.liminal/reports/` beside it."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).strip(".-") or "model"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return data.parent.joinpath(*REPORTS_DIR) / f"drift-{safe}-{stamp}-{secrets.token_hex(2)}.html"
+
+
+def report_file(root: Path, path: object) -> Path:
+    """A drift report this extension wrote: an .html file directly in a `.liminal/reports/`
+    folder under the root. Anything else is 404, so this route serves no other file."""
+    report = confined_file(root, path, (".html",), "drift report")
+    if report.parent.parts[-2:] != REPORTS_DIR:
+        raise ApiError(404, f"{path}: not a drift report (those live in .liminal/reports/).")
+    return report
+
+
+def notebook_settings(notebook: Path | None) -> dict[str, Any]:
+    """The notebook's `liminal` metadata, read as plain JSON ({} when there is none)."""
+    if notebook is None:
+        return {}
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata") or {}
+        settings = meta.get("liminal") or {}
+        return settings if isinstance(settings, dict) else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def registry_uri(given: str | None, notebook: Path | None) -> str:
+    """The tracking store to find models in, as `liminal-nb deploy --dir NOTEBOOK` picks
+    it: the request's, else MLFLOW_TRACKING_URI, else the notebook's `liminal.mlflow_uri`,
+    else the local store next to the notebook. 400 when there is nothing to go by."""
+    from liminal_jupyter.tracking.mlflow_tracking import default_tracking_uri
+
+    settings = notebook_settings(notebook)
+    for candidate in (given, os.environ.get("MLFLOW_TRACKING_URI"),
+                      settings.get("mlflow_uri"), settings.get("tracking_uri")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    if notebook is None:
+        raise ApiError(400, "say where the model is registered: give 'tracking_uri' (the "
+                       "MLflow tracking URI) or 'path' (the notebook whose runs registered it).")
+    return default_tracking_uri(notebook.parent / ".liminal")

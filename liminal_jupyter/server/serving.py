@@ -1,0 +1,139 @@
+"""The model servers this Jupyter server started for the panel, and stopping them.
+
+Each is MLflow's scoring server (`deploy.serve.serve_model`), a child process in its own
+process group (its uvicorn workers included), listening on 127.0.0.1 only: a served model
+answers anyone who can reach the port, so it stays on this machine. They belong to the
+Jupyter server that started them: DELETE stops one, and the extension's cleanup stops all
+of them when the server shuts down (`stop_all`), so none outlives its session.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liminal_jupyter.deploy.serve import ServedModel, port_in_use, stop_process_group
+
+HOST = "127.0.0.1"
+SERVE_TIMEOUT = 300.0  # seconds until the scoring server must answer; the machine is shared
+
+
+class PortTaken(Exception):
+    """The port asked for is in use, or being claimed by another deploy."""
+
+
+@dataclass
+class ServedEntry:
+    id: str
+    name: str | None
+    version: str | None
+    uri: str
+    tracking_uri: str
+    port: int
+    log_path: Path
+    started: float = field(default_factory=time.time)
+    served: ServedModel | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        url = f"http://{HOST}:{self.port}"
+        return {"id": self.id, "name": self.name, "version": self.version, "uri": self.uri,
+                "tracking_uri": self.tracking_uri, "port": self.port, "url": url,
+                "invocations_url": f"{url}/invocations",
+                "pid": self.served.process.pid if self.served else None,
+                "started": self.started}
+
+    def alive(self) -> bool:
+        return self.served is not None and self.served.process.poll() is None
+
+
+class ServedModels:
+    """Thread-safe: handlers start, list and stop servers from worker threads."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, ServedEntry] = {}
+        self._claimed: set[int] = set()  # ports of servers still starting
+        self.log_dir = log_dir
+
+    def claim_port(self, port: int | None) -> int:
+        """`port`, or a free one, reserved for a deploy about to start; PortTaken if used."""
+        with self._lock:
+            if port is None:
+                port = _free_port()
+            busy = port in self._claimed or any(e.port == port for e in self._entries.values())
+            if busy or port_in_use(HOST, port):
+                raise PortTaken(f"port {port} on {HOST} is already in use (another server?); "
+                                "pick another port, or leave it empty for a free one.")
+            self._claimed.add(port)
+            return port
+
+    def release_port(self, port: int) -> None:
+        with self._lock:
+            self._claimed.discard(port)
+
+    def start(self, uri: str, tracking_uri: str, port: int, name: str | None,
+              version: str | None) -> ServedEntry:
+        """Serve `uri` on a port from `claim_port`; blocks until it answers (or raises
+        deploy.serve.ServeError with the server's log tail)."""
+        from liminal_jupyter.deploy.serve import serve_model
+
+        entry_id = secrets.token_hex(4)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        entry = ServedEntry(entry_id, name, version, uri, tracking_uri, port,
+                            self.log_dir / f"serve-{entry_id}-{port}.log")
+        try:
+            entry.served = serve_model(uri, tracking_uri, host=HOST, port=port,
+                                       log_path=entry.log_path, timeout=SERVE_TIMEOUT)
+        finally:
+            self.release_port(port)
+        with self._lock:
+            self._entries[entry_id] = entry
+        return entry
+
+    def list(self) -> list[dict[str, Any]]:
+        """The servers still running, each with `answers` (its /ping right now); ended ones
+        are forgotten (and reaped)."""
+        with self._lock:
+            entries = list(self._entries.values())
+        listed = []
+        for entry in entries:
+            if entry.alive():
+                answers = _answers(f"http://{HOST}:{entry.port}/ping")
+                listed.append({**entry.to_json(), "answers": answers})
+            else:
+                self.stop(entry.id)
+        return listed
+
+    def stop(self, entry_id: str) -> ServedEntry | None:
+        """Stop one server's whole process group; None when there is no such server."""
+        with self._lock:
+            entry = self._entries.pop(entry_id, None)
+        if entry is not None and entry.served is not None:
+            stop_process_group(entry.served.process)
+        return entry
+
+    def stop_all(self) -> int:
+        """Stop every server this Jupyter server started (its shutdown); how many."""
+        with self._lock:
+            ids = list(self._entries)
+        return sum(1 for entry_id in ids if self.stop(entry_id) is not None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
