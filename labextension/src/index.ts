@@ -19,6 +19,7 @@ import { liminalIcon } from './icons';
 import { PanelModel } from './model';
 import { LiminalPanel } from './panel';
 import { isRunArtifact } from './paths';
+import { reportWidget } from './reportView';
 import { LiminalApi } from './request';
 import { registerRoleCommands } from './roles';
 import { DEFAULT_SETTINGS, IPipelineResponse, ISettings } from './types';
@@ -85,6 +86,11 @@ function activate(
     },
     openPath: path => {
       docManager.openOrReveal(path);
+    },
+    openReport: (title, html) => {
+      const report = reportWidget(title, html);
+      app.shell.add(report, 'main');
+      app.shell.activateById(report.id);
     },
     download: (filename, text) => {
       const url = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));

@@ -7,6 +7,7 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { DeployModel } from './deployModel';
 import { ApiError, LiminalApi } from './request';
 import { mergeFormTexts, readForm } from './params';
 import { isRunActive } from './status';
@@ -35,7 +36,12 @@ export interface IActionResult {
 }
 
 export class PanelModel {
-  constructor(readonly api: LiminalApi) {}
+  constructor(readonly api: LiminalApi) {
+    this.deploy = new DeployModel(api.serverSettings);
+  }
+
+  /** The Deploy and Monitor actions on the selected run's models. */
+  readonly deploy: DeployModel;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -64,6 +70,7 @@ export class PanelModel {
   dispose(): void {
     this._disposed = true;
     this._stopPolling();
+    this.deploy.dispose();
     Signal.clearData(this);
   }
 
@@ -350,8 +357,10 @@ export class PanelModel {
     if (this._disposed || !this.path) {
       return;
     }
+    // A finished run whose runner is still recording its models is read again too.
     const selectedActive =
-      !!this.runDetail && isRunActive(this.runDetail.run.status);
+      !!this.runDetail &&
+      (isRunActive(this.runDetail.run.status) || !!this.runDetail.models_pending);
     const anyActive = selectedActive || this.runs.some(r => isRunActive(r.status));
     if (selectedActive && this._runTimer === null) {
       this._runTimer = window.setTimeout(async () => {

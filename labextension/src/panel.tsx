@@ -9,13 +9,14 @@ import * as React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { DagView } from './dag';
+import { IReportOpener, RunModels } from './deploy';
 import { layoutPipeline } from './layout';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
 import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
 import { IDiagnostic, IParameter, IPipeline, IRun, IStepRun } from './types';
 
-export interface IPanelActions {
+export interface IPanelActions extends IReportOpener {
   /** Activate the notebook cell a diagnostic or a step points at. */
   jumpToCell(target: { cell_index?: number | null; cell_id?: string | null }): void;
   jumpToStep(step: string): void;
@@ -32,10 +33,12 @@ export class LiminalPanel extends ReactWidget {
     super();
     this.addClass('liminal-panel');
     model.changed.connect(this.update, this);
+    model.deploy.changed.connect(this.update, this);
   }
 
   dispose(): void {
     this.model.changed.disconnect(this.update, this);
+    this.model.deploy.changed.disconnect(this.update, this);
     super.dispose();
   }
 
@@ -590,6 +593,14 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
           })}
         </tbody>
       </table>
+      <RunModels
+        deploy={model.deploy}
+        models={detail.models ?? []}
+        pending={!!detail.models_pending}
+        notebookPath={model.path}
+        settingUri={model.settings.mlflowTrackingUri}
+        opener={actions}
+      />
     </div>
   );
 }

@@ -39,7 +39,7 @@ export class ApiError extends Error {
   }
 }
 
-async function send(
+export async function send(
   url: string,
   init: RequestInit,
   settings: ServerConnection.ISettings
@@ -74,7 +74,7 @@ async function send(
   return response;
 }
 
-async function json<T>(
+export async function json<T>(
   url: string,
   init: RequestInit,
   settings: ServerConnection.ISettings
@@ -83,7 +83,7 @@ async function json<T>(
   return (await response.json()) as T;
 }
 
-function post(body: unknown): RequestInit {
+export function post(body: unknown): RequestInit {
   return {
     method: 'POST',
     body: JSON.stringify(body),

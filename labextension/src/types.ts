@@ -4,6 +4,8 @@
  * ignore the rest (the IR only ever adds fields within a schema version).
  */
 
+import type { IRegisteredModel } from './deployment';
+
 export type ParameterType =
   | 'int'
   | 'float'
@@ -177,6 +179,10 @@ export interface IRunDetail {
   run: IRun;
   steps: IStepRun[];
   mlflow_url: string | null;
+  /** The model versions the run registered (deployment.ts). */
+  models?: IRegisteredModel[];
+  /** The runner is still recording them: read the run again. */
+  models_pending?: boolean;
 }
 
 /** GET /liminal/status */
