@@ -307,9 +307,12 @@ def _show(args: argparse.Namespace) -> int:
     if run is None:
         return EXIT_INVALID
     steps = store.steps(run.run_id)
+    from liminal_jupyter.local.registered import read_registered_models
+
+    models = read_registered_models(store.run_dir(run.run_id)) or []
     if args.json:
-        print(json.dumps({"run": run.to_json(), "steps": [s.to_json() for s in steps]},
-                         indent=2, default=str))
+        print(json.dumps({"run": run.to_json(), "steps": [s.to_json() for s in steps],
+                          "models": models}, indent=2, default=str))
         return EXIT_OK
     print(f"run {run.run_id}  {run.status}  ({run.backend}, {run.pipeline_name}, "
           f"{run.notebook})")
@@ -320,6 +323,10 @@ def _show(args: argparse.Namespace) -> int:
                                               run.parameters.items()))
     if run.tracking_run_id:
         print(f"MLflow run: {run.tracking_run_id}")
+    for model in models:
+        aliases = f" ({', '.join(model['aliases'])})" if model["aliases"] else ""
+        print(f"model: {model['name']} version {model['version']}{aliases}, from "
+              f"{model['variable']} of step {model['step']}")
     inputs = _inputs_by_step(store, run.run_id)
     for record in steps:
         cached = f" (from run {record.cached_from_run})" if record.cached_from_run else ""

@@ -230,3 +230,10 @@ async def test_monitor_data_must_be_a_data_file_inside_the_root(api, trained, tm
                          ("iris_classification.ipynb", 400), ("missing.csv", 404)]:
         got, reply = await api("POST", "models", "monitor", body={**ask, "data": data})
         assert got == status, (data, reply)
+
+
+def test_the_terminal_shows_the_models_a_run_registered(trained):
+    done = subprocess.run([LIMINAL_NB, "show", trained["run_id"]], capture_output=True,
+                          text=True, cwd=trained["root"], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"model: {MODEL} version 1 (champion), from clf of step train" in done.stdout
