@@ -24,9 +24,9 @@ REPORTS_DIR = (".liminal", "reports")
 def run_models(store: RunStore, run: RunRecord) -> dict[str, Any]:
     """{"models": [...], "models_pending": bool} of a run (docs/rest-api.md).
 
-    The runner writes down its registered models once MLflow tracking has finished, a
-    moment (model logging takes seconds) after it records the run's end: until its process
-    exits, `models_pending` says the list may still grow, so the panel reads once more.
+    The runner writes down its registered models before it records the run's end; a run
+    whose record says finished while its runner still lives and nothing is written yet
+    (an older runner recorded the end first) is `models_pending`: the panel reads again.
     """
     models = read_registered_models(store.run_dir(run.run_id))
     pending = (models is None and run.finished and run.backend == "local"
