@@ -3,7 +3,8 @@
 The iris example is run from the panel with tracking to a real MLflow server on 127.0.0.1
 (the panel's MLflow setting), its registered model is deployed with a click, the serving
 URL the panel shows answers a real HTTP request from the test, Stop ends the scoring
-server's process group; then Monitor checks a shifted data file and opens the report.
+server's process group; then Monitor checks a shifted data file and opens the report, and
+a model left served is stopped when JupyterLab shuts down.
 Screenshots are saved under tests/browser/screenshots/.
 """
 
@@ -117,3 +118,17 @@ def test_deploy_a_runs_model_use_its_url_stop_it_and_monitor_new_data(
         shoot_panel(page, "model-monitored")
         shoot(page, "drift-report")
         assert dialogs(page) == 0
+
+        # A model still served when JupyterLab shuts down (SIGTERM) is stopped with it.
+        left = serve(lab, {"name": "iris-classification", "version": "1",
+                           "tracking_uri": mlflow_server.url})
+    assert group_gone(left["pid"]), "a served model outlived the Jupyter server"
+
+
+def serve(lab, body: dict) -> dict:
+    """POST /liminal/models/serve with the token (no XSRF needed then)."""
+    request = urllib.request.Request(
+        f"{lab.url}liminal/models/serve", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"token {lab.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=SERVE_TIMEOUT_MS / 1000) as response:
+        return json.loads(response.read())
