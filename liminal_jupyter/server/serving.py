@@ -10,6 +10,7 @@ of them when the server shuts down (`stop_all`), so none outlives its session.
 from __future__ import annotations
 
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -119,10 +120,13 @@ class ServedModels:
         return entry
 
     def stop_all(self) -> int:
-        """Stop every server this Jupyter server started (its shutdown); how many."""
+        """Stop every server this Jupyter server started (its shutdown), and remove their
+        logs; how many were running."""
         with self._lock:
             ids = list(self._entries)
-        return sum(1 for entry_id in ids if self.stop(entry_id) is not None)
+        stopped = sum(1 for entry_id in ids if self.stop(entry_id) is not None)
+        shutil.rmtree(self.log_dir, ignore_errors=True)
+        return stopped
 
 
 def _free_port() -> int:
