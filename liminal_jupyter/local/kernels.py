@@ -41,7 +41,14 @@ class WarmKernel:
     manager: Any
     prelude_ran: bool
 
+    def close_clients(self) -> None:
+        """Close the clients a step left connected (papermill's): call after each step."""
+        from liminal_jupyter.local.ready_client import stop_clients
+
+        stop_clients(self.manager)
+
     def shutdown(self) -> None:
+        self.close_clients()
         try:
             asyncio.run(self.manager.shutdown_kernel(now=True))
         except Exception:  # already dead, or never fully started

@@ -11,7 +11,12 @@ never sees it (IOPub not connected yet: ZeroMQ drops what a subscriber misses wh
 joins) asks again, as jupyter_client does.
 
 Used for the runner's warm kernels through the kernel manager's `client_class`, so nbclient
-(inside papermill) gets it too.
+(inside papermill) gets it too. nbclient never stops the channels of a client it made for a
+kernel manager it was given, so each client is also remembered on its manager, and
+`stop_clients` closes what is left after a step: left open, their sockets and threads piled
+up, one set a step, and the kernel's shutdown could block in ZeroMQ's `Context.term`
+waiting for them. No heartbeat channel either (a thread of its own): with a kernel manager
+as parent, liveness is asked of the manager, never of the heartbeat.
 """
 
 from __future__ import annotations
@@ -27,6 +32,15 @@ IDLE_WAIT = 0.2  # seconds for our request's idle status before asking again
 
 
 class ReadyClient(AsyncKernelClient):
+    def start_channels(self, shell: bool = True, iopub: bool = True, stdin: bool = True,
+                       hb: bool = False, control: bool = True) -> None:
+        super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=hb, control=control)
+        _open_clients(self.parent).add(self)
+
+    def stop_channels(self) -> None:
+        _open_clients(self.parent).discard(self)
+        super().stop_channels()
+
     async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
         while True:
@@ -64,3 +78,22 @@ class ReadyClient(AsyncKernelClient):
                     and msg.get("content", {}).get("execution_state") == "idle"):
                 return True
         return False
+
+
+def stop_clients(manager: Any) -> None:
+    """Stop the channels of every client of `manager` still open (papermill's, after a step)."""
+    for client in list(_open_clients(manager)):
+        try:
+            client.stop_channels()
+        except Exception:  # a channel already closed by a dying kernel
+            _open_clients(manager).discard(client)
+
+
+def _open_clients(manager: Any) -> set[ReadyClient]:
+    if manager is None:
+        return set()
+    clients = getattr(manager, "_liminal_open_clients", None)
+    if clients is None:
+        clients = set()
+        manager._liminal_open_clients = clients
+    return clients

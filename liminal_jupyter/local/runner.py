@@ -354,6 +354,7 @@ class LocalRun:
                 if kernel is not None:
                     with self.lock:
                         self.kernels.pop(step.name, None)
+                    kernel.close_clients()
                     healthy = (result.get("status") == "succeeded" and not timed_out.is_set()
                                and not self.cancelled)
                     self.pool.release(kernel, reusable=healthy)

@@ -195,3 +195,41 @@ def test_retries_run_a_failing_step_again_in_a_fresh_kernel(write_nb, tmp_path, 
     assert log.count("--- attempt") == 3
     assert json.loads((Path(record.executed_notebook).parent / "result.json").read_text())[
         "status"] == "succeeded"
+
+
+def test_a_step_leaves_no_client_connected_to_its_kernel(tmp_path):
+    """papermill's client (nbclient) is never stopped when the kernel manager is ours: the
+    runner closes it after the step, or sockets and threads piled up on a recycled kernel
+    and its shutdown could hang in ZeroMQ."""
+    import threading
+
+    from liminal_jupyter.notebook.parse import parse_notebook
+    from liminal_jupyter.step.execute import execute_step
+
+    notebook = tmp_path / "two.ipynb"
+    notebook.write_text(json.dumps({
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "cells": [code("x = 1", "step:a"), code("y = x + 1", "step:b")],
+    }))
+    pipeline = parse_notebook(notebook)
+    pool = KernelPool("python3", tmp_path, None, needed=2, limit=1)
+    try:
+        kernel = pool.acquire()
+        before = threading.active_count()
+        first = execute_step(pipeline, "a", {}, {}, tmp_path / "a", kernel_manager=kernel.manager)
+        assert first.succeeded, first.error
+        assert kernel.manager._liminal_open_clients  # papermill left its client open
+        kernel.close_clients()
+        assert not kernel.manager._liminal_open_clients
+        assert threading.active_count() <= before  # its channel threads are gone
+        pool.release(kernel, reusable=True)
+        kernel = pool.acquire()
+        second = execute_step(pipeline, "b", {}, first.outputs, tmp_path / "b",
+                              kernel_manager=kernel.manager, prelude_ran=kernel.prelude_ran)
+        assert second.succeeded, second.error
+        pool.release(kernel, reusable=False)  # shuts down: must not hang
+        assert not process_alive(pid_of(kernel))
+    finally:
+        pool.close()
