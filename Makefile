@@ -63,7 +63,8 @@ chromium:
 	@test -x /usr/bin/chromium
 
 # JupyterLab with the panel, opened on the example notebook (LAB_ARGS=--allow-root as root).
-# allow_hidden lets JupyterLab open executed step notebooks (in the hidden .liminal/).
+# allow_hidden lets JupyterLab open executed step notebooks (in the hidden .liminal/) as
+# notebooks; without it the panel shows them in a read-only viewer.
 lab: $(STAMP) labextension
 	$(BIN)/jupyter lab --ContentsManager.allow_hidden=True $(LAB_ARGS) $(DEMO_NB)
 

@@ -93,23 +93,47 @@ def test_without_allow_hidden_a_read_only_viewer_shows_cells_and_untrusted_outpu
         "() => window.jupyterapp.shell.currentWidget?.title.label.startsWith('show ·')"
     )
     assert page.locator('.liminal-executed-viewer[data-step="show"]').count() == 1
-    # Nothing was written next to the notebook; the panel still shows its pipeline.
     assert page.locator(".liminal-title").inner_text() == "show"
 
 
-def test_with_allow_hidden_the_link_opens_the_file_itself(lab_allowing_hidden, page):
-    lab = lab_allowing_hidden
+def test_a_step_taken_from_the_cache_shows_the_notebook_of_the_run_that_ran_it(lab, page):
+    first = run_show_notebook(lab)
+    again = run_show_notebook(lab)  # `show` is unchanged: taken from the cache
+    open_notebook(page, lab, "show.ipynb")
+    page.wait_for_selector(f'.liminal-run-detail[data-run="{again}"]')
+    page.wait_for_selector('.liminal-step-row[data-step="show"][data-status="cached"]')
+
+    open_button(page, "show").click()
+    viewer = page.locator('.liminal-executed-viewer[data-step="show"]')
+    viewer.locator(".liminal-executed-outputs", has_text="printed 3").wait_for()
+    assert viewer.get_attribute("data-run") == again
+    assert app_eval(page, "app.shell.currentWidget.title.label") == f"show · {again}"
+    assert first != again
+
+
+def test_steps_that_swap_names_do_not_keep_the_colours_of_the_run(lab, page):
+    """The DAG draws a run's states only on the pipeline that run ran: here the cells of
+    `show` (succeeded) and `boom` (failed) swap names, so the old colours would land on
+    the wrong steps."""
     run_id = run_show_notebook(lab)
     open_notebook(page, lab, "show.ipynb")
     page.wait_for_selector(f'.liminal-run-detail[data-run="{run_id}"]')
-    assert open_button(page, "show").get_attribute("data-opens") == "file"
+    page.wait_for_selector('.liminal-dag-node[data-step="boom"][data-status="failed"]')
 
-    open_button(page, "show").click()
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget?.context?.path?.includes('/show/')"
-    )
-    opened = app_eval(page, "app.shell.currentWidget.context.path")
-    assert opened == f".liminal/runs/{run_id}/steps/show/executed.ipynb"
-    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
-    assert page.locator(".liminal-executed-viewer").count() == 0
-    shoot(page, "executed-step-notebook-file")
+    for index, role in ((1, "step:boom"), (2, "step:show")):
+        app_eval(page, f"(app.shell.currentWidget.content.activeCellIndex = {index})")
+        page.evaluate("role => window.jupyterapp.commands.execute('liminal:set-cell-role',"
+                      " {role})", role)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_selector(".liminal-dag-stale")
+
+    states = page.eval_on_selector_all(
+        ".liminal-dag-node", "ns => ns.map(n => [n.dataset.step, n.dataset.status])")
+    assert sorted(states) == [["boom", ""], ["show", ""]]
+    assert "earlier version" in page.locator(".liminal-dag-stale").inner_text()
+    # The run itself is still listed with its own steps and states.
+    rows = page.eval_on_selector_all(
+        ".liminal-step-row", "rs => rs.map(r => [r.dataset.step, r.dataset.status])")
+    assert [step for step, _ in rows] == ["show", "boom"]
+    assert rows[1][1] == "failed" and rows[0][1] in ("succeeded", "cached")
+    shoot(page, "dag-after-swapping-step-names")
