@@ -10,7 +10,6 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { DeployModel } from './deployModel';
 import { ApiError, LiminalApi } from './request';
 import { mergeFormTexts, readForm } from './params';
-import { shouldReadAgain } from './runstate';
 import { isRunActive } from './status';
 import {
   DEFAULT_SETTINGS,
@@ -230,10 +229,11 @@ export class PanelModel {
       // Keep the list's copy of this run in step with the detail.
       this.runs = this.runs.map(r => (r.run_id === runId ? detail.run : r));
       if (wasActive && !isRunActive(detail.run.status)) {
+        // MLflow's run id is recorded a moment after the run ends: read once more.
+        window.setTimeout(() => void this.refreshRun(), FINAL_REREAD_MS);
         // The run detail shows the outcome; "started" would be stale now.
         this.action = null;
       }
-      this._readAgainForMlflow(runId, detail);
     } catch (error) {
       if (path === this.path) {
         this._problems.run = `Run ${runId} not read: ${describe(error)}`;
@@ -350,28 +350,6 @@ export class PanelModel {
   }
 
   /**
-   * MLflow's run id is recorded a moment after the run ends: read a run that just ended
-   * again, a few times, until it shows (runstate.ts says when).
-   */
-  private _readAgainForMlflow(runId: string, detail: IRunDetail): void {
-    if (this._final.runId !== runId) {
-      this._final = { runId, seenRunning: false, rereads: 0 };
-    }
-    const final = this._final;
-    final.seenRunning = final.seenRunning || isRunActive(detail.run.status);
-    if (
-      this._finalTimer === null &&
-      shouldReadAgain(detail.run, final.seenRunning, final.rereads, Date.now() / 1000)
-    ) {
-      final.rereads += 1;
-      this._finalTimer = window.setTimeout(() => {
-        this._finalTimer = null;
-        void this.refreshRun();
-      }, FINAL_REREAD_MS);
-    }
-  }
-
-  /**
    * Polls the selected run every RUN_POLL_MS while it runs, and the run list every
    * LIST_POLL_MS while any run of the notebook runs; each timer is armed at most once.
    */
@@ -400,10 +378,6 @@ export class PanelModel {
   }
 
   private _stopPolling(): void {
-    if (this._finalTimer !== null) {
-      window.clearTimeout(this._finalTimer);
-      this._finalTimer = null;
-    }
     if (this._runTimer !== null) {
       window.clearTimeout(this._runTimer);
       this._runTimer = null;
@@ -427,8 +401,6 @@ export class PanelModel {
   private _refreshAgain = false;
   private _runTimer: number | null = null;
   private _listTimer: number | null = null;
-  private _finalTimer: number | null = null;
-  private _final = { runId: '', seenRunning: false, rereads: 0 };
 }
 
 /** One readable line for any failure. */

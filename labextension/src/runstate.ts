@@ -1,11 +1,9 @@
 /**
- * Which run states the panel may show where: a run's step states belong on the DAG only
- * when the run ran the pipeline the DAG draws, and a run that just ended is read again
- * until MLflow's run id (and so the MLflow link) has been recorded.
+ * Which run's step states the DAG may show: only those of a run of the pipeline the DAG
+ * draws, so a state never lands on a step that did not run under that name.
  */
 
-import { isRunActive } from './status';
-import { IPipeline, IRun, IRunDetail, IStepRun } from './types';
+import { IPipeline, IRunDetail, IStepRun } from './types';
 
 /** The step states to draw on the DAG, and whether the run shown ran another version. */
 export interface IDagStates {
@@ -57,30 +55,4 @@ function plannedOrders(backend: string, inNotebook: string[], inRunOrder: string
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((name, i) => name === b[i]);
-}
-
-/** Reads of a finished run, a few seconds apart, waiting for its MLflow run id. */
-export const FINAL_REREADS = 5;
-/** A run that ended longer ago than this (seconds) is not waited for. */
-export const FRESH_END_S = 120;
-
-/**
- * Whether to read a run once more after it ended: the runner records the run's end a
- * moment before MLflow's run id, so the MLflow link shows only on a later read. True
- * while the id is missing, for at most FINAL_REREADS reads, for a run this panel saw
- * running or that ended within FRESH_END_S (a run first seen already finished, e.g. one
- * whose steps all came from the cache). A run that was never tracked stops after those
- * few reads.
- */
-export function shouldReadAgain(
-  run: Pick<IRun, 'status' | 'ended' | 'tracking_run_id'>,
-  seenRunning: boolean,
-  rereadsDone: number,
-  nowS: number
-): boolean {
-  if (isRunActive(run.status) || run.tracking_run_id || rereadsDone >= FINAL_REREADS) {
-    return false;
-  }
-  const fresh = run.ended !== null && nowS - run.ended <= FRESH_END_S;
-  return seenRunning || fresh;
 }

@@ -1,9 +1,4 @@
-import {
-  dagStates,
-  FINAL_REREADS,
-  FRESH_END_S,
-  shouldReadAgain
-} from '../runstate';
+import { dagStates } from '../runstate';
 import { IRun, IStepRun } from '../types';
 
 function step(name: string, status = 'succeeded'): IStepRun {
@@ -92,30 +87,5 @@ describe('step states on the DAG', () => {
   it('draws no states without a run, and an invalid pipeline (no order) gets none', () => {
     expect(dagStates(pipeline(['a']), null)).toEqual({ states: new Map(), stale: false });
     expect(dagStates(pipeline(['a'], []), detail('local', ['a'])).stale).toBe(true);
-  });
-});
-
-describe('reading a run again for its MLflow link', () => {
-  const ended = run('local', { ended: 1000 });
-
-  it('reads again after a run it saw running ends without an MLflow id', () => {
-    expect(shouldReadAgain(ended, true, 0, 5000)).toBe(true);
-  });
-
-  it('reads again a run first seen already ended, if it ended just now', () => {
-    expect(shouldReadAgain(ended, false, 0, 1000 + 5)).toBe(true);
-    expect(shouldReadAgain(ended, false, 0, 1000 + FRESH_END_S + 1)).toBe(false);
-  });
-
-  it('stops once the id is there, or after a few reads for a run never tracked', () => {
-    const tracked = run('local', { tracking_run_id: 'abc' });
-    expect(shouldReadAgain(tracked, true, 0, 1001)).toBe(false);
-    expect(shouldReadAgain(ended, true, FINAL_REREADS - 1, 1001)).toBe(true);
-    expect(shouldReadAgain(ended, true, FINAL_REREADS, 1001)).toBe(false);
-  });
-
-  it('leaves a running run to the usual polling', () => {
-    const running = run('local', { status: 'running', ended: null });
-    expect(shouldReadAgain(running, true, 0, 1001)).toBe(false);
   });
 });
