@@ -9,6 +9,12 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@# pip would write the wheel's data through the `labextension develop` link into the
+	@# build folder, and an install.json there breaks the next install: drop the link
+	@# (`make labextension` makes it again).
+	@if [ -L $(VENV)/share/jupyter/labextensions/liminal-jupyter ]; then \
+	  rm -f $(VENV)/share/jupyter/labextensions/liminal-jupyter $(LABEXT_LINKED); fi
+	rm -f liminal_jupyter/labextension/install.json
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -e '.[test,airflow,airflow-kubernetes]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
