@@ -9,6 +9,12 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@# pip would write the wheel's data through the `labextension develop` link into the
+	@# build folder, and an install.json there breaks the next install: drop the link
+	@# (`make labextension` makes it again).
+	@if [ -L $(VENV)/share/jupyter/labextensions/liminal-jupyter ]; then \
+	  rm -f $(VENV)/share/jupyter/labextensions/liminal-jupyter $(LABEXT_LINKED); fi
+	rm -f liminal_jupyter/labextension/install.json
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -e '.[test,airflow,airflow-kubernetes]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
@@ -63,7 +69,8 @@ chromium:
 	@test -x /usr/bin/chromium
 
 # JupyterLab with the panel, opened on the example notebook (LAB_ARGS=--allow-root as root).
-# allow_hidden lets JupyterLab open executed step notebooks (in the hidden .liminal/).
+# allow_hidden lets JupyterLab open executed step notebooks (in the hidden .liminal/) as
+# notebooks; without it the panel shows them in a read-only viewer.
 lab: $(STAMP) labextension
 	$(BIN)/jupyter lab --ContentsManager.allow_hidden=True $(LAB_ARGS) $(DEMO_NB)
 

@@ -9,12 +9,15 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { applyBadges, applyCellBadge } from './badges';
 import { cellBadges, ICellBadges, locateCell, stepFirstCell } from './cells';
+import { howToOpen } from './executed';
 import { liminalIcon } from './icons';
 import { PanelModel } from './model';
 import { LiminalPanel } from './panel';
@@ -23,6 +26,7 @@ import { reportWidget } from './reportView';
 import { LiminalApi } from './request';
 import { registerRoleCommands } from './roles';
 import { DEFAULT_SETTINGS, IPipelineResponse, ISettings } from './types';
+import { ExecutedNotebookViewers } from './viewer';
 
 export const PLUGIN_ID = 'liminal-jupyter:plugin';
 
@@ -50,9 +54,14 @@ function activate(
   docManager: IDocumentManager,
   settingRegistry: ISettingRegistry | null,
   palette: ICommandPalette | null,
-  restorer: ILayoutRestorer | null
+  restorer: ILayoutRestorer | null,
+  rendermime: IRenderMimeRegistry | null,
+  languages: IEditorLanguageRegistry | null
 ): void {
   const model = new PanelModel(new LiminalApi(app.serviceManager.serverSettings));
+  const viewers = rendermime
+    ? new ExecutedNotebookViewers(app, model.api, rendermime, languages)
+    : null;
 
   const panelFor = (path: string | null): NotebookPanel | null =>
     path ? tracker.find(p => p.context.path === path) ?? null : null;
@@ -91,6 +100,14 @@ function activate(
       const report = reportWidget(title, html);
       app.shell.add(report, 'main');
       app.shell.activateById(report.id);
+    },
+    openExecuted: step => {
+      const how = howToOpen(model.server, step);
+      if (how === 'viewer' && viewers && model.path) {
+        void viewers.open({ path: model.path, runId: step.run_id, step: step.step });
+      } else if (how) {
+        docManager.openOrReveal(step.executed_notebook_path as string);
+      }
     },
     download: (filename, text) => {
       const url = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
@@ -202,7 +219,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'The liminal pipeline panel: see a tagged notebook as a pipeline, run it, compile it, submit it, watch its runs.',
   autoStart: true,
   requires: [INotebookTracker, IDocumentManager],
-  optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  optional: [
+    ISettingRegistry,
+    ICommandPalette,
+    ILayoutRestorer,
+    IRenderMimeRegistry,
+    IEditorLanguageRegistry
+  ],
   activate
 };
 

@@ -10,6 +10,8 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { DagView } from './dag';
 import { IReportOpener, RunModels } from './deploy';
+import { howToOpen } from './executed';
+import { dagStates } from './runstate';
 import { layoutPipeline } from './layout';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
@@ -22,6 +24,8 @@ export interface IPanelActions extends IReportOpener {
   jumpToStep(step: string): void;
   /** Open a file (an executed step notebook) in JupyterLab. */
   openPath(path: string): void;
+  /** Open a step's executed notebook: the file, or a read-only viewer (executed.ts). */
+  openExecuted(step: IStepRun): void;
   download(filename: string, text: string): void;
 }
 
@@ -61,6 +65,8 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
   }
   const response = model.pipeline;
   const pipeline = response?.pipeline ?? null;
+  // The selected run's step states, only if it ran this version of the pipeline.
+  const shown = pipeline ? dagStates(pipeline, model.runDetail) : null;
   return (
     <div className="liminal-body">
       <Header
@@ -84,9 +90,15 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
         <Section title={`Steps (${pipeline.steps.length})`} name="dag">
           <DagView
             layout={layoutPipeline(pipeline)}
-            steps={stepsOf(model)}
+            steps={shown?.states ?? new Map()}
             onStepClick={actions.jumpToStep}
           />
+          {shown?.stale && (
+            <div className="liminal-hint liminal-dag-stale">
+              The run shown ran an earlier version of this pipeline: its step states
+              are not drawn.
+            </div>
+          )}
         </Section>
       )}
       {pipeline && (
@@ -100,11 +112,6 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
       </Section>
     </div>
   );
-}
-
-function stepsOf(model: PanelModel): Map<string, IStepRun> {
-  const detail = model.runDetail;
-  return new Map((detail?.steps ?? []).map(s => [s.step, s]));
 }
 
 function Header(props: { title: string; subtitle: string; model: PanelModel }) {
@@ -456,10 +463,6 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
   }
   const { run } = detail;
   const params = Object.entries(run.parameters ?? {});
-  // Executed notebooks live in the hidden .liminal/ folder: the docmanager can open
-  // them only when the server allows hidden files (docs/rest-api.md).
-  const canOpen = model.server?.allow_hidden !== false;
-  const hasNotebooks = detail.steps.some(s => s.executed_notebook_path);
   return (
     <div className="liminal-run-detail" data-run={run.run_id} data-status={run.status}>
       <div className="liminal-run-detail-header">
@@ -492,12 +495,6 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
           {params.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ')}
         </div>
       )}
-      {hasNotebooks && !canOpen && (
-        <div className="liminal-hint">
-          To open executed step notebooks, start JupyterLab with
-          --ContentsManager.allow_hidden=True.
-        </div>
-      )}
       <table className="liminal-steps">
         <colgroup>
           <col style={{ width: '16px' }} />
@@ -510,6 +507,8 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             const style = statusStyle(step.status);
             const metrics = Object.entries(step.metrics ?? {});
             const isOpen = open === step.step;
+            // The real file when the server shows hidden files, else a read-only view.
+            const opens = howToOpen(model.server, step);
             return (
               <React.Fragment key={step.step}>
                 <tr
@@ -542,14 +541,17 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                     {formatDuration(step.duration)}
                   </td>
                   <td className="liminal-step-open">
-                    {step.executed_notebook_path && canOpen && (
+                    {opens && (
                       <button
                         className="liminal-link-button liminal-open-executed"
-                        title={`Open the executed notebook ${step.executed_notebook_path}`}
+                        data-opens={opens}
+                        title={`${
+                          opens === 'file' ? 'Open' : 'View (read-only)'
+                        } the executed notebook ${step.executed_notebook_path}`}
                         aria-label="open the executed notebook"
                         onClick={event => {
                           event.stopPropagation();
-                          actions.openPath(step.executed_notebook_path as string);
+                          actions.openExecuted(step);
                         }}
                       >
                         ↗

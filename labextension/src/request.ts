@@ -27,6 +27,7 @@ import {
   ISettings,
   JSONValue
 } from './types';
+import { executedNotebookUrl } from './executed';
 
 /** A failed request, with the server's one-paragraph message when it sent one. */
 export class ApiError extends Error {
@@ -115,6 +116,15 @@ export class LiminalApi {
 
   run(runId: string, path: string, trackingUri = ''): Promise<IRunDetail> {
     return json(runUrl(this.base, runId, path, trackingUri), {}, this.serverSettings);
+  }
+
+  /** A step's executed notebook (nbformat JSON), for the read-only viewer. */
+  executedNotebook(
+    runId: string,
+    step: string,
+    path: string
+  ): Promise<{ [key: string]: unknown }> {
+    return json(executedNotebookUrl(this.base, runId, step, path), {}, this.serverSettings);
   }
 
   startRun(

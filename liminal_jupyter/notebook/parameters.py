@@ -19,7 +19,8 @@ from typing import Any
 from liminal_jupyter.diagnostics import Diagnostics, Location
 from liminal_jupyter.pipeline import CellRef, Parameter
 
-_TYPE_COMMENT = re.compile(r"^type:\s*(\S+)\s*(.*)$")
+_TYPE_COMMENT = re.compile(r"^type:\s*(.*)$", re.DOTALL)
+_OPENERS, _CLOSERS = "([{", ")]}"
 _RANGE = re.compile(r"range:\s*(-?[\d.eE+-]+)\s*\.\.\s*(-?[\d.eE+-]+)")
 _SIMPLE = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 
@@ -76,8 +77,8 @@ def _parameter(
     spec = _TypeSpec()
     match = _TYPE_COMMENT.match(comment)
     if match:
-        spec = _type_from_source(match.group(1), name, where, diags)
-        help_text = match.group(2)
+        type_text, help_text = split_type_comment(match.group(1))
+        spec = _type_from_source(type_text, name, where, diags)
     if annotation is not None:
         spec = _type_from_expr(annotation, name, where, diags)
     minimum = maximum = None
@@ -165,6 +166,38 @@ def _type_of(value: Any) -> str:
     return "any"
 
 
+def split_type_comment(text: str) -> tuple[str, str]:
+    """`Literal['a', 'b']  the help` -> ("Literal['a', 'b']", "the help").
+
+    The type ends at the first blank outside brackets and quotes, unless a `|` follows
+    (`int | None`): people write spaces after commas and around `|`, as black formats
+    them, so splitting at the first blank would cut the type in two.
+    """
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif char.isspace() and depth == 0:
+            rest = text[i:].lstrip()
+            if rest.startswith("|"):
+                i = len(text) - len(rest[1:].lstrip())
+                continue
+            if not text[:i].rstrip().endswith("|"):
+                break
+        i += 1
+    return text[:i].strip(), text[i:].strip()
+
+
 def _type_from_source(text: str, name: str, where: Location, diags: Diagnostics) -> _TypeSpec:
     try:
         expr = ast.parse(text, mode="eval").body
@@ -183,14 +216,13 @@ def _type_from_expr(expr: ast.expr, name: str, where: Location, diags: Diagnosti
     if isinstance(expr, ast.Name) and expr.id in ("Any", "object"):
         return _TypeSpec("any", nullable=True)
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
-        left = _type_from_expr(expr.left, name, where, diags)
-        right = _type_from_expr(expr.right, name, where, diags)
-        if _is_none(expr.right):
-            left.nullable = True
-            return left
-        if _is_none(expr.left):
-            right.nullable = True
-            return right
+        # `X | None` (either side): X, nullable. Only X is read, so None is not
+        # warned about as an unknown type.
+        if _is_none(expr.right) or _is_none(expr.left):
+            inner = expr.left if _is_none(expr.right) else expr.right
+            spec = _type_from_expr(inner, name, where, diags)
+            spec.nullable = True
+            return spec
     if isinstance(expr, ast.Subscript):
         head = ast.unparse(expr.value).rpartition(".")[2]
         if head == "Optional":

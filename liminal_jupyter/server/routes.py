@@ -154,6 +154,17 @@ class RunHandler(LiminalHandler):
         self.reply({"cancelled": True}, status=202)
 
 
+class ExecutedNotebookHandler(LiminalHandler):
+    """The executed notebook of one step, for the panel's viewer (server/executed.py)."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str, step: str) -> None:
+        from liminal_jupyter.server.executed import executed_notebook
+
+        path, notebook = self.query_path()
+        self.reply(await self.in_thread(executed_notebook, self.root, notebook, run_id, step))
+
+
 class CompileHandler(LiminalHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
@@ -233,6 +244,8 @@ def setup_route_handlers(web_app: Any) -> None:
         (route("pipeline"), PipelineHandler),
         (route("runs"), RunsHandler),
         (route("runs", r"([A-Za-z0-9_][A-Za-z0-9_.-]*)"), RunHandler),
+        (route("runs", r"([A-Za-z0-9_][A-Za-z0-9_.-]*)", "steps", r"([^/]+)", "notebook"),
+         ExecutedNotebookHandler),
         (route("compile"), CompileHandler),
         (route("submit"), SubmitHandler),
         (route("status"), StatusHandler),

@@ -57,9 +57,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_lab(base: Path, *extra_args: str, ready_route: str = "api/status") -> Iterator[Lab]:
+def running_lab(base: Path, *extra_args: str, ready_route: str = "api/status",
+                allow_hidden: bool = False) -> Iterator[Lab]:
     """JupyterLab on a free loopback port, with throwaway settings, workspaces and config;
-    stopped (its whole process group) on exit."""
+    stopped (its whole process group) on exit.
+
+    allow_hidden: Jupyter's ContentsManager.allow_hidden. Off by default, as in a plain
+    `jupyter lab`: the panel then shows executed step notebooks (in the hidden .liminal/)
+    in its read-only viewer; on, it opens the files themselves.
+    """
     _require_built_panel()
     root = base / "root"
     root.mkdir()
@@ -90,8 +96,7 @@ def running_lab(base: Path, *extra_args: str, ready_route: str = "api/status") -
             "--ServerApp.allow_root=True",
             f"--ServerApp.token={TOKEN}",
             f"--ServerApp.root_dir={root}",
-            # Executed step notebooks live in the hidden .liminal/ folder.
-            "--ContentsManager.allow_hidden=True",
+            f"--ContentsManager.allow_hidden={allow_hidden}",
             f"--LabApp.user_settings_dir={settings}",
             f"--LabApp.workspaces_dir={base / 'workspaces'}",
             # window.jupyterapp: the tests read the active cell and documents from it.
@@ -123,8 +128,16 @@ def running_lab(base: Path, *extra_args: str, ready_route: str = "api/status") -
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
-    """JupyterLab with the panel and the server extension."""
+    """JupyterLab with the panel and the server extension, as a plain `jupyter lab`."""
     with running_lab(tmp_path_factory.mktemp("lab"), ready_route="liminal/status") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def lab_allowing_hidden(tmp_path_factory) -> Iterator[Lab]:
+    """JupyterLab started with --ContentsManager.allow_hidden=True."""
+    with running_lab(tmp_path_factory.mktemp("lab-hidden"), ready_route="liminal/status",
+                     allow_hidden=True) as lab:
         yield lab
 
 

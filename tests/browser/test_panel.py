@@ -103,14 +103,17 @@ def test_panel_shows_the_pipeline_runs_it_and_opens_an_executed_step(lab, page):
     app_eval(page, "app.shell.currentWidget.content.scrollToItem(8, 'start')")
     shoot(page, "run-succeeded-page", height=1250)
 
-    # The link opens the executed step notebook in JupyterLab; the panel keeps the pipeline.
-    page.click('.liminal-step-row[data-step="train"] .liminal-open-executed')
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget?.context?.path?.includes('/train')"
-    )
-    opened = app_eval(page, "app.shell.currentWidget.context.path")
-    assert opened.startswith(".liminal/") and opened.endswith(".ipynb")
-    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
+    # This Lab hides dot folders (a plain `jupyter lab`), so the link opens the executed
+    # step notebook in the read-only viewer: its cells, and the output the step printed.
+    assert lab.api("liminal/status")["allow_hidden"] is False
+    page.click('.liminal-step-row[data-step="evaluate"] .liminal-open-executed')
+    viewer = page.locator('.liminal-executed-viewer[data-step="evaluate"]')
+    viewer.locator(".liminal-executed-outputs").first.wait_for()
+    assert viewer.get_attribute("data-run") == run_id
+    assert app_eval(page, "app.shell.currentWidget.title.label") == f"evaluate · {run_id}"
+    outputs = viewer.locator(".liminal-executed-outputs").all_inner_texts()
+    assert any("accuracy=" in text for text in outputs), outputs
+    assert "accuracy_score(y_test, predictions)" in viewer.inner_text()
     assert page.locator(".liminal-title").inner_text() == "iris-classification"
     shoot(page, "executed-step-notebook")
 

@@ -77,3 +77,38 @@ def test_an_unreadable_range_warns_instead_of_failing(parse):
     p = parse([code("n = 3  # range: 1e..2 count", "parameters"), code("print(n)", "step:a")])
     assert codes(p, "warning") == ["parameter-range"]
     assert {q.name: q.minimum for q in p.parameters} == {"n": None}
+
+
+def test_literal_choices_in_a_type_comment_read_with_any_spacing_and_quotes(parse):
+    p = parse([code(
+        "kind = 'x'  # type: Literal['x', 'y']  the family\n"
+        'mode = "a"  # type: Literal["a","b"]\n'
+        "depth = 2  # type: Literal[1, 2, 3]  tree depth\n"
+        "loss = 'l2'  # type: Literal[ 'l1' ,'l2',  'huber' ]\n"
+        "sep = ', '  # type: Literal[', ', ' | ']  a separator with blanks in it\n"
+        "seed = None  # type: Optional[Literal[1, 2]]  fixed seeds\n"
+        "width = None  # type: int | None  pixels\n",
+        "parameters"), code("print(kind, mode, depth, loss, sep, seed, width)", "step:a")])
+    ps = params(p)
+    found = {k: (v.type, v.choices, v.help) for k, v in ps.items()}
+    assert found == {
+        "kind": ("str", ["x", "y"], "the family"),
+        "mode": ("str", ["a", "b"], ""),
+        "depth": ("int", [1, 2, 3], "tree depth"),
+        "loss": ("str", ["l1", "l2", "huber"], ""),
+        "sep": ("str", [", ", " | "], "a separator with blanks in it"),
+        "seed": ("int", [1, 2], "fixed seeds"),
+        "width": ("int", None, "pixels"),
+    }
+    assert ps["seed"].nullable and ps["width"].nullable
+    assert p.valid and codes(p, "warning") == []
+
+
+def test_split_type_comment_ends_the_type_at_the_first_blank_outside_brackets():
+    from liminal_jupyter.notebook.parameters import split_type_comment
+
+    assert split_type_comment("float  regularisation") == ("float", "regularisation")
+    assert split_type_comment("Literal['a', 'b']") == ("Literal['a', 'b']", "")
+    assert split_type_comment("int |None  n") == ("int |None", "n")
+    assert split_type_comment("int| None n") == ("int| None", "n")
+    assert split_type_comment("Literal['it\\'s', 'b'] x") == ("Literal['it\\'s', 'b']", "x")
