@@ -84,7 +84,7 @@ def serve_model(model_uri: str, tracking_uri: str, *, host: str = "127.0.0.1",
         if process.poll() is not None:
             raise ServeError(f"the model server exited ({process.returncode}) before it "
                              f"answered:\n{_tail(log_path)}")
-        if _answers(f"{served.url}/ping"):
+        if answers(f"{served.url}/ping"):
             return served
         if time.monotonic() > deadline:
             served.stop()
@@ -110,7 +110,8 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 15.0) 
         process.wait(timeout=5)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether an HTTP GET of `url` gets 200 now (a scoring server's /ping)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200

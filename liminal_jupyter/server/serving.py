@@ -14,12 +14,12 @@ import shutil
 import socket
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.deploy.serve import ServedModel, port_in_use, stop_process_group
+from liminal_jupyter.deploy.serve import answers as answers_ping
 
 HOST = "127.0.0.1"
 SERVE_TIMEOUT = 300.0  # seconds until the scoring server must answer; the machine is shared
@@ -105,7 +105,7 @@ class ServedModels:
         listed = []
         for entry in entries:
             if entry.alive():
-                answers = _answers(f"http://{HOST}:{entry.port}/ping")
+                answers = answers_ping(f"http://{HOST}:{entry.port}/ping")
                 listed.append({**entry.to_json(), "answers": answers})
             else:
                 self.stop(entry.id)
@@ -133,11 +133,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False

@@ -11,11 +11,10 @@ Screenshots are saved under tests/browser/screenshots/.
 from __future__ import annotations
 
 import json
-import os
-import time
 import urllib.request
 
 from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
+from process_groups import group_gone
 
 from tests.browser.lab import (
     RUN_TIMEOUT_MS,
@@ -30,17 +29,6 @@ pytest_plugins = ("tests.browser.browser_setup",)
 
 SERVE_TIMEOUT_MS = 400_000  # resolving the model and starting MLflow's scoring server
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-
-
-def group_gone(pid: int, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_deploy_a_runs_model_use_its_url_stop_it_and_monitor_new_data(

@@ -15,12 +15,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
+from process_groups import group_gone
 
 from liminal_jupyter.deploy.serve import port_in_use
 from liminal_jupyter.local.launch import run_store_for
@@ -68,17 +68,6 @@ def predict(url: str, rows: list[dict]) -> list:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.loads(response.read())["predictions"]
-
-
-def group_gone(pid: int, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    return False
 
 
 async def test_a_run_detail_lists_the_models_the_run_registered(api, trained):
