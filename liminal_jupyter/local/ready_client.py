@@ -21,6 +21,7 @@ as parent, liveness is asked of the manager, never of the heartbeat.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from queue import Empty
 from typing import Any
@@ -83,10 +84,8 @@ class ReadyClient(AsyncKernelClient):
 def stop_clients(manager: Any) -> None:
     """Stop the channels of every client of `manager` still open (papermill's, after a step)."""
     for client in list(_open_clients(manager)):
-        try:
-            client.stop_channels()
-        except Exception:  # a channel already closed by a dying kernel
-            _open_clients(manager).discard(client)
+        with contextlib.suppress(Exception):  # a channel already closed by a dying kernel
+            client.stop_channels()  # forgets the client first, whatever happens next
 
 
 def _open_clients(manager: Any) -> set[ReadyClient]:

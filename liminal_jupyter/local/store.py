@@ -21,7 +21,6 @@ re-hash each output file and re-run the step when it is missing or changed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from liminal_jupyter.atomic import write_json as atomic_write_json
+from liminal_jupyter.step.marshal import file_sha256
 
 if TYPE_CHECKING:
     from liminal_jupyter.pipeline import Pipeline
@@ -51,7 +51,6 @@ REUSABLE_STEP_STATUSES = ("succeeded", "cached")
 DB_NAME = "runs.db"
 _BUSY_TIMEOUT_MS = 30_000
 _LATEST_SHOWN = 5
-_CHUNK = 1 << 20
 # Run ids and step names become folder names: no separators, no '.' or '..'.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _JSON_COLUMNS = frozenset({"parameters", "outputs", "metrics", "error"})
@@ -570,14 +569,6 @@ class RunStore:
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write JSON atomically (see liminal_jupyter.atomic); our records' own encoder."""
     atomic_write_json(path, data, default=_json_default)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def process_start_time(pid: int) -> int | None:

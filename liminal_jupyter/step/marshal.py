@@ -686,7 +686,7 @@ def _write_atomically(name: str, value: Any, marshaller: Marshaller, directory: 
     tmp = directory / f".{name}.{secrets.token_hex(8)}{marshaller.suffix}.tmp"
     try:
         marshaller.save(value, tmp)
-        digest = _hash_file(tmp)
+        digest = file_sha256(tmp)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -702,7 +702,9 @@ def _unchanged_since_saved(path: Path, saved: SavedValue) -> bool:
     return stat.st_size == saved.size and stat.st_mtime_ns == saved.mtime_ns
 
 
-def _hash_file(path: Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The content hash recorded when a value is saved, and checked by whatever trusts the
+    file later (load_value, the run store's --resume, the cache): one function for both."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -728,7 +730,7 @@ def load_value(saved: SavedValue | dict[str, Any], *, verify: bool = True) -> An
             f"could not be loaded: {path} does not exist. Run the step that produces it "
             "again (did it finish?)",
         )
-    if verify and not _unchanged_since_saved(path, saved) and _hash_file(path) != saved.sha256:
+    if verify and not _unchanged_since_saved(path, saved) and file_sha256(path) != saved.sha256:
         raise MarshalError(
             saved.name,
             f"could not be loaded: {path} changed since it was saved (sha256 mismatch). "

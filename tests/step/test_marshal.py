@@ -443,8 +443,8 @@ def test_load_trusts_an_unchanged_file_by_its_stat_and_hashes_otherwise(tmp_path
     saved = save_value("v", {"a": 1}, tmp_path)
     assert saved.mtime_ns == os.stat(saved.path).st_mtime_ns
     hashed: list[Path] = []
-    real_hash = marshal._hash_file
-    monkeypatch.setattr(marshal, "_hash_file", lambda p: hashed.append(p) or real_hash(p))
+    real_hash = marshal.file_sha256
+    monkeypatch.setattr(marshal, "file_sha256", lambda p: hashed.append(p) or real_hash(p))
 
     assert load_value(saved) == {"a": 1}
     assert hashed == []  # same size and time as saved: the file written then
