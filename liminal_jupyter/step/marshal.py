@@ -454,7 +454,19 @@ def _is_numpy_heavy(value: Any, limit: int = 1000) -> bool:
 
 
 class _ByValueNeeded(Exception):
-    """joblib met a function or class defined in the notebook (module __main__)."""
+    """joblib met a function or class it could only store by value (see _needs_by_value)."""
+
+
+def _needs_by_value(obj: type | types.FunctionType) -> bool:
+    """A function or class that cannot be found again by module and name: defined in the
+    notebook (`__main__`), a lambda, or defined inside a function.
+
+    Decided here rather than left to pickle's failure: once `dill` is imported (Airflow
+    brings it) pickle's pure-Python pickler, which joblib's subclasses, stores such
+    functions by value, and the marshaller chosen would depend on what the kernel imported.
+    """
+    return (obj.__module__ == "__main__" or "<lambda>" in obj.__qualname__
+            or "<locals>" in obj.__qualname__)
 
 
 class JoblibMarshaller:
@@ -476,8 +488,8 @@ class JoblibMarshaller:
 
         class _Pickler(NumpyPickler):
             def reducer_override(self, obj: Any) -> Any:
-                if isinstance(obj, type | types.FunctionType) and obj.__module__ == "__main__":
-                    raise _ByValueNeeded(f"{obj.__qualname__} is defined in the notebook")
+                if isinstance(obj, type | types.FunctionType) and _needs_by_value(obj):
+                    raise _ByValueNeeded(f"{obj.__qualname__} cannot be pickled by reference")
                 return NotImplemented
 
         with open(path, "wb") as f:

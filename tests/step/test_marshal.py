@@ -197,6 +197,18 @@ def test_sklearn_model_with_a_lambda_falls_back_to_cloudpickle(tmp_path):
     np.testing.assert_array_equal(out.transform(np.ones((1, 2))), [[2.0, 2.0]])
 
 
+def test_a_lambda_goes_to_cloudpickle_even_after_dill_is_imported(tmp_path):
+    """dill (which Airflow brings) teaches pickle's pure-Python pickler, and so joblib's, to
+    store lambdas by value: the marshaller must not depend on what the process imported."""
+    import dill  # noqa: F401 (imported for its side effect on pickle)
+    from sklearn.preprocessing import FunctionTransformer
+
+    model = FunctionTransformer(lambda a: a + 1).fit(np.ones((2, 2)))
+    saved, out = roundtrip(model, tmp_path)
+    assert saved.marshaller == "cloudpickle"
+    np.testing.assert_array_equal(out.transform(np.ones((1, 2))), [[2.0, 2.0]])
+
+
 # --- plain values -----------------------------------------------------------------------
 
 
