@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 STARTUP_TIMEOUT = 60
+SHUTDOWN_WAIT = 20  # seconds; see WarmKernel.shutdown
 
 
 @dataclass
@@ -48,11 +49,26 @@ class WarmKernel:
         stop_clients(self.manager)
 
     def shutdown(self) -> None:
+        """Stop the kernel and free its sockets, waiting at most SHUTDOWN_WAIT seconds.
+
+        jupyter_client kills the process first, then terminates its ZeroMQ context, and that
+        can block for good when a socket is still in use by another thread (a warming or
+        recycling client talking to a kernel a cancel or a close just killed): seen once in
+        CI. The process is gone by then; only the wait for the sockets is given up.
+        """
         self.close_clients()
-        try:
-            asyncio.run(self.manager.shutdown_kernel(now=True))
-        except Exception:  # already dead, or never fully started
-            pass
+
+        def stop() -> None:
+            try:
+                asyncio.run(self.manager.shutdown_kernel(now=True))
+            except Exception:  # already dead, or never fully started
+                pass
+
+        stopper = threading.Thread(target=stop, daemon=True, name="liminal-kernel-shutdown")
+        stopper.start()
+        stopper.join(SHUTDOWN_WAIT)
+        if stopper.is_alive():
+            self.kill()  # in case it had not got as far as killing the process
 
     def kill(self) -> None:
         """Stop the kernel now, from any thread (a timeout, a cancelled run).
