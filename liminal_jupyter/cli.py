@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
     inspect.set_defaults(handler=_inspect)
     from liminal_jupyter.deploy.commands import add_deploy_commands, add_monitor_command
-    from liminal_jupyter.kfp.commands import add_compile_command
-    from liminal_jupyter.kfp.submit_commands import add_submit_commands
-    from liminal_jupyter.local.commands import add_run_commands
+    from liminal_jupyter.engines.kfp.commands import add_compile_command
+    from liminal_jupyter.engines.kfp.submit_commands import add_submit_commands
+    from liminal_jupyter.engines.local.commands import add_run_commands
     from liminal_jupyter.nbtest.commands import add_test_command
 
     add_run_commands(commands)

@@ -131,7 +131,7 @@ export type StepStatus =
   | 'skipped'
   | 'interrupted';
 
-/** RunRecord.to_json() (liminal_jupyter/local/store.py). */
+/** RunRecord.to_json() (liminal_jupyter/runs/store.py). */
 export interface IRun {
   run_id: string;
   notebook: string;

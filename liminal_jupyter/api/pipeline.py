@@ -18,9 +18,9 @@ from liminal_jupyter.api.run import Run
 
 if TYPE_CHECKING:
     from liminal_jupyter.diagnostics import Diagnostic
-    from liminal_jupyter.local.store import RunRecord
     from liminal_jupyter.pipeline import Parameter, Step
     from liminal_jupyter.pipeline import Pipeline as PipelineIR
+    from liminal_jupyter.runs.store import RunRecord
 
 TARGETS = ("kfp",)
 
@@ -145,8 +145,8 @@ class Pipeline:
             --no-cache, --no-tracking, --tracking-uri and --experiment.
         """
         from liminal_jupyter.api.jupyter import in_notebook
-        from liminal_jupyter.local.launch import LaunchError, launch_run
-        from liminal_jupyter.local.nesting import inside_run_of
+        from liminal_jupyter.runs.launch import LaunchError, launch_run
+        from liminal_jupyter.runs.nesting import inside_run_of
 
         self.reload()
         self._require_valid("run")
@@ -184,7 +184,7 @@ class Pipeline:
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         """This notebook's recorded runs, newest first (as `liminal-nb runs NOTEBOOK`)."""
-        from liminal_jupyter.local.launch import run_store_for
+        from liminal_jupyter.runs.launch import run_store_for
 
         store = run_store_for(self.notebook)
         if not store.db_path.exists():
@@ -204,11 +204,11 @@ class Pipeline:
 
         target 'kfp': Kubeflow Pipelines v2 YAML, as `liminal-nb compile` (default path:
         NOTEBOOK_STEM.pipeline.yaml next to the notebook). image: the steps' container
-        image. Raises liminal_jupyter.kfp.compile.CompileError when kfp refuses it.
+        image. Raises liminal_jupyter.engines.kfp.compile.CompileError when kfp refuses it.
         """
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; one of: {', '.join(TARGETS)}")
-        from liminal_jupyter.kfp.compile import compile_pipeline
+        from liminal_jupyter.engines.kfp.compile import compile_pipeline
 
         self.reload()
         self._require_valid("compile")

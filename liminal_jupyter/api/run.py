@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from liminal_jupyter.local.store import RunRecord, RunStore, StepRecord, StoreError
+from liminal_jupyter.runs.store import RunRecord, RunStore, StepRecord, StoreError
 
 POLL_SECONDS = 0.25
 
@@ -49,7 +49,7 @@ class Run:
         store: RunStore | None = None,
         process: subprocess.Popen[bytes] | None = None,
     ) -> None:
-        from liminal_jupyter.local.launch import run_store_for
+        from liminal_jupyter.runs.launch import run_store_for
 
         self.notebook = Path(notebook).resolve()
         self.store = store or run_store_for(self.notebook)
@@ -125,7 +125,7 @@ class Run:
     def cancel(self) -> bool:
         """Stop the run: finished steps are kept, running ones are stopped, and the run is
         recorded 'cancelled'. False when it was not running any more."""
-        from liminal_jupyter.local.launch import cancel_run
+        from liminal_jupyter.runs.launch import cancel_run
 
         return cancel_run(self.store, self.run_id)
 
@@ -177,7 +177,7 @@ class Run:
 
     def error(self, step: str) -> str | None:
         """Why the step failed (cell, error, traceback), or None if it did not fail."""
-        from liminal_jupyter.local.runner import _render_error
+        from liminal_jupyter.engines.local.runner import _render_error
 
         record = self.store.get_step(self.run_id, step)
         return _render_error(record.error) if record.error else None

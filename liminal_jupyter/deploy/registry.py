@@ -51,7 +51,9 @@ def tracking_uri_for(cli_uri: str | None, where: str | os.PathLike[str] = ".") -
         if isinstance(uri, str) and uri.strip():
             return uri.strip()
         target = target.parent
-    return default_tracking_uri(target.resolve() / ".liminal")
+    from liminal_jupyter.runs.location import liminal_dir
+
+    return default_tracking_uri(liminal_dir(target))
 
 
 def resolve_model(tracking_uri: str, model: str, version: str | None = None,

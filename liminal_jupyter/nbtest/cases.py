@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SKIPPED_FOLDERS = {".ipynb_checkpoints", ".liminal"}
+from liminal_jupyter.runs.location import LIMINAL_DIR
+
+SKIPPED_FOLDERS = {".ipynb_checkpoints", LIMINAL_DIR}
 DEFAULTS = "defaults"
 MODES = ("notebook", "pipeline")
 

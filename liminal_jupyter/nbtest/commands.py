@@ -12,8 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from liminal_jupyter.runs.location import LIMINAL_DIR
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-DEFAULT_OUTPUT = Path(".liminal") / "test"
+DEFAULT_OUTPUT = Path(LIMINAL_DIR) / "test"
 DEFAULT_TIMEOUT = 600.0
 
 _HELP = """\

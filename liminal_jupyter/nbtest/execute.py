@@ -127,7 +127,7 @@ def _start_kernel(kernel_name: str, cwd: Path) -> Any:
 
 
 def _stop_kernel(manager: Any) -> None:
-    from liminal_jupyter.local.kernels import WarmKernel
+    from liminal_jupyter.engines.local.kernels import WarmKernel
 
     kernel = WarmKernel(manager, prelude_ran=False)
     kernel.kill()
@@ -207,10 +207,10 @@ def run_as_pipeline(spec: dict[str, Any], case_dir: Path, result: CaseResult) ->
     `skip-ci` cells become comments before the notebook is cut into steps, so the
     pipeline is what CI is meant to run; the user's notebook is not touched.
     """
-    from liminal_jupyter.local.progress import LineReporter
-    from liminal_jupyter.local.runner import LocalRun, RunOptions
+    from liminal_jupyter.engines.local.runner import LocalRun, RunOptions
     from liminal_jupyter.notebook.parse import build_pipeline
     from liminal_jupyter.notebook.reader import read_notebook
+    from liminal_jupyter.runs.progress import LineReporter
 
     notebook = Path(spec["notebook"])
     raw = read_notebook(notebook, spec["display"])

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from liminal_jupyter.runs.location import LIMINAL_DIR
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("liminal-nb", "notebooks as tests (liminal-jupyter)")
@@ -46,7 +48,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def _output_dir(config: pytest.Config) -> Path:
     chosen = config.getoption("liminal_nb_output_dir")
-    return Path(chosen).resolve() if chosen else config.rootpath / ".liminal" / "test"
+    return Path(chosen).resolve() if chosen else config.rootpath / LIMINAL_DIR / "test"
 
 
 def _in_output_dir(path: Path, config: pytest.Config) -> bool:

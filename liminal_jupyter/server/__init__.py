@@ -1,7 +1,7 @@
 """The Jupyter server extension: REST handlers under `{base_url}liminal/` for the panel.
 
 The contract is docs/rest-api.md. Handlers only read notebooks and the run store, and
-start runs as child processes (`liminal_jupyter.local.launch`): no user code ever runs
+start runs as child processes (`liminal_jupyter.runs.launch`): no user code ever runs
 in the Jupyter server process.
 """
 

@@ -21,7 +21,7 @@ from liminal_jupyter.server.errors import ApiError
 from liminal_jupyter.server.paths import inside_root
 from liminal_jupyter.server.run_views import find_run
 
-# A step name as the run store accepts it for a folder name (local/store.py); `..` in it
+# A step name as the run store accepts it for a folder name (runs/store.py); `..` in it
 # is refused on top, so no name can even look like a way up.
 _STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -41,7 +41,7 @@ def executed_notebook(root: Path, notebook: Path, run_id: str, step: str) -> dic
     the recorded file lies outside its run's folder or the root; 500 when the file is not
     a notebook's JSON.
     """
-    from liminal_jupyter.local.store import StoreError
+    from liminal_jupyter.runs.store import StoreError
 
     check_step_name(step)
     store, run = find_run(notebook, run_id)

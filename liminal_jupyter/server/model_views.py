@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from liminal_jupyter.local.registered import read_registered_models
-from liminal_jupyter.local.store import RunRecord, RunStore, process_alive
+from liminal_jupyter.runs.location import LIMINAL_DIR
+from liminal_jupyter.runs.registered import read_registered_models
+from liminal_jupyter.runs.store import RunRecord, RunStore, process_alive
 from liminal_jupyter.server.errors import ApiError
 from liminal_jupyter.server.paths import _relative_parts
 
 DATA_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
-REPORTS_DIR = (".liminal", "reports")
+REPORTS_DIR = (LIMINAL_DIR, "reports")
 
 
 def run_models(store: RunStore, run: RunRecord) -> dict[str, Any]:
@@ -93,4 +94,4 @@ def registry_uri(given: str | None, notebook: Path | None) -> str:
     if notebook is None:
         raise ApiError(400, "say where the model is registered: give 'tracking_uri' (the "
                        "MLflow tracking URI) or 'path' (the notebook whose runs registered it).")
-    return default_tracking_uri(notebook.parent / ".liminal")
+    return default_tracking_uri(notebook.parent / LIMINAL_DIR)

@@ -57,7 +57,7 @@ def valid_pipeline(notebook: Path, path: str) -> Pipeline:
 
 def compile_yaml(notebook: Path, path: str, image: str | None) -> tuple[str, str]:
     """(file name stem, KFP v2 YAML text) of the notebook's pipeline, via a temp dir."""
-    from liminal_jupyter.kfp.compile import CompileError, compile_pipeline
+    from liminal_jupyter.engines.kfp.compile import CompileError, compile_pipeline
 
     pipeline = valid_pipeline(notebook, path)
     with tempfile.TemporaryDirectory(prefix="liminal-server-compile-") as tmp:
@@ -77,8 +77,8 @@ def submit_to_kfp(notebook: Path, path: str, host: str, request: dict[str, Any]
     credentials or fails is 502 (the gateway's fault, not the request's).
     """
     from liminal_jupyter import params
-    from liminal_jupyter.kfp.compile import CompileError
-    from liminal_jupyter.kfp.submit import EXIT_INVALID, KfpError, submit
+    from liminal_jupyter.engines.kfp.compile import CompileError
+    from liminal_jupyter.engines.kfp.submit import EXIT_INVALID, KfpError, submit
 
     pipeline = valid_pipeline(notebook, path)
     try:

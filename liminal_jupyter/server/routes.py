@@ -8,7 +8,7 @@ server's root dir (`paths.py`).
 Work that can take a while (parsing, SQLite reads, starting a runner, compiling,
 talking to KFP) runs in a thread so the server keeps answering. No user code runs in this
 process: parsing is static analysis, and runs execute in child processes
-(`liminal_jupyter.local.launch`), reaped by `children.ChildReaper`.
+(`liminal_jupyter.runs.launch`), reaped by `children.ChildReaper`.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class RunsHandler(LiminalHandler):
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        from liminal_jupyter.local.launch import BACKENDS, LaunchError, launch_run
+        from liminal_jupyter.runs.launch import BACKENDS, LaunchError, launch_run
 
         body = Body(self.request.body)
         notebook = self.notebook(body.get("path", "str"))
@@ -205,7 +205,7 @@ class StatusHandler(LiminalHandler):
     @tornado.web.authenticated
     def get(self) -> None:
         from liminal_jupyter import __version__
-        from liminal_jupyter.local.launch import BACKENDS
+        from liminal_jupyter.runs.launch import BACKENDS
 
         self.reply({"version": __version__, "root_dir": ".", "backends": list(BACKENDS),
                     "compile_targets": list(COMPILE_TARGETS), "submit": ["kfp"],

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from liminal_jupyter.local.store import RunRecord, RunStore, StepRecord
+from liminal_jupyter.runs.store import RunRecord, RunStore, StepRecord
 from liminal_jupyter.server.errors import ApiError
 from liminal_jupyter.server.paths import inside_root, relative_to_root
 
@@ -104,7 +104,7 @@ def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
 
 def cancel(notebook: Path, run_id: str) -> None:
     """DELETE /liminal/runs/ID: SIGTERM to the run's runner; 409 when it is not running."""
-    from liminal_jupyter.local.launch import cancel_run
+    from liminal_jupyter.runs.launch import cancel_run
 
     store, run = find_run(notebook, run_id)
     if not cancel_run(store, run.run_id):
@@ -115,7 +115,7 @@ def cancel(notebook: Path, run_id: str) -> None:
 
 def find_run(notebook: Path, run_id: str) -> tuple[RunStore, RunRecord]:
     """The run `run_id` (or a unique prefix) of the notebook's folder, else 404."""
-    from liminal_jupyter.local.store import RunNotFound
+    from liminal_jupyter.runs.store import RunNotFound
 
     store = store_of(notebook)
     try:
@@ -131,7 +131,7 @@ def find_run(notebook: Path, run_id: str) -> tuple[RunStore, RunRecord]:
 def store_of(notebook: Path) -> RunStore | None:
     """The notebook folder's run store, or None when nothing was ever recorded there
     (reading must not create `.liminal/` in the user's folder)."""
-    from liminal_jupyter.local.launch import run_store_for
+    from liminal_jupyter.runs.launch import run_store_for
 
     store = run_store_for(notebook)
     return store if store.db_path.exists() else None
@@ -150,7 +150,7 @@ def list_runs(notebook: Path, limit: int) -> list[dict[str, Any]]:
 def _store_errors() -> Iterator[None]:
     """A run index that cannot be read (locked for too long, written by a newer version)
     is the server's trouble, said in the store's own words rather than a traceback."""
-    from liminal_jupyter.local.store import RunNotFound, StoreError
+    from liminal_jupyter.runs.store import RunNotFound, StoreError
 
     try:
         yield

@@ -241,7 +241,7 @@ class RunTracker:
         self.pipeline_name: str | None = None
         self.registered_versions: dict[str, str] = {}  # registered name -> version, this run
         # What this run registered, one dict a version: name, version, uri, step, variable
-        # (the run store keeps it: local/registered.py); `decision` is the promotion verdict.
+        # (the run store keeps it: runs/registered.py); `decision` is the promotion verdict.
         self.registered_models: list[dict[str, str]] = []
         self.decision: Any = None
         self._client: Any = None

@@ -21,7 +21,7 @@ from liminal_jupyter.widgets.style import RUN_STATUS_COLOURS, STEP_STATE_COLOURS
 
 if TYPE_CHECKING:
     from liminal_jupyter.api.run import Run, RunSnapshot
-    from liminal_jupyter.local.store import StepRecord
+    from liminal_jupyter.runs.store import StepRecord
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

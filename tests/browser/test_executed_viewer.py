@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from liminal_jupyter.local.launch import launch_run
+from liminal_jupyter.runs.launch import launch_run
 from tests.browser.lab import Lab, app_eval, open_notebook, shoot
 from tests.conftest import code, notebook_json
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import code
 
-from tests.kfp.kfp_standin import KfpStandin
+from tests.engines.kfp.kfp_standin import KfpStandin
 
 # pytest-jupyter's server fixtures, then ours (jp_server_config with the extension on).
 pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.server.server_setup")
@@ -123,7 +123,7 @@ async def test_an_unreachable_kfp_host_is_502(api, put_nb, jp_root_dir):
 
 async def test_status_says_what_the_server_offers(api):
     from liminal_jupyter import __version__
-    from liminal_jupyter.local.launch import BACKENDS
+    from liminal_jupyter.runs.launch import BACKENDS
 
     status, reply = await api("GET", "status")
 

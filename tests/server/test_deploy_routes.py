@@ -23,7 +23,7 @@ from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
 from process_groups import group_gone
 
 from liminal_jupyter.deploy.serve import port_in_use
-from liminal_jupyter.local.launch import run_store_for
+from liminal_jupyter.runs.launch import run_store_for
 from tests.conftest import EXAMPLES
 
 # pytest-jupyter's server fixtures, then ours (jp_server_config with the extension on).

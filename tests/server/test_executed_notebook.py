@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import code
 
-from liminal_jupyter.local.launch import launch_run, run_store_for
+from liminal_jupyter.runs.launch import launch_run, run_store_for
 from tests.server.polling import RUN_TIMEOUT
 
 pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.server.server_setup")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from conftest import code
 
-from liminal_jupyter.local.launch import launch_run
-from liminal_jupyter.local.store import process_alive
+from liminal_jupyter.runs.launch import launch_run
+from liminal_jupyter.runs.store import process_alive
 from tests.server.polling import RUN_TIMEOUT, finished, wait_for
 
 # pytest-jupyter's server fixtures, then ours (jp_server_config with the extension on).

@@ -1,0 +1,428 @@
+"""Compile a Pipeline (the IR) to Kubeflow Pipelines v2 IR YAML, through the kfp SDK.
+
+The YAML is never written by hand: `generate_module` writes a readable KFP DSL module (one
+lightweight `@dsl.component` per step plus one `@dsl.pipeline` that wires them), and
+`compile_pipeline` imports it and hands the pipeline function to `kfp.compiler.Compiler`.
+kfp needs each component's source in a real file (`inspect.getsource`), hence a module
+file, written to `python_path` (`liminal-nb compile --python`) or a temporary folder.
+
+Per step component:
+- one typed KFP parameter per pipeline parameter the step reads (int, float, str, bool,
+  list, dict; 'any' travels as a JSON string; a parameter whose default is None is
+  optional, and when unset the notebook's parameters cell keeps its own default);
+- `from_<producer>: Input[Dataset]` per upstream step it reads data from (that step's
+  output folder), `step_outputs: Output[Dataset]`, `executed_notebook: Output[Artifact]`
+  (the executed .ipynb), for a step with metrics, `step_metrics: Output[Metrics]` and,
+  per `model:VAR`, `model_<VAR>: Output[Model]` (a copy of the saved variable, with
+  marshaller, variable, registered_name and framework in its metadata);
+- a body that calls `liminal_jupyter.engines.kfp.runtime.run_step` with the pipeline IR embedded
+  as a JSON string literal. Every user-supplied text reaches the module only through
+  `repr()` of a str, so a value can never become code.
+
+Step options become task settings: retries:N -> set_retry, cpu/memory -> limits, gpu ->
+accelerator type and limit, cache:off -> set_caching_options(False), env:K=V ->
+set_env_variable, image:REF -> the component's base image; through kfp-kubernetes (the
+module imports `kfp.kubernetes` only when needed; the platform config is the YAML's second
+document): secret:NAME:KEY:ENV -> use_secret_as_env, label:K:V -> add_pod_label,
+annotation:K:V -> add_pod_annotation, timeout: -> set_timeout (the pod's deadline; also
+papermill's per-cell limit inside the step), and the notebook's `liminal.volumes` setting
+-> mount_pvc on every step. Other Kale limit: resources are returned as notes.
+
+The image (--image, else a step's image: tag, else the notebook's `liminal.image` setting,
+else DEFAULT_IMAGE) must have liminal-jupyter, kfp and the notebook's kernel installed; the
+notebook's `liminal.requirements` become `packages_to_install`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import sys
+import tempfile
+import unicodedata
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from liminal_jupyter.pipeline import Pipeline, Step
+
+DEFAULT_IMAGE = "python:3.11"
+
+_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list",
+          "dict": "dict", "any": "str"}
+_RESERVED = {"step_outputs", "executed_notebook", "step_metrics", "dsl", "Input", "Output",
+             "Dataset", "Artifact", "Metrics", "Model", "NamedTuple", "Optional",
+             "PipelineOutputs", "kubernetes"}
+NEEDS_KFP_KUBERNETES = (
+    "secret:, label: and annotation: tags and the liminal.volumes setting need the "
+    "kfp-kubernetes package: pip install 'liminal-jupyter[kubernetes]'"
+)
+
+
+class CompileError(Exception):
+    """The pipeline cannot be compiled to KFP; the message says why and what to do."""
+
+
+@dataclass
+class CompileResult:
+    yaml_path: Path
+    python_path: Path | None
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------
+# Names
+
+
+def kfp_pipeline_name(name: str) -> str:
+    """KFP pipeline names match ^[a-z0-9][a-z0-9-]{0,127}$ (kfp.dsl.utils): lowercase,
+    every run of other characters becomes one '-', at most 128 characters; accents are
+    dropped first (NFKD), so 'Ünïcode' -> 'unicode'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return (cleaned or "pipeline")[:128].rstrip("-")
+
+
+def step_slugs(steps: list[str], avoid: set[str] = frozenset()) -> dict[str, str]:
+    """Step name -> the slug its generated names derive from, in notebook order.
+
+    A slug is lowercase letters and digits joined by single '_', starting with a letter,
+    so `step_<slug>` is a Python identifier and kfp's k8s form of it (`step-<slug with
+    '-'>`, the component and task name) is a different name for each slug. `load-data`
+    and `load_data` both clean to `load_data`: the first in notebook order keeps it, the
+    next gets `load_data_2` (then _3, ...). Keywords are fine (`class` -> `step_class`,
+    `class_task`): a slug is never used bare. `avoid` holds names the generated
+    `from_<slug>` and `<slug>_task` must not take (parameter and reserved names).
+    """
+    slugs: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in steps:
+        base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "step"
+        if not base[0].isalpha():
+            base = "step_" + base
+        slug, n = base, 2
+        while slug in taken or {f"from_{slug}", f"{slug}_task"} & avoid:
+            slug, n = f"{base}_{n}", n + 1
+        taken.add(slug)
+        slugs[name] = slug
+    return slugs
+
+
+def _literal(value: Any) -> str:
+    """Python source for a JSON value (parameter defaults are JSON values)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    if isinstance(value, (list, dict)):
+        return f"json.loads({json.dumps(value)!r})"
+    return repr(value)
+
+
+# --------------------------------------------------------------------------------------
+# The generated module
+
+
+def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, list[str]]:
+    """(source of a KFP DSL module defining `pipeline_func`, notes on what was left out)."""
+    if not pipeline.valid:
+        raise CompileError("the pipeline has errors; `liminal-nb inspect` shows them")
+    notes: list[str] = []
+    # timeout: becomes the pod's deadline where kfp-kubernetes is installed; without it, the
+    # step's own per-cell limit inside the pod is all there is (the SDK has no task timeout).
+    timed = [s.name for s in pipeline.steps if s.options.timeout]
+    pod_deadlines = bool(timed) and have_kfp_kubernetes()
+    if timed and not pod_deadlines:
+        notes.append(f"timeout: of step(s) {', '.join(timed)} is enforced per cell inside the "
+                     "pod only; pip install 'liminal-jupyter[kubernetes]' for a pod deadline")
+    params = {p.name: p for p in pipeline.parameters}
+    clash = sorted(set(params) & _RESERVED)
+    if clash:
+        raise CompileError(f"parameter name(s) {', '.join(clash)} are reserved by the KFP "
+                           "compiler; rename them in the parameters cell")
+    # Generated names derive from one slug per step (see step_slugs): unique, valid
+    # Python and valid for KFP whatever the step is called.
+    args = step_slugs([s.name for s in pipeline.steps],
+                      set(params) | _RESERVED | {"json", "pipeline_func"})
+    funcs = {name: "step_" + slug for name, slug in args.items()}
+    # Each component carries the IR it needs: the pipeline with its own step only (a
+    # component's source must be self-contained; the whole IR in each would repeat it).
+    ir = {
+        s.name: json.dumps(replace(pipeline, steps=[s], diagnostics=[]).to_json(),
+                           sort_keys=True, default=str)
+        for s in pipeline.steps
+    }
+    requirements = list(pipeline.settings.get("requirements") or [])
+
+    lines = [
+        '"""A KFP v2 pipeline generated by `liminal-nb compile`. Do not edit: change the',
+        "notebook and compile again. Each step is a lightweight Python component that runs",
+        "the step's cells with liminal_jupyter's step executor (kfp.runtime.run_step).",
+        '"""',
+        f"# pipeline: {pipeline.name!r}",
+        f"# notebook: {pipeline.notebook!r}",
+        "",
+        "import json",
+        "from typing import NamedTuple, Optional",
+        "",
+        "from kfp import dsl",
+        "from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output",
+        *(["from kfp import kubernetes"] if _needs_kubernetes(pipeline)
+          or pod_deadlines else []),
+        "",
+        f"PACKAGES = {requirements!r}",
+        "",
+    ]
+    for step in pipeline.steps:
+        step_image = image or step.options.image or pipeline.settings.get("image") \
+            or DEFAULT_IMAGE
+        lines += _component(step, funcs[step.name], args, params, step_image, ir[step.name],
+                            model_outputs(step, set(params)))
+        notes += _left_out(step)
+
+    metric_steps = [s for s in pipeline.steps if s.metrics]
+    outputs_type = [(f"{args[s.name]}_metrics", "Metrics") for s in metric_steps]
+    if outputs_type:
+        fields_src = ", ".join(f"({n!r}, {t})" for n, t in outputs_type)
+        lines += [f"PipelineOutputs = NamedTuple('PipelineOutputs', [{fields_src}])", "", ""]
+    signature = []
+    for p in pipeline.parameters:
+        kind = _TYPES.get(p.type, "str")
+        default = json.dumps(p.default) if p.type == "any" else p.default
+        if p.type == "float" and isinstance(default, int) and not isinstance(default, bool):
+            default = float(default)
+        if default is None:
+            signature.append(f"    {p.name}: Optional[{kind}] = None,")
+        else:
+            signature.append(f"    {p.name}: {kind} = {_literal(default)},")
+    lines += [
+        f"@dsl.pipeline(name={kfp_pipeline_name(pipeline.name)!r}, "
+        f"description={(pipeline.description or pipeline.name)!r})",
+        "def pipeline_func(",
+        *signature,
+        ")" + (" -> PipelineOutputs:" if outputs_type else ":"),
+    ]
+    tasks = {s.name: f"{args[s.name]}_task" for s in pipeline.steps}
+    for name in pipeline.order():
+        lines += _task(pipeline.step(name), funcs[name], tasks, args,
+                       pipeline.settings.get("volumes") or [], pod_deadlines)
+    if outputs_type:
+        returned = ", ".join(f"{args[s.name]}_metrics={tasks[s.name]}.outputs['step_metrics']"
+                             for s in metric_steps)
+        lines.append(f"    return PipelineOutputs({returned})")
+    elif not pipeline.steps:
+        lines.append("    pass")
+    lines.append("")
+    return "\n".join(lines), notes
+
+
+def _needs_kubernetes(pipeline: Pipeline) -> bool:
+    """Settings only kfp-kubernetes can express: secrets, pod labels/annotations, PVCs."""
+    if pipeline.settings.get("volumes"):
+        return True
+    return any(s.options.secrets or s.options.labels or s.options.annotations
+               for s in pipeline.steps)
+
+
+def model_outputs(step: Step, avoid: set[str] = frozenset()) -> dict[str, str]:
+    """model:VAR variable -> the name of its `Output[Model]` (`model_<VAR>`, then
+    `model_<VAR>_2`, ... if that name is taken by a parameter or a reserved name)."""
+    names: dict[str, str] = {}
+    taken = set(avoid) | _RESERVED
+    for model in step.models:
+        if model.variable in names:
+            continue
+        base = f"model_{model.variable}"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        names[model.variable] = name
+    return names
+
+
+def _component(step: Step, func: str, args: dict[str, str], params: dict, image: str,
+               ir: str, models: dict[str, str]) -> list[str]:
+    read = [i.name for i in step.inputs if i.kind == "parameter" and i.name in params]
+    producers = list(dict.fromkeys(i.producer for i in step.data_inputs if i.producer))
+    sig = []
+    for name in read:
+        p = params[name]
+        kind = _TYPES.get(p.type, "str")
+        sig.append(f"    {name}: Optional[{kind}] = None," if p.default is None
+                   else f"    {name}: {kind},")
+    # Required arguments first, optional (default None) ones last.
+    head = [s for s in sig if not s.endswith("= None,")]
+    tail = [s for s in sig if s.endswith("= None,")]
+    sig = head + [f"    from_{args[p]}: Input[Dataset]," for p in producers]
+    sig += ["    step_outputs: Output[Dataset],", "    executed_notebook: Output[Artifact],"]
+    if step.metrics:
+        sig.append("    step_metrics: Output[Metrics],")
+    sig += [f"    {name}: Output[Model]," for name in models.values()]
+    sig += tail
+    parameters = "{" + ", ".join(f"{n!r}: {n}" for n in read) + "}"
+    inputs = "{" + ", ".join(f"{p!r}: from_{args[p]}.path" for p in producers) + "}"
+    return [
+        "",
+        f"@dsl.component(base_image={image!r}, install_kfp_package=False, "
+        "packages_to_install=PACKAGES)",
+        f"def {func}(",
+        *sig,
+        "):",
+        f'    """Step {step.name!r}: runs its notebook cells with the liminal step executor."""',
+        "    from liminal_jupyter.engines.kfp.runtime import run_step",
+        "",
+        "    run_step(",
+        f"        ir={ir!r},",
+        f"        step={step.name!r},",
+        f"        parameters={parameters},",
+        f"        inputs={inputs},",
+        "        step_outputs=step_outputs,",
+        "        executed_notebook=executed_notebook,",
+        f"        metrics={'step_metrics' if step.metrics else 'None'},",
+        *([f"        models={{{', '.join(f'{v!r}: {n}' for v, n in models.items())}}},"]
+          if models else []),
+        "    )",
+        "",
+    ]
+
+
+def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str],
+          volumes: list[dict[str, str]], pod_deadlines: bool) -> list[str]:
+    var = tasks[step.name]
+    read = [i.name for i in step.inputs if i.kind == "parameter"]
+    producers = list(dict.fromkeys(i.producer for i in step.data_inputs if i.producer))
+    call = [f"{n}={n}" for n in read]
+    call += [f"from_{args[p]}={tasks[p]}.outputs['step_outputs']" for p in producers]
+    out = [f"    {var} = {func}({', '.join(call)})",
+           f"    {var}.set_display_name({step.name!r})"]
+    for before in step.after:
+        if before not in producers:
+            out.append(f"    {var}.after({tasks[before]})")
+    o = step.options
+    if o.retries:
+        out.append(f"    {var}.set_retry(num_retries={int(o.retries)})")
+    if o.cpu:
+        out.append(f"    {var}.set_cpu_limit({str(o.cpu)!r})")
+    if o.memory:
+        out.append(f"    {var}.set_memory_limit({str(o.memory)!r})")
+    if o.gpu:
+        out.append(f"    {var}.set_accelerator_type({o.gpu_resource!r})")
+        out.append(f"    {var}.set_accelerator_limit({int(o.gpu)})")
+    if not o.cache:
+        out.append(f"    {var}.set_caching_options(False)")
+    for key, value in o.env.items():
+        out.append(f"    {var}.set_env_variable({key!r}, {str(value)!r})")
+    for secret in o.secrets:
+        out.append(f"    kubernetes.use_secret_as_env({var}, secret_name={str(secret.name)!r}, "
+                   f"secret_key_to_env={{{str(secret.key)!r}: {str(secret.env)!r}}})")
+    if o.timeout and pod_deadlines:
+        out.append(f"    kubernetes.set_timeout({var}, {int(o.timeout)})")
+    for key, value in o.labels.items():
+        out.append(f"    kubernetes.add_pod_label({var}, {str(key)!r}, {str(value)!r})")
+    for key, value in o.annotations.items():
+        out.append(f"    kubernetes.add_pod_annotation({var}, {str(key)!r}, {str(value)!r})")
+    for volume in volumes:
+        out.append(f"    kubernetes.mount_pvc({var}, pvc_name={str(volume['pvc'])!r}, "
+                   f"mount_path={str(volume['mount_path'])!r})")
+    return out
+
+
+def _left_out(step: Step) -> list[str]:
+    o, notes = step.options, []
+    for key in o.limits:
+        notes.append(f"step '{step.name}': resource limit {key} is not compiled")
+    return notes
+
+
+# --------------------------------------------------------------------------------------
+# Compiling
+
+
+def load_module(path: Path) -> Any:
+    """Import a generated module from its file (kfp reads component source from it)."""
+    name = f"liminal_kfp_generated_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def compile_pipeline(
+    pipeline: Pipeline,
+    yaml_path: str | Path,
+    *,
+    image: str | None = None,
+    python_path: str | Path | None = None,
+) -> CompileResult:
+    """Write KFP v2 IR YAML for `pipeline` (and the DSL module, when python_path is given).
+
+    Raises CompileError when the pipeline is invalid or kfp refuses a setting.
+    """
+    from google.protobuf import json_format
+
+    from kfp import compiler
+    from liminal_jupyter.atomic import atomic_write_text
+
+    source, notes = generate_module(pipeline, image)
+    if _needs_kubernetes(pipeline) and not have_kfp_kubernetes():
+        raise CompileError(NEEDS_KFP_KUBERNETES)
+    yaml_path = Path(yaml_path)
+    with tempfile.TemporaryDirectory(prefix="liminal-kfp-") as tmp:
+        module_path = Path(tmp) / "pipeline_kfp.py"
+        module_path.write_text(source, encoding="utf-8")
+        try:
+            module = load_module(module_path)
+            staged = Path(tmp) / "pipeline.yaml"
+            compiler.Compiler().compile(module.pipeline_func, package_path=str(staged))
+            # kfp's own YAML header can be broken (see _to_yaml): take the specs it wrote
+            # from the compiled pipeline instead of parsing that file.
+            spec = json_format.MessageToDict(module.pipeline_func.pipeline_spec)
+            platform = json_format.MessageToDict(module.pipeline_func.platform_spec)
+        except Exception as exc:  # kfp validates names, resources, types
+            raise CompileError(f"kfp could not compile pipeline '{pipeline.name}': "
+                               f"{type(exc).__name__}: {exc}") from exc
+        yaml_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(yaml_path, _to_yaml(spec, pipeline.description or pipeline.name,
+                                              platform))
+    written_py = None
+    if python_path is not None:
+        written_py = Path(python_path)
+        written_py.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(written_py, source)
+    return CompileResult(yaml_path, written_py, notes)
+
+
+def have_kfp_kubernetes() -> bool:
+    try:
+        return importlib.util.find_spec("kfp.kubernetes") is not None
+    except ImportError:
+        return False
+
+
+def _to_yaml(spec: dict[str, Any], description: str,
+             platform: dict[str, Any] | None = None) -> str:
+    """The compiled spec as kfp writes it: its comment header, then `yaml.dump(sort_keys)`,
+    then the platform spec (kfp-kubernetes settings) as a second document when there is one.
+
+    kfp 2.17 pastes parameter defaults and the description into its header comment as they
+    are, so a value with a newline breaks the YAML; here every header line stays a comment.
+    """
+    import yaml
+
+    from kfp.compiler import pipeline_spec_builder
+
+    try:
+        header = pipeline_spec_builder.extract_comments_from_pipeline_spec(spec, description)
+    except Exception:  # a private helper: the header is only a courtesy
+        header = ""
+    lines = [line if line.startswith("#") else "#    " + line
+             for line in header.splitlines()]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    documents = [spec, platform] if platform and platform.get("platforms") else [spec]
+    return text + yaml.dump_all(documents, sort_keys=True)

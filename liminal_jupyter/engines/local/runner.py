@@ -1,0 +1,510 @@
+"""The local runner: a notebook pipeline on this machine, parallel, cached, resumable, tracked.
+
+Each step runs in a kernel process, through the same step executor a KFP pod runs
+(`liminal_jupyter.step.execute`), so a crash or a kill of one step's code never takes the
+runner down. Kernels come warm from a pool (`kernels.py`): started with the prelude run
+while earlier steps run, and recycled (namespace cleared) after a step that succeeded, which
+is what makes a local run of a chain of steps cost little more than one straight papermill
+run. Threads here only drive kernels.
+
+What the run store says is the truth: a step's outputs are trusted only once the runner
+has recorded the step as succeeded (after its manifest was written atomically), so a
+runner killed at any moment leaves nothing half-done that a later run or the cache trusts;
+its kernels notice their parent is gone and exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liminal_jupyter.engines.local.cache import CacheIndex, is_cacheable, step_cache_key
+from liminal_jupyter.engines.local.kernels import KernelPool, WarmKernel
+from liminal_jupyter.pipeline import Pipeline, Step
+from liminal_jupyter.runs.location import liminal_dir
+from liminal_jupyter.runs.progress import Reporter
+from liminal_jupyter.runs.registered import record_registered_models
+from liminal_jupyter.runs.store import RunStore, StepRecord, process_start_time, write_json
+
+RESULT = "result.json"
+LOG = "log.txt"
+
+
+@dataclass
+class RunOptions:
+    parameters: dict[str, Any] = field(default_factory=dict)  # set by the user, typed
+    jobs: int = os.cpu_count() or 1
+    use_cache: bool = True
+    resume: str | None = None
+    tracking: bool = True
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    # A run id reserved by the caller (`launch.launch_run`), so it can answer with the id
+    # before the runner starts; None reserves a new one here.
+    run_id: str | None = None
+    # A new kernel process for every step (as in a KFP pod), instead of recycling the
+    # kernel of a step that succeeded (namespace cleared, prelude re-run).
+    fresh_kernels: bool = False
+    # Where run records go; None: .liminal/ next to the notebook. Notebook CI keeps each
+    # test run's records under its own output folder instead.
+    store_dir: Path | None = None
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    steps: dict[str, StepRecord]
+    run_dir: Path
+    tracking_warning: str | None = None
+
+
+class LocalRun:
+    def __init__(self, notebook: Path, pipeline: Pipeline, options: RunOptions,
+                 reporter: Reporter):
+        self.notebook = notebook.resolve()
+        self.pipeline = pipeline
+        self.options = options
+        self.reporter = reporter
+        self.store = RunStore(options.store_dir or liminal_dir(notebook))
+        self.cache = CacheIndex(self.store)
+        self.records: dict[str, StepRecord] = {}
+        self.kernels: dict[str, WarmKernel] = {}
+        self.pool: KernelPool | None = None
+        self.lock = threading.Lock()
+        self.cancelled = False
+
+    # -- the run ------------------------------------------------------------------------
+    def execute(self) -> RunOutcome:
+        reusable = self._open_run()
+        order = self.pipeline.order()
+        self.reporter.run_started(self.run_id, self.pipeline.name, order)
+        tracker = self._start_tracking()
+        for name, record in reusable.items():
+            self.records[name] = record
+            self.reporter.step_state(name, record.status, _duration(record), "reused")
+        status = "failed"
+        to_run = [n for n in order if n not in self.records]
+        jobs = max(1, self.options.jobs)
+        reuse = not self.options.fresh_kernels
+        limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 2
+        self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
+                               needed=len(to_run), limit=limit, reuse=reuse,
+                               env=self._step_environment())
+        try:
+            self._schedule(order, tracker)
+            failed = [r for r in self.records.values() if r.status == "failed"]
+            status = "failed" if failed else "succeeded"
+        except KeyboardInterrupt:
+            self.cancelled = True
+            self._kill_all()
+            status = "cancelled"
+            raise
+        finally:
+            self.pool.close()
+            if status != "cancelled":
+                self._promote(tracker)
+            message = self._summary_message(status)
+            # MLflow first: a run the store calls finished has its tracking run, registered
+            # models and aliases in place (the panel offers Deploy as soon as it ends).
+            tracker.finish(status)
+            record_registered_models(self.store.run_dir(self.run_id), tracker.tracker)
+            self.store.finish_run(self.run_id, status, message)
+            self.records = {r.step: r for r in self.store.steps(self.run_id)}
+            self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})
+        return RunOutcome(self.run_id, status, self.records, self.store.run_dir(self.run_id),
+                          tracker.disabled_reason)
+
+    def _open_run(self) -> dict[str, StepRecord]:
+        now = time.time()
+        if self.options.resume:
+            run = self.store.get_run(self.options.resume)
+            self.run_id = run.run_id
+            self.user_parameters = dict(run.parameters)
+            reusable, to_run = self.store.resume_plan(run.run_id, self.pipeline)
+            self.store.update_run(run.run_id, status="running", ended=None, started=now,
+                                  runner_pid=os.getpid(),
+                                  runner_start_time=process_start_time(os.getpid()))
+            for name in to_run:
+                self.store.update_step(run.run_id, name, status="waiting", error=None)
+        else:
+            self.run_id = self.options.run_id or self.store.new_run_id()
+            self.user_parameters = dict(self.options.parameters)
+            self.store.create_run(self.run_id, self.notebook, self.pipeline.name, "local",
+                                  self.user_parameters, self.pipeline.order(), started=now)
+            reusable = {}
+        run_dir = self.store.run_dir(self.run_id)
+        write_json(run_dir / "pipeline.json", self.pipeline.to_json())
+        write_json(run_dir / "parameters.json", self.user_parameters)
+        return reusable
+
+    def _start_tracking(self) -> _TrackingThread:
+        """Tracking starts with the first step that really runs.
+
+        A run where every step is a cache hit computed nothing new: it is recorded in the
+        run store, and MLflow (whose import alone takes seconds) is not touched, so such a
+        re-run takes well under a second.
+        """
+        def connect():
+            from liminal_jupyter.tracking.mlflow_tracking import create_tracker
+
+            tracker = create_tracker(self.options.tracking_uri, self.pipeline,
+                                     self.store.root, enabled=self.options.tracking)
+            tracker.start(self.pipeline, self.run_id, self._effective_parameters(),
+                          self.options.experiment, {"liminal.backend": "local"})
+            if tracker.disabled_reason:
+                self.reporter.message(f"warning: tracking is off for this run: "
+                                      f"{tracker.disabled_reason}")
+            elif getattr(tracker, "parent_run_id", None):
+                self.store.update_run(self.run_id, tracking_run_id=tracker.parent_run_id)
+            if any(step.models for step in self.pipeline.steps):
+                tracker.warm_up()
+            return tracker
+
+        return _TrackingThread(connect if self.options.tracking else None)
+
+    def _effective_parameters(self) -> dict[str, Any]:
+        values = {p.name: p.default for p in self.pipeline.parameters}
+        values.update(self.user_parameters)
+        return values
+
+    # -- scheduling ---------------------------------------------------------------------
+    def _schedule(self, order: list[str], tracker) -> None:
+        pending = [n for n in order if n not in self.records]
+        running: dict[Future, str] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs),
+                                thread_name_prefix="liminal-step") as pool:
+            try:
+                self._dispatch(pool, pending, running, tracker)
+            except KeyboardInterrupt:
+                # Kill the kernels before leaving the `with`: its exit waits for the step
+                # threads, which wait for their kernels.
+                self._kill_all()
+                raise
+
+    def _dispatch(self, pool: ThreadPoolExecutor, pending: list[str],
+                  running: dict[Future, str], tracker) -> None:
+        while pending or running:
+            for name in list(pending):
+                state = self._readiness(self.pipeline.step(name))
+                if state == "wait":
+                    continue
+                pending.remove(name)
+                if state == "skip":
+                    self._skip(name)
+                elif not self._try_cache(name, tracker):
+                    if len(running) >= max(1, self.options.jobs):
+                        pending.insert(0, name)
+                        break
+                    tracker.start()
+                    running[pool.submit(self._run_step, name)] = name
+            if not running:
+                if pending and all(self._readiness(self.pipeline.step(n)) == "wait"
+                                   for n in pending):
+                    raise RuntimeError(f"steps can never start: {pending}")
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                record = future.result()
+                self.records[name] = record
+                self._report(name, record, tracker)
+
+    def _readiness(self, step: Step) -> str:
+        states = [self.records[u].status if u in self.records else None for u in step.upstream]
+        if any(s in ("failed", "skipped", "interrupted") for s in states):
+            return "skip"
+        if all(s in ("succeeded", "cached") for s in states):
+            return "ready"
+        return "wait"
+
+    def _skip(self, name: str) -> None:
+        self.store.update_step(self.run_id, name, status="skipped")
+        self.records[name] = self.store.get_step(self.run_id, name)
+        self.reporter.step_state(name, "skipped", None, "an upstream step failed")
+
+    def _inputs(self, step: Step) -> dict[str, dict[str, Any]]:
+        return {i.name: self.records[i.producer].outputs[i.name] for i in step.data_inputs}
+
+    def _cache_key(self, step: Step, inputs: dict[str, dict[str, Any]]) -> str:
+        hashes = {name: saved["sha256"] for name, saved in inputs.items()}
+        return step_cache_key(self.pipeline, step.name, self.user_parameters, hashes,
+                              self.pipeline.kernel)
+
+    def _try_cache(self, name: str, tracker) -> bool:
+        step = self.pipeline.step(name)
+        if not (self.options.use_cache and is_cacheable(step)):
+            return False
+        hit = self.cache.lookup(self._cache_key(step, self._inputs(step)))
+        if hit is None:
+            return False
+        now = time.time()
+        self.store.update_step(
+            self.run_id, name, status="cached", started=now, ended=now,
+            cache_key=hit.cache_key, cached_from_run=hit.origin_run, outputs=hit.outputs,
+            metrics=hit.metrics, executed_notebook=hit.executed_notebook,
+            log_path=hit.log_path,
+        )
+        record = self.store.get_step(self.run_id, name)
+        self.records[name] = record
+        self._report(name, record, tracker)
+        return True
+
+    # -- one step -----------------------------------------------------------------------
+    def _run_step(self, name: str) -> StepRecord:
+        step = self.pipeline.step(name)
+        inputs = self._inputs(step)
+        key = self._cache_key(step, inputs)
+        step_dir = self.store.step_dir(self.run_id, name)
+        step_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (RESULT, "outputs.json"):
+            (step_dir / stale).unlink(missing_ok=True)
+        write_json(step_dir / "inputs.json", inputs)
+        write_json(step_dir / "parameters.json", self.user_parameters)
+        log = step_dir / LOG
+        started = time.time()
+        self.store.update_step(self.run_id, name, status="running", started=started,
+                               cache_key=key, log_path=str(log))
+        self.reporter.step_state(name, "running")
+        result: dict[str, Any] = {}
+        for attempt in range(step.options.retries + 1):
+            if self.cancelled:
+                break
+            result = self._attempt(step, step_dir, log, attempt)
+            if result.get("status") == "succeeded":
+                break
+        ended = time.time()
+        status = "succeeded" if result.get("status") == "succeeded" else "failed"
+        if status == "failed" and self.cancelled:
+            status = "interrupted"  # stopped by the cancel, not by its own code
+        self.store.update_step(
+            self.run_id, name, status=status, ended=ended, attempt=attempt,
+            outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
+            error=result.get("error"), executed_notebook=result.get("executed_notebook"),
+        )
+        return self.store.get_step(self.run_id, name)
+
+    def _prelude(self) -> list[str] | None:
+        """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
+        (then it must run after the parameters cell, in the step notebook)."""
+        from liminal_jupyter.notebook.dataflow import BlockAnalyzer
+        from liminal_jupyter.notebook.source import cell_to_ast
+
+        analyzer = BlockAnalyzer()
+        for cell in self.pipeline.prelude:
+            code = cell_to_ast(cell.source)
+            analyzer.add_cell(code.tree, code.expansion_reads)
+        reads = {read.name for read in analyzer.finish().reads}
+        if reads & {p.name for p in self.pipeline.parameters}:
+            return None
+        return [cell.source for cell in self.pipeline.prelude]
+
+    def _attempt(self, step: Step, step_dir: Path, log: Path, attempt: int) -> dict[str, Any]:
+        """Run the step once, in a warm kernel of the pool (or a fresh one, cold)."""
+        from liminal_jupyter.step.execute import execute_step
+
+        kernel = self.pool.acquire() if self.pool else None
+        timed_out = threading.Event()
+        timer = None
+        with self.lock:  # a cancel between the step's start and here must not be missed
+            if self.cancelled:
+                if kernel is not None:
+                    self.pool.release(kernel, reusable=False)
+                return _failure(step.name, "the run was cancelled before this step started")
+            if kernel is not None:
+                self.kernels[step.name] = kernel
+        if kernel is not None:
+            if step.options.timeout:
+                def expire() -> None:
+                    timed_out.set()
+                    kernel.kill()
+
+                timer = threading.Timer(step.options.timeout, expire)
+                timer.daemon = True
+                timer.start()
+        with open(log, "a", encoding="utf-8") as out:
+            warm = "a warm kernel" if kernel is not None else "a new kernel"
+            out.write(f"--- attempt {attempt + 1} of step {step.name}, in {warm}\n")
+            out.flush()
+            try:
+                result = execute_step(
+                    self.pipeline, step.name, self.user_parameters, self._inputs(step),
+                    step_dir, cwd=self.notebook.parent,
+                    kernel_manager=kernel.manager if kernel else None,
+                    prelude_ran=kernel.prelude_ran if kernel else False, stdout_file=out,
+                    timeout=None if kernel else step.options.timeout,
+                ).to_dict()
+            except ValueError as exc:
+                result = _failure(step.name, f"step '{step.name}' could not start: {exc}")
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if kernel is not None:
+                    with self.lock:
+                        self.kernels.pop(step.name, None)
+                    kernel.close_clients()
+                    healthy = (result.get("status") == "succeeded" and not timed_out.is_set()
+                               and not self.cancelled)
+                    self.pool.release(kernel, reusable=healthy)
+        if timed_out.is_set():
+            result = _failure(step.name, f"step '{step.name}' timed out after "
+                              f"{step.options.timeout} s (its timeout: tag) and was stopped.")
+        write_json(step_dir / RESULT, result)
+        return result
+
+    def _report(self, name: str, record: StepRecord, tracker) -> None:
+        detail = None
+        if record.status == "failed" and record.error:
+            detail = _render_error(record.error)
+        self.reporter.step_state(name, record.status, _duration(record), detail)
+        step = self.pipeline.step(name)
+        ok = record.status in ("succeeded", "cached")
+        tracker.submit(
+            "step_finished", step, record.status, _duration(record) or 0.0,
+            record.metrics if ok else {}, record.outputs if ok else {},
+            self._inputs(step) if ok else {}, record.executed_notebook,
+            record.status == "cached",
+        )
+
+    def _step_environment(self) -> dict[str, str]:
+        """What steps need to find this run's model registry and settings: an inference
+        step's `load_model`, a monitor step's `check_drift` (deploy/)."""
+        from liminal_jupyter.tracking.mlflow_tracking import resolve_tracking_uri
+
+        env = {"MLFLOW_TRACKING_URI": resolve_tracking_uri(self.options.tracking_uri,
+                                                           self.pipeline, self.store.root)}
+        threshold = (self.pipeline.settings or {}).get("drift_threshold")
+        if threshold is not None:
+            env["LIMINAL_DRIFT_THRESHOLD"] = str(threshold)
+        return env
+
+    def _promote(self, tracker: _TrackingThread) -> None:
+        """Ask the tracker to give the run's registered models their alias, if validation
+        passed (it decides; see deploy/gate.py)."""
+        records = self.store.steps(self.run_id)
+        states = {r.step: r.status for r in records}
+        metrics = {k: v for r in records for k, v in (r.metrics or {}).items()}
+        tracker.submit("promote", self.pipeline, states, metrics, self.reporter.message)
+
+    def _kill_all(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            kernels = list(self.kernels.values())
+        for kernel in kernels:
+            kernel.kill()
+        if self.pool is not None:
+            self.pool.close()
+
+    def _summary_message(self, status: str) -> str:
+        counts: dict[str, int] = {}
+        for record in self.store.steps(self.run_id):
+            counts[record.status] = counts.get(record.status, 0) + 1
+        return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+class _TrackingThread:
+    """Calls the tracker from one background thread, in order, connecting on first need.
+
+    Logging a model to MLflow takes seconds; doing it here keeps the scheduler starting
+    steps meanwhile. Events of cache hits wait until a step really runs (`start`); if
+    none does, MLflow is never imported. `finish` waits for everything queued before it.
+    """
+
+    def __init__(self, connect: Any):
+        import queue
+
+        self.connect = connect
+        self.tracker: Any = None
+        self.waiting: list[tuple[str, tuple]] = []
+        self.queue: queue.Queue = queue.Queue()
+        self.thread: threading.Thread | None = None
+
+    @property
+    def disabled_reason(self) -> str | None:
+        return getattr(self.tracker, "disabled_reason", None)
+
+    def start(self) -> None:
+        if self.thread is not None or self.connect is None:
+            return
+        self.thread = threading.Thread(target=self._work, name="liminal-tracking", daemon=True)
+        self.thread.start()
+        for item in self.waiting:
+            self.queue.put(item)
+        self.waiting.clear()
+
+    def submit(self, method: str, *args: Any) -> None:
+        if self.thread is None:
+            self.waiting.append((method, args))
+        else:
+            self.queue.put((method, args))
+
+    def finish(self, status: str) -> None:
+        if self.thread is None:
+            return
+        self.queue.put(("finish", (status,)))
+        self.queue.put(None)
+        self.thread.join()
+
+    def _work(self) -> None:
+        import logging
+        import warnings
+
+        # MLflow's own hints (schema inference, pickle formats) are for MLflow users; the
+        # run's terminal shows our progress and our warnings only.
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+        try:
+            self.tracker = self.connect()
+        except Exception as exc:  # tracking must never stop a run
+            print(f"warning: MLflow tracking is off for this run: {exc}", file=sys.stderr)
+        logging.getLogger("mlflow").setLevel(logging.ERROR)  # importing mlflow resets it
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            method, args = item
+            if self.tracker is None:
+                continue
+            try:
+                getattr(self.tracker, method)(*args)
+            except Exception as exc:
+                print(f"warning: MLflow tracking failed: {exc}", file=sys.stderr)
+
+
+def _failure(step: str, message: str) -> dict[str, Any]:
+    return {"status": "failed", "error": {"step": step, "message": message}}
+
+
+def _render_error(error: dict[str, Any]) -> str:
+    if "message" in error and "ename" not in error:
+        return error["message"]
+    from liminal_jupyter.step.execute import StepError
+
+    try:
+        return StepError.from_dict(error).render()
+    except (TypeError, KeyError):
+        return json.dumps(error)
+
+
+def _duration(record: StepRecord) -> float | None:
+    if record.started is None or record.ended is None:
+        return None
+    return record.ended - record.started
+
+
+def _width(pipeline: Pipeline, steps: list[str]) -> int:
+    """How many of `steps` can run at once, at most: the most of them at one depth of the
+    DAG (an estimate; the pool starts another kernel whenever a step would wait)."""
+    depth: dict[str, int] = {}
+    for name in pipeline.order():
+        depth[name] = 1 + max((depth[u] for u in pipeline.step(name).upstream), default=-1)
+    per_depth = Counter(depth[name] for name in steps)
+    return max(per_depth.values(), default=1)

@@ -1,0 +1,168 @@
+"""`model:VAR` as KFP Model artifacts and `secret:NAME:KEY:ENV` via kfp-kubernetes.
+
+The kfp.local run happens in a child process (kfp.local is process-wide state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("kfp")
+import yaml  # noqa: E402  (a kfp dependency)
+from kfp import components  # noqa: E402
+
+from liminal_jupyter.engines.kfp import compile as kfp_compile  # noqa: E402
+from liminal_jupyter.engines.kfp.commands import add_compile_command  # noqa: E402
+from liminal_jupyter.engines.kfp.compile import (  # noqa: E402
+    NEEDS_KFP_KUBERNETES,
+    CompileError,
+    compile_pipeline,
+    generate_module,
+)
+from liminal_jupyter.notebook.parse import parse_notebook  # noqa: E402
+from tests.conftest import EXAMPLES, code  # noqa: E402
+
+IRIS = EXAMPLES / "iris_classification.ipynb"
+
+RUN_SCRIPT = textwrap.dedent("""\
+    import json, pathlib, sys
+    from kfp import components, local
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[2])
+    pipeline = components.load_component_from_file(sys.argv[1])
+    pipeline(n_estimators=10)
+    found = [str(p) for p in pathlib.Path(sys.argv[2]).rglob("model_clf")]
+    metadata = {}
+    for meta in pathlib.Path(sys.argv[2]).rglob("executor_output.json"):
+        for name, artifacts in json.loads(meta.read_text()).get("artifacts", {}).items():
+            if name == "model_clf":
+                metadata = artifacts["artifacts"][0].get("metadata", {})
+    print("LIMINAL-RESULT " + json.dumps({"paths": found, "metadata": metadata}))
+""")
+
+
+def compile_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="liminal-nb")
+    add_compile_command(parser.add_subparsers())
+    args = parser.parse_args(["compile", *argv])
+    return args.handler(args)
+
+
+def test_iris_model_is_a_kfp_model_artifact_that_loads(tmp_path):
+    notebook = tmp_path / "iris_classification.ipynb"
+    shutil.copy(IRIS, notebook)
+    yaml_path = tmp_path / "iris.yaml"
+    compile_pipeline(parse_notebook(notebook), yaml_path)
+    components.load_component_from_file(str(yaml_path))
+    spec = yaml.safe_load(yaml_path.read_text())
+    outputs = spec["components"]["comp-step-train"]["outputDefinitions"]["artifacts"]
+    assert outputs["model_clf"]["artifactType"]["schemaTitle"] == "system.Model"
+    assert outputs["step_outputs"]["artifactType"]["schemaTitle"] == "system.Dataset"
+    assert "model_clf" not in spec["components"]["comp-step-evaluate"].get(
+        "outputDefinitions", {}).get("artifacts", {})
+
+    root = tmp_path / "root"
+    script = tmp_path / "run_kfp_local.py"
+    script.write_text(RUN_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(yaml_path), str(root)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("LIMINAL-RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-4000:] + done.stderr[-4000:]
+    result = json.loads(lines[-1].split(" ", 1)[1])
+    model_files = [p for p in result["paths"] if "/step-train/" in p]
+    assert len(model_files) == 1, result
+    import joblib
+    from sklearn.base import BaseEstimator
+
+    clf = joblib.load(model_files[0])
+    assert isinstance(clf, BaseEstimator)
+    import pandas as pd
+
+    rows = pd.DataFrame([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]],
+                        columns=list(clf.feature_names_in_))
+    assert len(clf.predict(rows)) == 2
+    meta = result["metadata"]
+    assert meta["marshaller"] == "joblib" and meta["variable"] == "clf"
+    assert meta["framework"] == "sklearn"
+    assert "registered_name" in meta
+
+
+def _secret_notebook(write_nb):
+    return write_nb([
+        code("a = 1", "step:first"),
+        code("b = a + 1", "step:second", "secret:db-creds:password:DB_PASS"),
+    ])
+
+
+def test_secret_tags_compile_to_the_kubernetes_platform_config(write_nb, tmp_path, capsys):
+    nb = _secret_notebook(write_nb)
+    yaml_path = tmp_path / "s.yaml"
+    assert compile_cli(str(nb), "-o", str(yaml_path)) == 0
+    assert "secret" not in capsys.readouterr().err  # no longer a left-out note
+    components.load_component_from_file(str(yaml_path))
+    docs = list(yaml.safe_load_all(yaml_path.read_text()))
+    assert len(docs) == 2
+    executors = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    config = executors["exec-step-second"]
+    assert "exec-step-first" not in executors
+    text = json.dumps(config)
+    assert "db-creds" in text and "password" in text and "DB_PASS" in text
+
+
+def test_no_secrets_no_kubernetes_import_and_one_document(write_nb, tmp_path):
+    nb = write_nb([code("a = 1", "step:first")])
+    source, _ = generate_module(parse_notebook(nb))
+    assert "from kfp import kubernetes" not in source
+    yaml_path = tmp_path / "p.yaml"
+    compile_pipeline(parse_notebook(nb), yaml_path)
+    assert len(list(yaml.safe_load_all(yaml_path.read_text()))) == 1
+
+
+def test_secrets_without_kfp_kubernetes_fail_clearly(write_nb, tmp_path, monkeypatch, capsys):
+    nb = _secret_notebook(write_nb)
+    monkeypatch.setattr(kfp_compile, "have_kfp_kubernetes", lambda: False)
+    with pytest.raises(CompileError, match=r"pip install 'liminal-jupyter\[kubernetes\]'"):
+        compile_pipeline(parse_notebook(nb), tmp_path / "s.yaml")
+    assert compile_cli(str(nb), "-o", str(tmp_path / "s.yaml")) != 0
+    assert NEEDS_KFP_KUBERNETES in capsys.readouterr().err
+    assert not (tmp_path / "s.yaml").exists()
+    # without secrets compile still works (the module does not import kfp.kubernetes)
+    plain = write_nb([code("a = 1", "step:first")], name="plain.ipynb")
+    compile_pipeline(parse_notebook(plain), tmp_path / "p.yaml")
+
+
+def test_labels_annotations_and_volumes_compile_to_the_kubernetes_config(write_nb, tmp_path,
+                                                                         capsys):
+    nb = write_nb(
+        [code("a = 1", "step:first", "label:team:ml", "annotation:owner:data-science",
+              "timeout:90s"),
+         code("print(a)", "step:second")],
+        {"liminal": {"volumes": [{"pvc": "shared-data", "mount_path": "/data"}]}},
+    )
+    yaml_path = tmp_path / "k.yaml"
+    assert compile_cli(str(nb), "-o", str(yaml_path)) == 0
+    assert "not compiled" not in capsys.readouterr().err
+    components.load_component_from_file(str(yaml_path))
+    executors = list(yaml.safe_load_all(yaml_path.read_text()))[1]["platforms"]["kubernetes"][
+        "deploymentSpec"]["executors"]
+    first, second = json.dumps(executors["exec-step-first"]), json.dumps(
+        executors["exec-step-second"])
+    assert "team" in first and "ml" in first and "owner" in first and "data-science" in first
+    for config in (first, second):  # the volume goes on every step
+        assert "shared-data" in config and "/data" in config
+    assert "team" not in second
+    assert executors["exec-step-first"]["activeDeadlineSeconds"] == "90"  # timeout:90s
+
+
+def test_a_malformed_volumes_setting_is_an_error(write_nb):
+    nb = write_nb([code("a = 1", "step:first")],
+                  {"liminal": {"volumes": [{"pvc": "x", "mount_path": "relative"}]}})
+    pipeline = parse_notebook(nb)
+    assert [d.code for d in pipeline.errors] == ["bad-setting"]
+
