@@ -154,7 +154,7 @@ class LocalRun:
         re-run takes well under a second.
         """
         def connect():
-            from liminal_jupyter.tracking.mlflow_tracking import create_tracker
+            from liminal_jupyter.tracking.run import create_tracker
 
             tracker = create_tracker(self.options.tracking_uri, self.pipeline,
                                      self.store.root, enabled=self.options.tracking)
@@ -377,22 +377,26 @@ class LocalRun:
     def _step_environment(self) -> dict[str, str]:
         """What steps need to find this run's model registry and settings: an inference
         step's `load_model`, a monitor step's `check_drift` (deploy/)."""
-        from liminal_jupyter.tracking.mlflow_tracking import resolve_tracking_uri
+        from liminal_jupyter.tracking.uri import resolve_tracking_uri
 
-        env = {"MLFLOW_TRACKING_URI": resolve_tracking_uri(self.options.tracking_uri,
-                                                           self.pipeline, self.store.root)}
+        env = {"MLFLOW_TRACKING_URI": resolve_tracking_uri(
+            self.options.tracking_uri, self.pipeline.settings, self.store.root)}
         threshold = (self.pipeline.settings or {}).get("drift_threshold")
         if threshold is not None:
             env["LIMINAL_DRIFT_THRESHOLD"] = str(threshold)
         return env
 
     def _promote(self, tracker: _TrackingThread) -> None:
-        """Ask the tracker to give the run's registered models their alias, if validation
-        passed (it decides; see deploy/gate.py)."""
+        """Ask the promotion gate (deploy/gate.py) whether the run passed validation, and
+        hand its decision to the tracker, which sets the alias and tags it says."""
+        from liminal_jupyter.deploy.gate import decide
+
         records = self.store.steps(self.run_id)
         states = {r.step: r.status for r in records}
         metrics = {k: v for r in records for k, v in (r.metrics or {}).items()}
-        tracker.submit("promote", self.pipeline, states, metrics, self.reporter.message)
+        phases = {step.name: step.phase for step in self.pipeline.steps}
+        decision = decide(self.pipeline.settings or {}, phases, states, metrics)
+        tracker.submit("promote", decision, self.reporter.message)
 
     def _kill_all(self) -> None:
         with self.lock:
