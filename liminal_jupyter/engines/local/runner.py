@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 from collections import Counter
@@ -81,6 +80,7 @@ class LocalRun:
         self.pool: KernelPool | None = None
         self.lock = threading.Lock()
         self.cancelled = False
+        self.warnings: list[str] = []  # tolerated failures, as the reporter was told them
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -98,7 +98,7 @@ class LocalRun:
         limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 2
         self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
                                needed=len(to_run), limit=limit, reuse=reuse,
-                               env=self._step_environment())
+                               env=self._step_environment(), on_warning=self._warn)
         try:
             self._schedule(order, tracker)
             failed = [r for r in self.records.values() if r.status == "failed"]
@@ -112,11 +112,12 @@ class LocalRun:
             self.pool.close()
             if status != "cancelled":
                 self._promote(tracker)
-            message = self._summary_message(status)
             # MLflow first: a run the store calls finished has its tracking run, registered
             # models and aliases in place (the panel offers Deploy as soon as it ends).
             tracker.finish(status)
-            record_registered_models(self.store.run_dir(self.run_id), tracker.tracker)
+            record_registered_models(self.store.run_dir(self.run_id), tracker.tracker,
+                                     self._warn)
+            message = self._summary_message(status)  # with what tracking warned of
             self.store.finish_run(self.run_id, status, message)
             self.records = {r.step: r for r in self.store.steps(self.run_id)}
             self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})
@@ -157,19 +158,17 @@ class LocalRun:
             from liminal_jupyter.tracking.run import create_tracker
 
             tracker = create_tracker(self.options.tracking_uri, self.pipeline,
-                                     self.store.root, enabled=self.options.tracking)
+                                     self.store.root, enabled=self.options.tracking,
+                                     on_warning=self._warn)
             tracker.start(self.pipeline, self.run_id, self._effective_parameters(),
                           self.options.experiment, {"liminal.backend": "local"})
-            if tracker.disabled_reason:
-                self.reporter.message(f"warning: tracking is off for this run: "
-                                      f"{tracker.disabled_reason}")
-            elif getattr(tracker, "parent_run_id", None):
+            if getattr(tracker, "parent_run_id", None):
                 self.store.update_run(self.run_id, tracking_run_id=tracker.parent_run_id)
             if any(step.models for step in self.pipeline.steps):
                 tracker.warm_up()
             return tracker
 
-        return _TrackingThread(connect if self.options.tracking else None)
+        return _TrackingThread(connect if self.options.tracking else None, self._warn)
 
     def _effective_parameters(self) -> dict[str, Any]:
         values = {p.name: p.default for p in self.pipeline.parameters}
@@ -411,7 +410,25 @@ class LocalRun:
         counts: dict[str, int] = {}
         for record in self.store.steps(self.run_id):
             counts[record.status] = counts.get(record.status, 0) + 1
-        return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return "; ".join(filter(None, [summary, self._warnings_note()]))
+
+    def _warn(self, text: str) -> None:
+        """A tolerated failure (tracking, a warm kernel): a `warning` event for whoever
+        watches the run, and a note in the run's record for the panel and `show`."""
+        with self.lock:
+            self.warnings.append(text)
+        self.reporter.warning(text)
+        if self.store.get_run(self.run_id).status == "running":
+            self.store.update_run(self.run_id, message=self._warnings_note())
+
+    def _warnings_note(self) -> str:
+        with self.lock:
+            said = list(self.warnings)
+        if not said:
+            return ""
+        more = f" (and {len(said) - 3} more)" if len(said) > 3 else ""
+        return f"warning{'s' if len(said) > 1 else ''}: " + "; ".join(said[:3]) + more
 
 
 class _TrackingThread:
@@ -422,10 +439,11 @@ class _TrackingThread:
     none does, MLflow is never imported. `finish` waits for everything queued before it.
     """
 
-    def __init__(self, connect: Any):
+    def __init__(self, connect: Any, warn: Any):
         import queue
 
         self.connect = connect
+        self.warn = warn  # the runner's: a warning event, never a bare print
         self.tracker: Any = None
         self.waiting: list[tuple[str, tuple]] = []
         self.queue: queue.Queue = queue.Queue()
@@ -467,8 +485,8 @@ class _TrackingThread:
         warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
         try:
             self.tracker = self.connect()
-        except Exception as exc:  # tracking must never stop a run
-            print(f"warning: MLflow tracking is off for this run: {exc}", file=sys.stderr)
+        except Exception as exc:  # tracking must never stop a run; said, then off
+            self.warn(f"MLflow tracking is off for this run: {type(exc).__name__}: {exc}")
         logging.getLogger("mlflow").setLevel(logging.ERROR)  # importing mlflow resets it
         while True:
             item = self.queue.get()
@@ -479,8 +497,8 @@ class _TrackingThread:
                 continue
             try:
                 getattr(self.tracker, method)(*args)
-            except Exception as exc:
-                print(f"warning: MLflow tracking failed: {exc}", file=sys.stderr)
+            except Exception as exc:  # a tracker bug must not stop the run; said
+                self.warn(f"MLflow tracking failed ({method}): {type(exc).__name__}: {exc}")
 
 
 def _failure(step: str, message: str) -> dict[str, Any]:
