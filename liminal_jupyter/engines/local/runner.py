@@ -294,15 +294,7 @@ class LocalRun:
     def _prelude(self) -> list[str] | None:
         """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
         (then it must run after the parameters cell, in the step notebook)."""
-        from liminal_jupyter.notebook.dataflow import BlockAnalyzer
-        from liminal_jupyter.notebook.source import cell_to_ast
-
-        analyzer = BlockAnalyzer()
-        for cell in self.pipeline.prelude:
-            code = cell_to_ast(cell.source)
-            analyzer.add_cell(code.tree, code.expansion_reads)
-        reads = {read.name for read in analyzer.finish().reads}
-        if reads & {p.name for p in self.pipeline.parameters}:
+        if set(self.pipeline.prelude_reads) & {p.name for p in self.pipeline.parameters}:
             return None
         return [cell.source for cell in self.pipeline.prelude]
 

@@ -54,6 +54,25 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"waited {timeout} s for {what}")
 
 
+def test_a_prelude_that_reads_a_parameter_runs_after_the_values_set_for_the_run(
+    write_nb, tmp_path, capsys
+):
+    """The IR says what the prelude reads (`prelude_reads`): one that reads a parameter is
+    not run ahead in a warm kernel, where the value set for the run is not known yet."""
+    notebook = write_nb([
+        code("scale = 2", "parameters"),
+        code("FACTOR = scale * 10", "functions"),
+        code("import json, pathlib\npathlib.Path('seen.json').write_text(json.dumps(FACTOR))",
+             "step:only"),
+    ])
+    status, out, err = cli(capsys, "run", str(notebook), "--no-tracking", "-p", "scale=3")
+    assert status == 0, out + err
+    assert json.loads((tmp_path / "seen.json").read_text()) == 30
+    # Run ahead, it would fail (`scale` unknown) and only the cold fallback would save
+    # the step: that is a warning, and there is none.
+    assert "warning" not in out + err
+
+
 # -- 2. data passing by type --------------------------------------------------------------
 def test_values_of_each_kind_reach_a_later_step_intact(write_nb, tmp_path, capsys):
     notebook = write_nb([
