@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from liminal_jupyter.tracking.session import describe, global_tracking_uri
@@ -51,6 +51,8 @@ class ModelNotLogged(Exception):
 class LoggedModel:
     uri: str  # models:/m-... of the logged model
     training: Any  # the step data that fits it (a DataFrame or 2-D array), or None
+    flavor: str = ""  # the attempt that worked, e.g. "scikit-learn (cloudpickle)"
+    failed_first: list[str] = field(default_factory=list)  # better flavors that failed, why
 
 
 def log_model(
@@ -97,7 +99,7 @@ def log_model(
         except Exception as exc:  # a flavor that cannot hold it: the next one is tried
             failures.append(f"as {label}: {describe(exc)}")
             continue
-        return LoggedModel(uri, training)
+        return LoggedModel(uri, training, label, failures)
     raise ModelNotLogged("; ".join(failures), attempted=True)
 
 

@@ -398,6 +398,9 @@ class RunTracker:
             if exc.attempted and self.disabled_reason is None:
                 self._disable_if_down()
             return None
+        if logged.failed_first:  # logged, but not as well as it could be: say why
+            self._warn(f"{what} was logged as {logged.flavor}; first tried "
+                       f"{'; '.join(logged.failed_first)}")
         self._log_reference_profile(what, nested, logged.training)
         self._register(what, logged.uri, model.registered_name or self.pipeline_name or var,
                        registered, nested, step=step.name, variable=var)

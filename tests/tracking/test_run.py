@@ -404,3 +404,34 @@ def test_warnings_go_to_the_callback_when_one_is_given(tmp_path):
         warnings.simplefilter("error")  # a Python warning would fail the test
         tracker.start(_pipeline(), "r-cb", {}, None, {})
     assert len(said) == 1 and "not reachable" in said[0] and said == tracker.messages
+
+
+def test_a_model_logged_with_a_lesser_flavor_says_why(tmp_path, no_env_uri, global_uri):
+    """skops cannot hold a notebook's own function: the model falls back to cloudpickle,
+    which works, and the warning says why the safer format was not used."""
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from liminal_jupyter.step.marshal import save_value as save
+
+    frame = _frame()
+    features = frame[["a", "b"]]
+    model = make_pipeline(FunctionTransformer(lambda x: x * 2.0), LogisticRegression())
+    liminal = tmp_path / ".liminal"
+    pipeline = _pipeline(models=[Model("clf")])
+    said: list[str] = []
+    tracker = create_tracker(None, pipeline, liminal, on_warning=said.append)
+    tracker.start(pipeline, "r-fallback", {}, None, {})
+    outputs = {"clf": save("clf", model.fit(features, frame["target"]),
+                           tmp_path / "values").to_dict()}
+    result = tracker.step_finished(pipeline.step("train"), "succeeded", 1.0, {}, outputs,
+                                   {}, None, False)
+    tracker.finish("succeeded")
+    assert len(said) == 1, said
+    assert said[0].startswith("model 'clf' of step 'train' was logged as scikit-learn "
+                              "(cloudpickle); first tried as scikit-learn: ")
+    global_uri(default_tracking_uri(liminal))
+    loaded = mlflow.pyfunc.load_model(result["models"]["clf"])
+    assert list(loaded.predict(features)) == list(model.predict(features))
