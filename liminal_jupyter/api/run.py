@@ -177,10 +177,10 @@ class Run:
 
     def error(self, step: str) -> str | None:
         """Why the step failed (cell, error, traceback), or None if it did not fail."""
-        from liminal_jupyter.engines.local.runner import _render_error
+        from liminal_jupyter.step.execute import render_error
 
         record = self.store.get_step(self.run_id, step)
-        return _render_error(record.error) if record.error else None
+        return render_error(record.error, record.step) if record.error else None
 
     # -- showing ----------------------------------------------------------------------------
     def view(self) -> Any:
