@@ -125,9 +125,11 @@ class Run:
     def cancel(self) -> bool:
         """Stop the run: finished steps are kept, running ones are stopped, and the run is
         recorded 'cancelled'. False when it was not running any more."""
-        from liminal_jupyter.runs.launch import cancel_run
+        from liminal_jupyter.engines.registry import engines
 
-        return cancel_run(self.store, self.run_id)
+        engine = engines().get(self.store.get_run(self.run_id).backend)
+        return bool(engine and engine.capabilities.cancel
+                    and engine.cancel(self.store, self.run_id))
 
     def on_finish(self, callback: Callable[[], None]) -> None:
         """Call `callback()` once `wait()` has seen the end (views use it for a last draw)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    pass
+    from liminal_jupyter.runs.store import RunStore
 
 
 class EngineRefused(Exception):
@@ -94,13 +94,37 @@ class Engine(Protocol):
       anything beside the notebook (the server's POST /liminal/compile).
     - any engine may have `add_commands(subparsers)` for commands of its own (kfp: submit,
       watch).
-    Cancelling a running local run, its logs and its state are the runs ledger's
-    (runs/launch.py, runs/store.py): every engine records to it the same way.
+    Every engine has `status(store, run_id) -> str` (a remote engine asks its host first),
+    and, as its capabilities say, `cancel(store, run_id) -> bool`, `logs(store, run_id,
+    step) -> str | None` and `follow(store, run_id, on_change, interval) -> str`. An engine
+    that runs on this machine gets them from `LedgerEngine`: the runs ledger knows.
     """
 
     name: str
     description: str
     capabilities: Capabilities
+
+
+class LedgerEngine:
+    """What an engine that runs on this machine, through `liminal-nb run`, has without
+    writing it: its runs record themselves as they go, so their state and logs are the runs
+    ledger's, and cancelling one is a SIGTERM to its runner (runs/launch.py)."""
+
+    def status(self, store: RunStore, run_id: str) -> str:
+        return store.get_run(run_id).status
+
+    def cancel(self, store: RunStore, run_id: str) -> bool:
+        """Stop a running run (finished steps are kept); False when it is not running."""
+        from liminal_jupyter.runs.launch import cancel_run
+
+        return cancel_run(store, run_id)
+
+    def logs(self, store: RunStore, run_id: str, step: str) -> str | None:
+        record = store.get_step(run_id, step)
+        log = Path(record.log_path) if record.log_path else None
+        if log is None or not log.is_file():
+            return None
+        return log.read_text(encoding="utf-8", errors="replace")
 
 
 @dataclass

@@ -174,3 +174,47 @@ def test_a_plugin_engine_runs_the_example_pipeline(installed, tmp_path):
     listed = subprocess.run([*LIMINAL_NB, "runs", str(notebook), "--json"],
                             capture_output=True, text=True, timeout=120)
     assert [r["backend"] for r in json.loads(listed.stdout)] == ["inline"]
+
+
+def test_a_submitted_kfp_run_is_followed_through_its_engine(tmp_path, monkeypatch):
+    """The remote engine's status and follow mirror the host's state into the runs ledger.
+
+    No Kubeflow cluster runs here: the host is tests/engines/kfp/kfp_standin.py, a stand-in
+    on 127.0.0.1 that speaks KFP's REST v2beta1 contract as kfp.Client uses it."""
+    from liminal_jupyter.engines.kfp.submit import submit
+    from liminal_jupyter.notebook.parse import parse_notebook
+    from tests.engines.kfp.kfp_standin import KfpStandin
+
+    monkeypatch.delenv("KF_PIPELINES_TOKEN", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/kfp/context.json
+    notebook = tmp_path / "iris_classification.ipynb"
+    notebook.write_text((EXAMPLES / "iris_classification.ipynb").read_text())
+    engine = registry.get_engine("kfp")
+    assert not engine.capabilities.cancel
+    with KfpStandin() as host:
+        done = submit(notebook, parse_notebook(notebook), host.url, {})
+        store = run_store_for(notebook)
+        assert engine.status(store, done.run_id) == "running"  # the host says PENDING
+        seen = []
+        assert engine.follow(store, done.run_id, lambda s: seen.append(s.state),
+                             interval=0.01) == "succeeded"
+    assert seen[-1] == "SUCCEEDED"
+    assert {s.status for s in store.steps(done.run_id)} == {"succeeded"}
+    assert engine.status(store, done.run_id) == "succeeded"  # finished: no host asked
+
+
+async def test_the_server_cancels_through_the_run_engine(api, put_nb, jp_root_dir):
+    """DELETE /liminal/runs/ID asks the run's engine: a KFP submission cannot be cancelled
+    from here (409 says so), a local run that is not running any more is a 409 too."""
+    from tests.conftest import code
+
+    notebook = put_nb([code("x = 1", "step:a")], "nb.ipynb")
+    store = run_store_for(notebook)
+    store.create_run("kfp-run", notebook, "nb", "kfp", {}, ["a"], runner_pid=None,
+                     host="http://127.0.0.1:1", remote_id="r-1")
+    status, reply = await api("DELETE", "runs", "kfp-run", params={"path": "nb.ipynb"})
+    assert status == 409 and "ran on kfp, which cannot cancel" in reply["message"]
+    store.create_run("done-run", notebook, "nb", "local", {}, ["a"])
+    store.finish_run("done-run", "succeeded", None)
+    status, reply = await api("DELETE", "runs", "done-run", params={"path": "nb.ipynb"})
+    assert status == 409 and "is not running (it is succeeded)" in reply["message"]

@@ -11,6 +11,7 @@ from liminal_jupyter.engines.base import (
     Capabilities,
     CompiledFile,
     EngineRefused,
+    LedgerEngine,
     RunRequest,
     RunResult,
 )
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from liminal_jupyter.runs.progress import Reporter
 
 
-class AirflowLocalEngine:
+class AirflowLocalEngine(LedgerEngine):
     name = "airflow"
     description = ("compile to an Apache Airflow 3 DAG and run it with `airflow dags test` "
                    "(needs pip install 'liminal-jupyter[airflow]')")

@@ -11,6 +11,7 @@ from liminal_jupyter.engines.base import (
     Capabilities,
     CompiledFile,
     EngineRefused,
+    LedgerEngine,
     RunRequest,
     RunResult,
 )
@@ -27,6 +28,33 @@ class KfpEngine:
                    "follow its runs (liminal-nb submit / watch)")
     capabilities = Capabilities(remote=True, run=False, submit=True, compile=True,
                                 cancel=False, logs=False)
+
+    def status(self, store: Any, run_id: str) -> str:
+        """The run's state on its host, mirrored into the runs ledger first."""
+        from liminal_jupyter.engines.kfp.submit import connect, get_state, record_state
+
+        record = store.get_run(run_id)
+        if record.finished or not (record.host and record.remote_id):
+            return record.status
+        state = get_state(connect(record.host), record.host, record.remote_id)
+        record_state(store, run_id, state)
+        return store.get_run(run_id).status
+
+    def follow(self, store: Any, run_id: str, on_change: Any = None,
+               interval: float = 5.0) -> str:
+        """Poll the host to the run's end, mirroring each change into the runs ledger (and
+        telling `on_change(state)`); the status it ended with."""
+        from liminal_jupyter.engines.kfp.submit import connect, follow, record_state
+
+        record = store.get_run(run_id)
+
+        def changed(state: Any) -> None:
+            record_state(store, run_id, state)
+            if on_change is not None:
+                on_change(state)
+
+        follow(connect(record.host), record.host, record.remote_id, interval, changed)
+        return store.get_run(run_id).status
 
     def add_commands(self, commands: argparse._SubParsersAction) -> None:
         """`liminal-nb submit` and `watch`."""
@@ -62,7 +90,7 @@ class KfpEngine:
                                 "application/yaml", list(result.notes))
 
 
-class KfpLocalEngine:
+class KfpLocalEngine(LedgerEngine):
     name = "kfp-local"
     description = ("compile to KFP and run the YAML with KFP's own local runner "
                    "(kfp.local), to prove it works")

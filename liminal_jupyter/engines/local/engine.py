@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from liminal_jupyter.engines.base import Capabilities, EngineRefused, RunRequest, RunResult
+from liminal_jupyter.engines.base import (
+    Capabilities,
+    EngineRefused,
+    LedgerEngine,
+    RunRequest,
+    RunResult,
+)
 
 if TYPE_CHECKING:
     from liminal_jupyter.runs.progress import Reporter
 
 
-class LocalEngine:
+class LocalEngine(LedgerEngine):
     name = "local"
     description = ("this machine's runner (the default): steps in warm kernels, in parallel, "
                    "cached and resumable, tracked in MLflow")
