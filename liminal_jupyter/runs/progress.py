@@ -38,7 +38,9 @@ class Reporter:
     def message(self, text: str) -> None: ...
 
     def warning(self, text: str) -> None:
-        """Something failed and the run goes on; `text` says what and why."""
+        """Something failed and the run goes on; `text` says what and why. A reporter that
+        shows messages but knows no warnings still shows it, as a message."""
+        self.message(f"warning: {text}")
 
     def run_finished(self, status: str, summary: dict[str, Any]) -> None: ...
 
