@@ -80,9 +80,9 @@ class Pipeline:
 
     @property
     def steps(self) -> dict[str, Step]:
-        """The steps, in run order: name -> Step (cells, inputs, outputs, options, phase)."""
-        order = self.ir.order() if self.ir.valid else [s.name for s in self.ir.steps]
-        return {name: self.ir.step(name) for name in order}
+        """The steps, in notebook order as `liminal-nb inspect` lists them: name -> Step
+        (cells, inputs, outputs, kept values, options, phase). Run order is `ir.order()`."""
+        return {step.name: step for step in self.ir.steps}
 
     @property
     def parameters(self) -> dict[str, Parameter]:
