@@ -202,6 +202,21 @@ class Pipeline:
         """A handle on a recorded run of this notebook (a unique prefix of its id is enough)."""
         return Run(run_id, self.notebook)
 
+    def load_inputs(self, step: str, run: str | None = None,
+                    into: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Load the inputs `step` read in a run into `into` (e.g. `globals()`), to debug it
+        in this kernel; returns them, name -> value (data and parameters).
+
+        run: a run id or prefix; default the latest run that reached the step. The values
+        are that run's artifacts, loaded only through the marshallers (hash-checked); one
+        saved with cloudpickle is announced first, since unpickling runs code.
+        Raises liminal_jupyter.api.inputs.InputsUnavailable (a LookupError) saying why not.
+        """
+        from liminal_jupyter.api.inputs import load_inputs
+
+        loaded = load_inputs(self.notebook, step, run=run, into=into)
+        return {**loaded.values, **loaded.parameters}
+
     # -- compiling --------------------------------------------------------------------------
     def compile(
         self, path: str | os.PathLike[str] | None = None, target: str = "kfp", *,
