@@ -124,6 +124,7 @@ def _input_records(store: RunStore, record: StepRecord, step: Any) -> dict[str, 
     except (OSError, ValueError):
         found = {}
     missing = []
+    in_manifests: dict[str, dict[str, dict]] | None = None
     for inp in step.data_inputs:
         if inp.name in found:
             continue
@@ -133,6 +134,13 @@ def _input_records(store: RunStore, record: StepRecord, step: Any) -> dict[str, 
             producer = None
         if producer is not None and inp.name in producer.outputs:
             found[inp.name] = producer.outputs[inp.name]
+            continue
+        if in_manifests is None:  # engines that keep outputs only in their manifests
+            from liminal_jupyter.runs.values import manifest_outputs
+
+            in_manifests = manifest_outputs(store, record.run_id)
+        if inp.name in in_manifests.get(inp.producer or "", {}):
+            found[inp.name] = in_manifests[inp.producer or ""][inp.name]
         else:
             missing.append(f"{inp.name} (from step {inp.producer})")
     if missing:

@@ -161,6 +161,12 @@ class Run:
         for record in reversed(records):
             if variable in record.outputs:
                 return self._load_saved(record.outputs[variable])
+        from liminal_jupyter.runs.values import ValueNotFound, find_saved
+
+        try:  # an engine that keeps its values only in step manifests (kfp-local)
+            return self._load_saved(find_saved(self.store, self.run_id, variable, step)[1])
+        except ValueNotFound:
+            pass
         saved = sorted({name for r in self.step_records() for name in r.outputs})
         where = f"step {step!r}" if step else "any step"
         raise KeyError(

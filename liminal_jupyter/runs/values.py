@@ -41,6 +41,38 @@ def not_kept(record: StepRecord, store: RunStore) -> dict[str, str]:
     return dict(manifest(record, store).get("not_kept") or {})
 
 
+def manifest_outputs(store: RunStore, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """step -> saved-value records (absolute paths), from the step manifests in the run's
+    folder that name their step: how the values of an engine that records no outputs in
+    the ledger (kfp-local keeps them in its pipeline root) are still reachable."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    run_dir = store.run_dir(run_id)
+    for path in sorted(run_dir.rglob("outputs.json")) if run_dir.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        step = data.get("step") if isinstance(data, dict) else None
+        step = step if isinstance(step, str) else _rendered_step(path.parent)
+        if step is None:
+            continue
+        for name, record in (data.get("outputs") or {}).items():
+            if isinstance(record, dict) and "path" in record:
+                found.setdefault(step, {})[name] = {
+                    **record, "path": str(path.parent / record["path"])}
+    return found
+
+
+def _rendered_step(folder: Path) -> str | None:
+    """The step a step executor's folder belongs to: its rendered step.ipynb says."""
+    try:
+        data = json.loads((folder / "step.ipynb").read_text(encoding="utf-8"))
+        step = data["metadata"]["liminal"]["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return step if isinstance(step, str) else None
+
+
 def find_saved(store: RunStore, run_id: str, name: str, step: str | None = None
                ) -> tuple[str, dict[str, Any]]:
     """(step, saved-value record) of the last step, in run order, that kept `name`."""
@@ -56,6 +88,10 @@ def find_saved(store: RunStore, run_id: str, name: str, step: str | None = None
             if not Path(saved["path"]).is_absolute():  # relative to the notebook's folder
                 saved["path"] = str(store.root.parent / saved["path"])
             return record.step, saved
+    in_manifests = manifest_outputs(store, run_id)
+    for record in reversed(records):
+        if name in in_manifests.get(record.step, {}):
+            return record.step, in_manifests[record.step][name]
     why = {n: f"{r.step}: {reason}" for r in records for n, reason in
            not_kept(r, store).items()}
     kept = sorted({n for r in records for n in r.outputs})

@@ -115,3 +115,26 @@ def test_load_inputs_from_the_api_names_the_step_and_run_and_refuses_clearly(fai
 def test_the_magic_asks_for_the_notebook_when_it_cannot_tell(tmp_path, failed_run):
     (printed,) = in_fresh_kernel(tmp_path, "%load_ext liminal_jupyter\n%liminal inputs add")
     assert "pass --notebook PATH" in printed and "Traceback" not in printed
+
+
+def test_a_kfp_local_runs_inputs_load_from_its_pipeline_root(tmp_path):
+    """kfp-local keeps artifacts in its own pipeline root, not in the ledger's records:
+    they are still found (by the step manifests) and loaded, as `show RUN VAR` shows."""
+    from conftest import notebook_json
+
+    notebook = tmp_path / "kfp.ipynb"
+    notebook.write_text(json.dumps(notebook_json(
+        [FAILING[0], code("rows = list(range(n))", "step:load"),
+         code("total = sum(rows) / divisor", "step:add")])))
+    done = run_cli("run", str(notebook), "--backend", "kfp-local", "-q", "-p", "n=6",
+                   cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    pipeline = Pipeline.from_notebook(notebook)
+    run_id = pipeline.runs()[0].run_id
+
+    namespace: dict = {}
+    assert pipeline.load_inputs("add", into=namespace) == {"rows": [0, 1, 2, 3, 4, 5],
+                                                         "divisor": 0}
+    assert namespace["rows"] == pipeline.get_run(run_id).load("rows")
+    shown = run_cli("show", run_id, "rows", cwd=tmp_path)
+    assert shown.returncode == 0 and "len:   6" in shown.stdout
