@@ -516,6 +516,11 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             const isOpen = open === step.step;
             // The real file when the server shows hidden files, else a read-only view.
             const opens = howToOpen(model.server, step);
+            // Part of the pipeline, as `liminal-nb run --from/--to`: local runs of a step
+            // the notebook still has (the run may be of an older version).
+            const partialRuns =
+              model.backend === 'local' &&
+              !!model.pipeline?.pipeline?.steps.some(s => s.name === step.step);
             return (
               <React.Fragment key={step.step}>
                 <tr
@@ -600,6 +605,32 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                           >
                             Debug
                           </button>
+                        )}
+                        {partialRuns && (
+                          <>
+                            <button
+                              className="jp-Button jp-mod-styled liminal-run-from"
+                              title={`Run ${step.step} and every step that depends on it; earlier steps give the outputs of their latest successful run (liminal-nb run --from ${step.step})`}
+                              disabled={!!model.busy}
+                              onClick={event => {
+                                event.stopPropagation();
+                                void model.startRun({ from: step.step });
+                              }}
+                            >
+                              Run from here
+                            </button>
+                            <button
+                              className="jp-Button jp-mod-styled liminal-run-to"
+                              title={`Run ${step.step} and the steps it depends on (liminal-nb run --to ${step.step})`}
+                              disabled={!!model.busy}
+                              onClick={event => {
+                                event.stopPropagation();
+                                void model.startRun({ to: step.step });
+                              }}
+                            >
+                              Run to here
+                            </button>
+                          </>
                         )}
                         {canLoadInputs(step) && (
                           <button

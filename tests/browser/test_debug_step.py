@@ -65,3 +65,20 @@ def test_debug_loads_the_failed_steps_inputs_into_the_kernel_and_selects_its_cel
     page.click(".jp-Dialog-button.jp-mod-reject")
     page.wait_for_function("() => !document.querySelector('.jp-Dialog')")
     assert dialogs(page) == 0
+
+
+def test_run_to_here_runs_a_step_and_what_it_depends_on_only(lab, page):
+    notebook = lab.root / "partial_me.ipynb"
+    notebook.write_text(json.dumps(notebook_json(DEBUG_ME)))
+    first = launch_run(notebook, tracking=False)
+    assert first.process.wait(timeout=RUN_TIMEOUT_S) == 1
+    open_notebook(page, lab, "partial_me.ipynb")
+    page.wait_for_selector(f'.liminal-run-detail[data-run="{first.run_id}"]')
+
+    page.click('.liminal-step-row[data-step="load"]')  # opens the row: its actions
+    page.locator(".liminal-run-to").first.click()
+    page.wait_for_selector(f'.liminal-run-detail:not([data-run="{first.run_id}"])'
+                           '[data-status="succeeded"]', timeout=UI_TIMEOUT_MS * 3)
+    states = page.eval_on_selector_all(
+        ".liminal-step-row", "rs => rs.map(r => [r.dataset.step, r.dataset.status])")
+    assert states == [["load", "succeeded"], ["add", "skipped"]]

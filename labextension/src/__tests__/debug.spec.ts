@@ -8,6 +8,7 @@ import {
   parseExistingNames
 } from '../debug';
 import { IPipeline, IStepRun } from '../types';
+import { startRunBody } from '../urls';
 
 function stepRun(status: string, error: IStepRun['error'] = null): IStepRun {
   return {
@@ -79,5 +80,20 @@ describe('which steps offer the buttons', () => {
     expect(canDebug(stepRun('succeeded'))).toBe(false);
     expect(canLoadInputs(stepRun('succeeded'))).toBe(true);
     expect(canLoadInputs(stepRun('skipped'))).toBe(false);
+  });
+});
+
+describe('a partial run from the panel', () => {
+  it('sends the step selection in the start-run body only when there is one', () => {
+    const settings = {
+      kfpHost: '',
+      mlflowTrackingUri: '',
+      defaultImage: '',
+      maxParallelSteps: 0
+    };
+    expect(startRunBody('nb.ipynb', {}, settings, { steps: { from: 'add' } }).steps).toEqual({
+      from: 'add'
+    });
+    expect('steps' in startRunBody('nb.ipynb', {}, settings, {})).toBe(false);
   });
 });
