@@ -55,6 +55,8 @@ class RunOptions:
     # Where run records go; None: .liminal/ next to the notebook. Notebook CI keeps each
     # test run's records under its own output folder instead.
     store_dir: Path | None = None
+    # --from / --to / --only (engines/local/partial.py); empty: the whole pipeline.
+    selection: Any = None
 
 
 @dataclass
@@ -84,6 +86,7 @@ class LocalRun:
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
+        partial = self._partial_plan()  # refused before anything is recorded
         reusable = self._open_run()
         order = self.pipeline.order()
         self.reporter.run_started(self.run_id, self.pipeline.name, order)
@@ -91,6 +94,11 @@ class LocalRun:
         for name, record in reusable.items():
             self.records[name] = record
             self.reporter.step_state(name, record.status, _duration(record), "reused")
+        if partial is not None:
+            from liminal_jupyter.engines.local.partial import record_plan
+
+            self.records.update(record_plan(self.store, self.run_id, partial,
+                                            self.options.selection, self.reporter))
         status = "failed"
         to_run = [n for n in order if n not in self.records]
         jobs = max(1, self.options.jobs)
@@ -123,6 +131,13 @@ class LocalRun:
             self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})
         return RunOutcome(self.run_id, status, self.records, self.store.run_dir(self.run_id),
                           tracker.disabled_reason)
+
+    def _partial_plan(self) -> Any:
+        if not self.options.selection:
+            return None
+        from liminal_jupyter.engines.local.partial import plan
+
+        return plan(self.pipeline, self.options.selection, self.store, self.notebook)
 
     def _open_run(self) -> dict[str, StepRecord]:
         now = time.time()
@@ -240,8 +255,8 @@ class LocalRun:
 
     def _try_cache(self, name: str, tracker) -> bool:
         step = self.pipeline.step(name)
-        if not (self.options.use_cache and is_cacheable(step)):
-            return False
+        if not (self.options.use_cache and is_cacheable(step)) or self.options.selection:
+            return False  # a partial run runs what it selects: that is why it was asked for
         hit = self.cache.lookup(self._cache_key(step, self._inputs(step)))
         if hit is None:
             return False
