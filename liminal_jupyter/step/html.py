@@ -1,0 +1,133 @@
+"""An executed notebook as one standalone HTML file, for people who do not open Jupyter.
+
+A run's reader (in the KFP UI, an Airflow task, a CI job, a run report) gets a page that
+opens anywhere, offline, and runs nothing: nbconvert's `HTMLExporter` with the `lab`
+look, through our template `liminal_lab` (templates/), which
+
+- sanitizes HTML and Markdown from outputs and cells (nbconvert's `sanitize_html`, with
+  its bleach filter given the tags a document needs: headings, paragraphs, tables for
+  DataFrames, images), so a `<script>` or an `onerror=` printed by a step does not
+  survive;
+- drops the CDN scripts of the `lab` template (require.js, MathJax, Mermaid, the widget
+  manager) and never copies JavaScript or widget state from outputs into the page;
+- embeds images (outputs are data URIs already; `embed_images` inlines Markdown ones);
+- sets a Content-Security-Policy that forbids every script and every remote load, so
+  whatever a sanitizer might miss still neither runs nor calls out.
+
+nbconvert (and its Jinja, bleach and pygments) is imported here only, when a page is
+rendered: it costs a few hundred milliseconds, and the CLI's fast paths never pay it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from liminal_jupyter.atomic import atomic_write_text
+
+EXECUTED_HTML = "executed.html"
+TEMPLATE = "liminal_lab"
+TEMPLATES = Path(__file__).with_name("templates")
+
+_exporter_lock = threading.Lock()
+_exporter: Any = None
+
+
+def render_html(notebook: dict[str, Any] | str | Path, title: str | None = None) -> str:
+    """The notebook (a path or its JSON as a dict) as one standalone, inert HTML page."""
+    import nbformat
+
+    if isinstance(notebook, str | Path):
+        node = nbformat.reads(Path(notebook).read_text(encoding="utf-8"), as_version=4)
+        title = title or Path(notebook).stem
+    else:
+        node = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    resources = {"metadata": {"name": title or "notebook"}}
+    with _exporter_lock:  # one exporter: its Jinja environment is costly to build
+        body, _ = _html_exporter().from_notebook_node(node, resources=resources)
+    return body
+
+
+def write_html(notebook: str | Path, target: str | Path | None = None,
+               title: str | None = None) -> Path:
+    """Render `notebook` to `target` (by default executed.html beside it), atomically."""
+    source = Path(notebook)
+    out = Path(target) if target is not None else source.with_name(EXECUTED_HTML)
+    atomic_write_text(out, render_html(source, title))
+    return out
+
+
+def split_page(page: str) -> tuple[str, str]:
+    """(the page's `<style>` elements, its notebook body) of a page `render_html` wrote.
+
+    A run report shows many notebooks in one file: it keeps the lab stylesheet once and
+    each notebook's body. The markers are our template's own `<main>` and `</main>`;
+    text in a notebook cannot forge them, since sanitizing escapes tags it does not allow.
+    """
+    head_end = page.find("</head>")
+    head = page[:head_end] if head_end >= 0 else ""
+    styles = []
+    at = 0
+    while (start := head.find("<style", at)) >= 0:
+        end = head.find("</style>", start)
+        if end < 0:
+            break
+        styles.append(head[start:end + len("</style>")])
+        at = end
+    start = page.find("<main>", max(head_end, 0))
+    end = page.rfind("</main>")
+    body = page[start + len("<main>"):end] if 0 <= start < end else ""
+    return "\n".join(styles), body
+
+
+def _html_exporter() -> Any:
+    global _exporter
+    if _exporter is None:
+        from nbconvert import HTMLExporter
+
+        _exporter = HTMLExporter(
+            template_name=TEMPLATE,
+            extra_template_basedirs=[str(TEMPLATES)],
+            sanitize_html=True,
+            embed_images=True,
+            exclude_anchor_links=True,
+            filters={"clean_html": _clean_html},
+        )
+    return _exporter
+
+
+# nbconvert's own `clean_html` allows bleach's dozen inline tags, which shows a Markdown
+# heading or a DataFrame as escaped tags; these are the tags of a readable document.
+_TAGS = frozenset({
+    "a", "abbr", "acronym", "b", "blockquote", "br", "caption", "code", "col", "colgroup",
+    "dd", "del", "details", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "ol", "p", "pre", "q",
+    "s", "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "u", "ul", "var",
+})
+_ATTRIBUTES = {
+    "*": ["class", "id", "title", "style", "align"],
+    "a": ["href"],
+    "img": ["src", "alt", "width", "height"],
+    "td": ["colspan", "rowspan"],
+    "th": ["colspan", "rowspan"],
+    "table": ["border"],
+    "ol": ["start"],
+}
+_css_sanitizer: Any = None
+
+
+def _clean_html(element: Any) -> str:
+    """Allow-list sanitizing of HTML (bleach, as nbconvert does), with document tags."""
+    import bleach
+    from bleach.css_sanitizer import CSSSanitizer
+
+    global _css_sanitizer
+    if _css_sanitizer is None:
+        _css_sanitizer = CSSSanitizer()
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return bleach.clean(text, tags=_TAGS, attributes=_ATTRIBUTES,
+                        protocols={"http", "https", "mailto", "data"},
+                        css_sanitizer=_css_sanitizer, strip_comments=True)
