@@ -59,6 +59,14 @@ def write_html(notebook: str | Path, target: str | Path | None = None,
     return out
 
 
+def page_beside(executed_notebook: str | None) -> str | None:
+    """The HTML page rendered beside an executed notebook, if there is one."""
+    if not executed_notebook:
+        return None
+    page = Path(executed_notebook).with_name(EXECUTED_HTML)
+    return str(page) if page.is_file() else None
+
+
 def split_page(page: str) -> tuple[str, str]:
     """(the page's `<style>` elements, its notebook body) of a page `render_html` wrote.
 

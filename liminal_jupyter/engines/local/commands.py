@@ -66,6 +66,8 @@ def add_run_commands(commands: argparse._SubParsersAction) -> None:
                      help="start a new kernel for every step, as a KFP pod does (default: the "
                      "kernel of a step that succeeded is recycled for a later one, its "
                      "namespace cleared and the prelude re-run, so imports are paid once)")
+    run.add_argument("--no-html", action="store_true",
+                     help="do not render executed.html beside each step's executed notebook")
     run.add_argument("--resume", metavar="RUN",
                      help="continue run RUN: re-run only the steps that failed or never ran")
     run.add_argument("--experiment", help="MLflow experiment (default: notebook metadata "
@@ -157,7 +159,8 @@ def _run_marked(args: argparse.Namespace) -> int:
         return run_with_airflow(notebook, values, args)
     options = RunOptions(values, args.jobs, not args.no_cache, args.resume,
                          not args.no_tracking, args.tracking_uri, args.experiment,
-                         run_id=args.run_id, fresh_kernels=args.fresh_kernels)
+                         run_id=args.run_id, fresh_kernels=args.fresh_kernels,
+                         html=not args.no_html)
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")
     try:
         outcome = LocalRun(notebook, pipeline, options, reporter).execute()
@@ -306,10 +309,13 @@ def _show(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     steps = store.steps(run.run_id)
     from liminal_jupyter.runs.registered import read_registered_models
+    from liminal_jupyter.step.html import page_beside
 
     models = read_registered_models(store.run_dir(run.run_id)) or []
     if args.json:
-        print(json.dumps({"run": run.to_json(), "steps": [s.to_json() for s in steps],
+        print(json.dumps({"run": run.to_json(),
+                          "steps": [{**s.to_json(), "html": page_beside(s.executed_notebook)}
+                                    for s in steps],
                           "models": models}, indent=2, default=str))
         return EXIT_OK
     print(f"run {run.run_id}  {run.status}  ({run.backend}, {run.pipeline_name}, "
@@ -345,6 +351,9 @@ def _show(args: argparse.Namespace) -> int:
             print("      error:   " + _render_error(record.error).replace("\n", "\n      "))
         if record.executed_notebook:
             print(f"      notebook: {record.executed_notebook}")
+            page = page_beside(record.executed_notebook)
+            if page:
+                print(f"      html:     {page}")
     return EXIT_OK
 
 
