@@ -59,6 +59,25 @@ def write_html(notebook: str | Path, target: str | Path | None = None,
     return out
 
 
+def render_step_page(executed_notebook: str | Path, target: str | Path) -> Path | None:
+    """The page of a step that ended, for an engine that keeps it as an artifact (a KFP
+    HTML output, an Airflow task's folder). The page is a view of the step: a notebook
+    that cannot be rendered is reported on stderr (the task's log) and the step's outcome
+    stands. None when nothing was written."""
+    import sys
+
+    source = Path(executed_notebook)
+    if not source.is_file():
+        print(f"warning: no HTML page for the step: {source} does not exist", file=sys.stderr)
+        return None
+    try:
+        return write_html(source, target)
+    except Exception as exc:
+        print(f"warning: no HTML page for {source}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return None
+
+
 def page_beside(executed_notebook: str | None) -> str | None:
     """The HTML page rendered beside an executed notebook, if there is one."""
     if not executed_notebook:
