@@ -13,6 +13,7 @@ import { IReportOpener, RunModels } from './deploy';
 import { howToOpen } from './executed';
 import { dagStates } from './runstate';
 import { layoutPipeline } from './layout';
+import { canReport } from './runReport';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
 import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
@@ -476,6 +477,21 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             onClick={() => void model.cancelRun()}
           >
             Cancel
+          </button>
+        )}
+        {canReport(run) && (
+          <button
+            className="liminal-link-button liminal-run-report"
+            title="One page for this run: DAG, parameters, metrics, models and every step's executed notebook"
+            onClick={() =>
+              void model.runReport().then(report => {
+                if (report) {
+                  actions.openReport(report.title, report.html);
+                }
+              })
+            }
+          >
+            Report
           </button>
         )}
         {detail.mlflow_url && (

@@ -18,6 +18,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,13 @@ CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src d
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def run_report(store: RunStore, run_id: str) -> str:
-    """The report of run `run_id` (an exact id) as one HTML document."""
+def run_report(store: RunStore, run_id: str,
+               readable: Callable[[StepRecord], bool] | None = None) -> str:
+    """The report of run `run_id` (an exact id) as one HTML document.
+
+    readable: whether a step's recorded executed notebook may be read (the server checks
+    that it lies inside its run's folder and the server's root); by default every one is.
+    """
     run = store.get_run(run_id)
     steps = store.steps(run.run_id)
     run_dir = store.run_dir(run.run_id)
@@ -40,7 +46,7 @@ def run_report(store: RunStore, run_id: str) -> str:
     order = [s.step for s in steps]
     upstream = {s.name: set(s.upstream) for s in pipeline.steps} if pipeline else {}
     anchors = {name: f"step-{i}-{_slug(name)}" for i, name in enumerate(order)}
-    pages = _step_pages(steps)
+    pages = _step_pages([r for r in steps if readable is None or readable(r)])
     styles = next((css for css, _ in pages.values() if css), "")
     nodes = [Node(r.step, r.status, _took(r), "#" + ("error-" if r.status == "failed" else "")
                   + anchors[r.step]) for r in steps]
@@ -173,7 +179,7 @@ def _step_section(record: StepRecord, anchor: str, page: tuple[str, str] | None)
     elif record.status in ("skipped", "waiting"):
         parts.append(f"<p>not run ({escape(record.status)}).</p>")
     else:
-        parts.append("<p>no executed notebook was recorded for this step.</p>")
+        parts.append("<p>no executed notebook of this step is available.</p>")
     parts.append("</details>")
     return "\n".join(parts)
 
