@@ -21,6 +21,7 @@ rendered: it costs a few hundred milliseconds, and the CLI's fast paths never pa
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,6 @@ def render_step_page(executed_notebook: str | Path, target: str | Path) -> Path 
     HTML output, an Airflow task's folder). The page is a view of the step: a notebook
     that cannot be rendered is reported on stderr (the task's log) and the step's outcome
     stands. None when nothing was written."""
-    import sys
-
     source = Path(executed_notebook)
     if not source.is_file():
         print(f"warning: no HTML page for the step: {source} does not exist", file=sys.stderr)
@@ -158,3 +157,29 @@ def _clean_html(element: Any) -> str:
     return bleach.clean(text, tags=_TAGS, attributes=_ATTRIBUTES,
                         protocols={"http", "https", "mailto", "data"},
                         css_sanitizer=_css_sanitizer, strip_comments=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m liminal_jupyter.step.html [--nice N]`: render executed.html beside each
+    executed notebook named on stdin, one path a line, until the end of input (the local
+    runner's page renderer, engines/local/pages.py). Failures are reported on stderr."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m liminal_jupyter.step.html",
+                                     description=main.__doc__)
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority")
+    args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
+    try:
+        for line in sys.stdin:
+            if line.strip():
+                render_step_page(line.strip(), Path(line.strip()).with_name(EXECUTED_HTML))
+    except KeyboardInterrupt:  # Ctrl-C reaches the runner's whole process group
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,7 +20,7 @@ def _executed(outputs: list[dict], markdown: str = "# Results") -> dict:
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": markdown},
         {"cell_type": "code", "metadata": {}, "execution_count": 1,
-         "source": "show()", "outputs": outputs},
+         "source": "show()  # </div><script>alert('source')</script>", "outputs": outputs},
     ]
     return notebook_json(cells)
 

@@ -1,55 +1,68 @@
 """Each step's executed notebook as HTML (`executed.html` beside `executed.ipynb`), off the
 critical path of a local run.
 
-Rendering is the runner's own work, not the step's: a step's kernel is recycled for the
-next step as soon as it ends, so it must not spend a second importing nbconvert. One
-background thread renders the pages of steps in the order they end, while later steps
-run; the runner waits for it only after the run is recorded finished (`close`), so the
-run's own duration never includes it. A page that cannot be rendered is reported as a
-warning and the run goes on: the page is a view of the step, not part of its outcome.
+Rendering is the runner's work, not the step's: a step's kernel is recycled for the next
+step as soon as it ends, so it must not spend seconds importing nbconvert. Nor is it done
+on a thread of the runner: rendering is CPU-bound Python, and on the runner's GIL it slowed
+the threads that drive the kernels (a 50-step run took a third longer). So one child
+process (`python -m liminal_jupyter.step.html`, started with the first page and reniced
+so that steps win the CPU) renders the pages of steps in the order they end, while later
+steps run. The runner waits for it only after the run is recorded finished (`close`), so
+the run's own duration never includes it. A page that cannot be rendered is reported by
+the child on stderr and the run goes on: the page is a view of the step, not part of its
+outcome. If the runner dies, the child reads the end of its input and exits.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import subprocess
+import sys
 from collections.abc import Callable
-from pathlib import Path
+
+# Steps first: the renderer runs at a lower CPU priority than the runner and its kernels.
+NICENESS = 10
 
 
 class PageRenderer:
-    """Renders executed notebooks to HTML on one background thread, in submission order."""
+    """Feeds executed notebooks to a renderer child process, in submission order."""
 
     def __init__(self, warn: Callable[[str], None], enabled: bool = True):
         self.warn = warn
         self.enabled = enabled
-        self.queue: queue.Queue[Path | None] = queue.Queue()
-        self.thread: threading.Thread | None = None
-        self.rendered: list[Path] = []
+        self.child: subprocess.Popen | None = None
 
     def submit(self, executed_notebook: str | None) -> None:
         """Queue the page of a step that ran (not a cached one: its page exists already)."""
         if not self.enabled or not executed_notebook:
             return
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._work, name="liminal-html", daemon=True)
-            self.thread.start()
-        self.queue.put(Path(executed_notebook))
+        try:
+            if self.child is None:
+                self.child = subprocess.Popen(
+                    [sys.executable, "-m", "liminal_jupyter.step.html", "--nice",
+                     str(NICENESS)],
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+            self.child.stdin.write(executed_notebook + "\n")
+            self.child.stdin.flush()
+        except OSError as exc:
+            self.warn(f"warning: no HTML pages for this run: {exc}")
+            self.enabled = False
 
     def close(self) -> None:
         """Wait for the pages queued so far."""
-        if self.thread is None:
+        if self.child is None:
             return
-        self.queue.put(None)
-        self.thread.join()
-        self.thread = None
+        try:
+            self.child.stdin.close()
+        except OSError:
+            pass
+        code = self.child.wait()
+        if code != 0:
+            self.warn(f"warning: the HTML page renderer exited with status {code}")
+        self.child = None
 
-    def _work(self) -> None:
-        while (notebook := self.queue.get()) is not None:
-            try:
-                from liminal_jupyter.step.html import write_html
-
-                if notebook.is_file():
-                    self.rendered.append(write_html(notebook))
-            except Exception as exc:  # a view of the step; the step's outcome stands
-                self.warn(f"warning: no HTML page for {notebook}: {type(exc).__name__}: {exc}")
+    def kill(self) -> None:
+        """Stop rendering now (the run was cancelled)."""
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+            self.child.wait()
+        self.child = None

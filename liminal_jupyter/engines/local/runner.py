@@ -126,6 +126,8 @@ class LocalRun:
             self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})
             if status != "cancelled":
                 self.pages.close()
+            else:
+                self.pages.kill()
         return RunOutcome(self.run_id, status, self.records, self.store.run_dir(self.run_id),
                           tracker.disabled_reason)
 
