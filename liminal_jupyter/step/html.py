@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.nice:
         os.nice(args.nice)
     try:
+        _html_exporter()  # the imports, while the first step runs
         for line in sys.stdin:
             if line.strip():
                 render_step_page(line.strip(), Path(line.strip()).with_name(EXECUTED_HTML))

@@ -5,10 +5,11 @@ Rendering is the runner's work, not the step's: a step's kernel is recycled for 
 step as soon as it ends, so it must not spend seconds importing nbconvert. Nor is it done
 on a thread of the runner: rendering is CPU-bound Python, and on the runner's GIL it slowed
 the threads that drive the kernels (a 50-step run took a third longer). So one child
-process (`python -m liminal_jupyter.step.html`, started with the first page and reniced
-so that steps win the CPU) renders the pages of steps in the order they end, while later
-steps run. The runner waits for it only after the run is recorded finished (`close`), so
-the run's own duration never includes it. A page that cannot be rendered is reported by
+process (`python -m liminal_jupyter.step.html`, reniced so that steps win the CPU, and
+started with the first step that runs so that its imports overlap with that step) renders
+the pages of steps in the order they end, while later steps run. The runner waits for it
+only after the run is recorded finished (`close`), so the run's own duration never
+includes it. A page that cannot be rendered is reported by
 the child on stderr and the run goes on: the page is a view of the step, not part of its
 outcome. If the runner dies, the child reads the end of its input and exits.
 """
@@ -31,16 +32,27 @@ class PageRenderer:
         self.enabled = enabled
         self.child: subprocess.Popen | None = None
 
-    def submit(self, executed_notebook: str | None) -> None:
-        """Queue the page of a step that ran (not a cached one: its page exists already)."""
-        if not self.enabled or not executed_notebook:
+    def start(self) -> None:
+        """Start the renderer as the first step starts, so that its imports (seconds)
+        overlap with that step instead of following it. A run of cache hits starts none."""
+        if not self.enabled or self.child is not None:
             return
         try:
-            if self.child is None:
-                self.child = subprocess.Popen(
-                    [sys.executable, "-m", "liminal_jupyter.step.html", "--nice",
-                     str(NICENESS)],
-                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+            self.child = subprocess.Popen(
+                [sys.executable, "-m", "liminal_jupyter.step.html", "--nice", str(NICENESS)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        except OSError as exc:
+            self.warn(f"warning: no HTML pages for this run: {exc}")
+            self.enabled = False
+
+    def submit(self, executed_notebook: str | None) -> None:
+        """Queue the page of a step that ran (not a cached one: its page exists already)."""
+        if not executed_notebook:
+            return
+        self.start()
+        if self.child is None:
+            return
+        try:
             self.child.stdin.write(executed_notebook + "\n")
             self.child.stdin.flush()
         except OSError as exc:

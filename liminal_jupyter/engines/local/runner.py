@@ -213,6 +213,7 @@ class LocalRun:
                         pending.insert(0, name)
                         break
                     tracker.start()
+                    self.pages.start()
                     running[pool.submit(self._run_step, name)] = name
             if not running:
                 if pending and all(self._readiness(self.pipeline.step(n)) == "wait"
