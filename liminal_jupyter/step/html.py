@@ -111,9 +111,7 @@ def split_page(page: str) -> tuple[str, str]:
 def _html_exporter() -> Any:
     global _exporter
     if _exporter is None:
-        from nbconvert import HTMLExporter
-
-        _exporter = HTMLExporter(
+        _exporter = _exporter_class()(
             template_name=TEMPLATE,
             extra_template_basedirs=[str(TEMPLATES)],
             sanitize_html=True,
@@ -122,6 +120,30 @@ def _html_exporter() -> Any:
             filters={"clean_html": _clean_html},
         )
     return _exporter
+
+
+def _exporter_class() -> type:
+    """nbconvert's HTMLExporter without its last pass, which parses the whole page again
+    with BeautifulSoup to add `alt` and `tabindex` attributes: two thirds of the time of
+    a step page, for a page nobody tabs through. The filters it registers are registered
+    the same way (nbconvert 7's HTMLExporter.from_notebook_node, up to its template run)."""
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class PageExporter(HTMLExporter):
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+            info = nb.metadata.get("language_info", {})
+            lexer = info.get("pygments_lexer", info.get("name", None))
+            self.register_filter("highlight_code", Highlight2HTML(pygments_lexer=lexer,
+                                                                  parent=self))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    return PageExporter
 
 
 # nbconvert's own `clean_html` allows bleach's dozen inline tags, which shows a Markdown
