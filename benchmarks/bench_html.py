@@ -136,9 +136,11 @@ def report_rows(work: Path, repeat: int) -> dict[str, list[float]]:
     for _ in range(repeat):
         for label, extra in (("pages of the run", []), ("renders every page", ["--no-html"])):
             took, _ = timed(command + extra, folder)
-            runs[label] = last_run(folder)["run_id"]
+            run = last_run(folder)
+            runs[label] = run["run_id"]
             name = "HTML" if not extra else "no HTML"
             rows.setdefault(f"50-step run, {name}", []).append(took)
+            rows.setdefault(f"50-step recorded, {name}", []).append(run["ended"] - run["started"])
     assert all(len(step_notebooks(folder, r)) == 50 for r in runs.values())
     assert not list((folder / ".liminal" / "runs" / runs["renders every page"]).glob(
         "steps/*/executed.html"))
