@@ -81,17 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="print the pipeline IR as JSON")
     shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
     inspect.set_defaults(handler=_inspect)
+    from liminal_jupyter.cli_compile import add_compile_command
+    from liminal_jupyter.cli_run import add_run_command
     from liminal_jupyter.deploy.commands import add_deploy_commands, add_monitor_command
-    from liminal_jupyter.engines.kfp.commands import add_compile_command
-    from liminal_jupyter.engines.kfp.submit_commands import add_submit_commands
-    from liminal_jupyter.engines.local.commands import add_run_commands
+    from liminal_jupyter.engines import registry
     from liminal_jupyter.nbtest.commands import add_test_command
+    from liminal_jupyter.runs.commands import add_runs_commands
     from liminal_jupyter.runs.report_command import add_report_command
 
-    add_run_commands(commands)
+    add_run_command(commands)
+    add_runs_commands(commands)
     add_report_command(commands)
     add_compile_command(commands)
-    add_submit_commands(commands)
+    for engine in registry.engines().values():  # an engine's own commands (kfp: submit, watch)
+        if hasattr(engine, "add_commands"):
+            engine.add_commands(commands)
     add_deploy_commands(commands)
     add_monitor_command(commands)
     add_test_command(commands)

@@ -315,25 +315,27 @@ function ParameterField(props: {
 function Actions(props: { model: PanelModel; actions: IPanelActions }) {
   const { model, actions } = props;
   const valid = model.pipeline?.valid ?? false;
-  const backends = model.server?.backends ?? ['local', 'kfp-local'];
+  // Every engine of the server's registry that runs; 'local' until the server answered.
+  const backends = model.server?.backends ?? ['local'];
+  const described = new Map(
+    (model.server?.engines ?? []).map(e => [e.name, e.description])
+  );
   const kfpHost = model.settings.kfpHost.trim();
   const invalidHint = valid ? '' : 'Fix the problems above first';
   return (
     <div className="liminal-section liminal-actions">
       <div className="liminal-actions-options">
-        <label>
+        <label title={described.get(model.backend) ?? 'Where the pipeline runs'}>
           Backend{' '}
           <select
             value={model.backend}
-            onChange={e => model.setBackend(e.target.value as 'local' | 'kfp-local')}
+            onChange={e => model.setBackend(e.target.value)}
           >
-            {backends
-              .filter(b => b === 'local' || b === 'kfp-local')
-              .map(b => (
-                <option key={b} value={b}>
-                  {b}
-                </option>
-              ))}
+            {backends.map(b => (
+              <option key={b} value={b} title={described.get(b) ?? b}>
+                {b}
+              </option>
+            ))}
           </select>
         </label>
         <label title="Reuse results of steps whose code, inputs and parameters did not change">

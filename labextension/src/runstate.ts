@@ -16,9 +16,8 @@ export interface IDagStates {
  * The run's step states keyed by step name, or none when the run ran a different
  * version of the pipeline (steps renamed, added, removed or reordered since).
  *
- * A run records its steps in the order its backend planned them: run order
- * (`pipeline.order`) for local, kfp-local and airflow runs, notebook order for runs
- * submitted to KFP. The states are drawn only when that list equals the current
+ * Every engine records a run's steps in the order it planned them, the pipeline's run
+ * order (`pipeline.order`). The states are drawn only when that list equals the current
  * pipeline's: then every name sits on the same step (the same position among the cells)
  * it had when the run started, and a renamed step can never lend its colour to another
  * (two steps swapping names change the list).
@@ -31,26 +30,10 @@ export function dagStates(
     return { states: new Map(), stale: false };
   }
   const ran = detail.steps.map(s => s.step);
-  const inNotebook = pipeline.steps.map(s => s.name);
-  const inRunOrder = pipeline.order ?? [];
-  const candidates = plannedOrders(detail.run.backend, inNotebook, inRunOrder);
-  if (!candidates.some(names => sameList(names, ran))) {
+  if (!sameList(pipeline.order ?? [], ran)) {
     return { states: new Map(), stale: true };
   }
   return { states: new Map(detail.steps.map(s => [s.step, s])), stale: false };
-}
-
-function plannedOrders(backend: string, inNotebook: string[], inRunOrder: string[]) {
-  switch (backend) {
-    case 'kfp':
-      return [inNotebook];
-    case 'local':
-    case 'kfp-local':
-    case 'airflow':
-      return [inRunOrder];
-    default:
-      return [inRunOrder, inNotebook];
-  }
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -185,11 +185,34 @@ export interface IRunDetail {
   models_pending?: boolean;
 }
 
+/** What an engine can do (liminal_jupyter/engines/base.py, Capabilities). */
+export interface IEngineCapabilities {
+  remote: boolean;
+  run: boolean;
+  submit: boolean;
+  compile: boolean;
+  resume: boolean;
+  cancel: boolean;
+  cache: boolean;
+  models: boolean;
+  logs: boolean;
+}
+
+/** An engine of the server's registry, as GET /liminal/status lists it. */
+export interface IEngineInfo {
+  name: string;
+  description: string;
+  capabilities: IEngineCapabilities;
+}
+
 /** GET /liminal/status */
 export interface IServerStatus {
   version: string;
   root_dir: string;
+  /** The engines that run a pipeline from here (`liminal-nb run --backend`). */
   backends: string[];
+  /** Every engine of the registry, with what it can do. */
+  engines?: IEngineInfo[];
   /** ContentsManager.allow_hidden: whether executed notebooks under .liminal/ can open. */
   allow_hidden?: boolean;
 }

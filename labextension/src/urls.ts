@@ -75,7 +75,8 @@ export function statusUrl(baseUrl: string): string {
   return apiUrl(baseUrl, ['status']);
 }
 
-export type Backend = 'local' | 'kfp-local';
+/** An engine that runs (the server's registry lists them: IServerStatus.backends). */
+export type Backend = string;
 
 export interface IStartRunBody {
   path: string;

@@ -130,6 +130,7 @@ class Pipeline:
         tracking: bool = True,
         tracking_uri: str | None = None,
         experiment: str | None = None,
+        engine: str = "local",
         **parameters: Any,
     ) -> Run:
         """Run the pipeline on this machine, in a child process; returns its Run handle.
@@ -143,11 +144,17 @@ class Pipeline:
         show: display the live run view. Default: yes in a notebook.
         jobs, cache, tracking, tracking_uri, experiment: as `liminal-nb run`'s --jobs,
             --no-cache, --no-tracking, --tracking-uri and --experiment.
+        engine: where it runs, as `liminal-nb run --backend`: any engine of the registry
+            that runs (`liminal_jupyter.engines.registry.names(run=True)`).
         """
         from liminal_jupyter.api.jupyter import in_notebook
+        from liminal_jupyter.engines.registry import names
         from liminal_jupyter.runs.launch import LaunchError, launch_run
         from liminal_jupyter.runs.nesting import inside_run_of
 
+        runnable = names(run=True)
+        if engine not in runnable:
+            raise ValueError(f"unknown engine {engine!r}; one of: {', '.join(runnable)}")
         self.reload()
         self._require_valid("run")
         if inside_run_of(self.notebook):
@@ -159,9 +166,9 @@ class Pipeline:
         typed = self.check_parameters({**(values or {}), **parameters})
         notebook_mode = in_notebook()
         try:
-            launched = launch_run(self.notebook, typed, jobs=jobs, use_cache=cache,
-                                  tracking=tracking, tracking_uri=tracking_uri,
-                                  experiment=experiment)
+            launched = launch_run(self.notebook, typed, backend=engine, jobs=jobs,
+                                  use_cache=cache, tracking=tracking,
+                                  tracking_uri=tracking_uri, experiment=experiment)
         except LaunchError as exc:
             raise RuntimeError(f"the run of {self.notebook.name} could not start: {exc}"
                                ) from None

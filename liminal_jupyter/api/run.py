@@ -125,9 +125,11 @@ class Run:
     def cancel(self) -> bool:
         """Stop the run: finished steps are kept, running ones are stopped, and the run is
         recorded 'cancelled'. False when it was not running any more."""
-        from liminal_jupyter.runs.launch import cancel_run
+        from liminal_jupyter.engines.registry import engines
 
-        return cancel_run(self.store, self.run_id)
+        engine = engines().get(self.store.get_run(self.run_id).backend)
+        return bool(engine and engine.capabilities.cancel
+                    and engine.cancel(self.store, self.run_id))
 
     def on_finish(self, callback: Callable[[], None]) -> None:
         """Call `callback()` once `wait()` has seen the end (views use it for a last draw)."""
@@ -177,10 +179,10 @@ class Run:
 
     def error(self, step: str) -> str | None:
         """Why the step failed (cell, error, traceback), or None if it did not fail."""
-        from liminal_jupyter.engines.local.runner import _render_error
+        from liminal_jupyter.step.execute import render_error
 
         record = self.store.get_step(self.run_id, step)
-        return _render_error(record.error) if record.error else None
+        return render_error(record.error, record.step) if record.error else None
 
     # -- showing ----------------------------------------------------------------------------
     def view(self) -> Any:

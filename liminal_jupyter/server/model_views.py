@@ -29,9 +29,12 @@ def run_models(store: RunStore, run: RunRecord) -> dict[str, Any]:
     whose record says finished while its runner still lives and nothing is written yet
     (an older runner recorded the end first) is `models_pending`: the panel reads again.
     """
+    from liminal_jupyter.engines.registry import engines
+
     models = read_registered_models(store.run_dir(run.run_id))
-    pending = (models is None and run.finished and run.backend == "local"
-               and bool(run.runner_pid)
+    engine = engines().get(run.backend)
+    registers = engine is not None and engine.capabilities.models
+    pending = (models is None and run.finished and registers and bool(run.runner_pid)
                and process_alive(run.runner_pid, run.runner_start_time))
     return {"models": models or [], "models_pending": pending}
 

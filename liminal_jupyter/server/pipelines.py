@@ -1,4 +1,4 @@
-"""A notebook's pipeline for the panel: its IR and problems, its KFP YAML, a KFP submission.
+"""A notebook's pipeline for the panel: its IR and problems, its compiled file, a KFP submission.
 
 Parsing is static analysis (nothing of the notebook runs), and compiling imports only a
 generated module in which every user value is a `repr()` literal, so both are safe in
@@ -8,7 +8,6 @@ the server process. Functions here block; the handlers call them in a thread.
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,18 +54,16 @@ def valid_pipeline(notebook: Path, path: str) -> Pipeline:
                    errors=[d.to_json() for d in problems])
 
 
-def compile_yaml(notebook: Path, path: str, image: str | None) -> tuple[str, str]:
-    """(file name stem, KFP v2 YAML text) of the notebook's pipeline, via a temp dir."""
-    from liminal_jupyter.engines.kfp.compile import CompileError, compile_pipeline
+def compile_for(notebook: Path, path: str, target: str, image: str | None) -> Any:
+    """The notebook's pipeline compiled by engine `target`, as a download (CompiledFile)."""
+    from liminal_jupyter.engines.base import EngineRefused
+    from liminal_jupyter.engines.registry import get_engine
 
     pipeline = valid_pipeline(notebook, path)
-    with tempfile.TemporaryDirectory(prefix="liminal-server-compile-") as tmp:
-        target = Path(tmp) / "pipeline.yaml"
-        try:
-            compile_pipeline(pipeline, target, image=image)
-        except CompileError as exc:
-            raise ApiError(400, str(exc)) from None
-        return download_name(pipeline.name), target.read_text(encoding="utf-8")
+    try:
+        return get_engine(target).compile_file(pipeline, image)
+    except EngineRefused as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def submit_to_kfp(notebook: Path, path: str, host: str, request: dict[str, Any]

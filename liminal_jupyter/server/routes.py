@@ -33,7 +33,6 @@ from liminal_jupyter.server.paths import notebook_path, root_of
 T = TypeVar("T")
 REAPER_SETTING = "liminal_reaper"
 DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT = 50, 1000
-COMPILE_TARGETS = ("kfp",)
 
 # kfp's compiler keeps the pipeline being built in process-wide state: one compile at a
 # time (compile and submit both compile), queued on their own thread so that waiting
@@ -99,13 +98,15 @@ class RunsHandler(LiminalHandler):
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        from liminal_jupyter.runs.launch import BACKENDS, LaunchError, launch_run
+        from liminal_jupyter.engines.registry import DEFAULT, names
+        from liminal_jupyter.runs.launch import LaunchError, launch_run
 
         body = Body(self.request.body)
         notebook = self.notebook(body.get("path", "str"))
-        backend = body.get("backend", "str", "local")
-        if backend not in BACKENDS:
-            raise ApiError(400, f"unknown backend {backend!r}; one of: {', '.join(BACKENDS)}.")
+        backend = body.get("backend", "str", DEFAULT)
+        runnable = names(run=True)
+        if backend not in runnable:
+            raise ApiError(400, f"unknown backend {backend!r}; one of: {', '.join(runnable)}.")
         jobs = body.get("jobs", "int", None)
         if jobs is not None and jobs < 0:
             raise ApiError(400, "'jobs' must be 0 (one per core) or more.")
@@ -168,18 +169,20 @@ class ExecutedNotebookHandler(LiminalHandler):
 class CompileHandler(LiminalHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        from liminal_jupyter.server.pipelines import compile_yaml
+        from liminal_jupyter.engines.registry import names
+        from liminal_jupyter.server.pipelines import compile_for
 
         body = Body(self.request.body)
         path = body.get("path", "str")
         notebook = self.notebook(path)
         target = body.get("target", "str", "kfp")
-        if target not in COMPILE_TARGETS:
-            raise ApiError(400, f"unknown target {target!r}; one of: {', '.join(COMPILE_TARGETS)}.")
+        targets = names(compile=True)
+        if target not in targets:
+            raise ApiError(400, f"unknown target {target!r}; one of: {', '.join(targets)}.")
         image = body.text("image")
-        name, text = await self.in_compile_thread(compile_yaml, notebook, path, image)
-        self.set_header("Content-Disposition", f'attachment; filename="{name}.pipeline.yaml"')
-        self.finish(text, set_content_type="application/yaml")
+        done = await self.in_compile_thread(compile_for, notebook, path, target, image)
+        self.set_header("Content-Disposition", f'attachment; filename="{done.name}"')
+        self.finish(done.text, set_content_type=done.media_type)
 
 
 class SubmitHandler(LiminalHandler):
@@ -205,10 +208,12 @@ class StatusHandler(LiminalHandler):
     @tornado.web.authenticated
     def get(self) -> None:
         from liminal_jupyter import __version__
-        from liminal_jupyter.runs.launch import BACKENDS
+        from liminal_jupyter.engines.base import describe
+        from liminal_jupyter.engines.registry import engines, names
 
-        self.reply({"version": __version__, "root_dir": ".", "backends": list(BACKENDS),
-                    "compile_targets": list(COMPILE_TARGETS), "submit": ["kfp"],
+        self.reply({"version": __version__, "root_dir": ".", "backends": names(run=True),
+                    "compile_targets": names(compile=True), "submit": names(submit=True),
+                    "engines": [describe(engine) for engine in engines().values()],
                     # Executed step notebooks live in the hidden .liminal/ folder: the
                     # contents API serves them only when hidden files are allowed.
                     "allow_hidden": self.allow_hidden})

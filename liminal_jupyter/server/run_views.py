@@ -104,10 +104,14 @@ def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
 
 def cancel(notebook: Path, run_id: str) -> None:
     """DELETE /liminal/runs/ID: SIGTERM to the run's runner; 409 when it is not running."""
-    from liminal_jupyter.runs.launch import cancel_run
+    from liminal_jupyter.engines.registry import engines
 
     store, run = find_run(notebook, run_id)
-    if not cancel_run(store, run.run_id):
+    engine = engines().get(run.backend)
+    if engine is None or not engine.capabilities.cancel:
+        raise ApiError(409, f"run {run.run_id} ran on {run.backend}, which cannot cancel a "
+                       "run from here.")
+    if not engine.cancel(store, run.run_id):
         status = store.get_run(run.run_id).status
         raise ApiError(409, f"run {run.run_id} is not running (it is {status}); only a "
                        "running local run can be cancelled.")

@@ -98,6 +98,19 @@ class StepError:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def render_error(error: dict[str, Any] | None, step: str = "") -> str:
+    """One paragraph for a recorded error: a StepError's render(), or the plain message of
+    an error that never reached a cell (a kill, a timeout, a kernel that did not start)."""
+    if not error:
+        return f"step '{step}' failed" if step else "failed"
+    if "ename" not in error:
+        return error.get("message") or (f"step '{step}' failed" if step else json.dumps(error))
+    try:
+        return StepError.from_dict(error).render()
+    except (TypeError, KeyError):
+        return json.dumps(error)
+
+
 @dataclass
 class StepResult:
     """What one run of one step produced. `outputs` maps names to saved-value records,

@@ -8,6 +8,7 @@ can run here, so submit is tested against the KFP REST v2beta1 stand-in on 127.0
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 import yaml
@@ -60,6 +61,25 @@ async def test_compile_returns_yaml_that_kfp_loads(api, put_nb, jp_fetch):
     tasks = spec["root"]["dag"]["tasks"]
     assert len(tasks) == 2
     assert "python:3.12" in text
+
+
+async def test_compile_to_an_airflow_dag_returns_the_dag_file(put_nb, jp_fetch, jp_root_dir):
+    """Every engine that compiles is a target: airflow's DAG comes back as Python text that
+    Airflow's own parser reads, and nothing is written beside the notebook."""
+    import ast
+
+    put_nb(COUNT, "flows/count.ipynb", metadata={"liminal": {"name": "counting"}})
+
+    response = await jp_fetch("liminal", "compile", method="POST",
+                              body='{"path": "flows/count.ipynb", "target": "airflow"}')
+
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("text/x-python")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="counting.py"'
+    text = response.body.decode()
+    ast.parse(text)
+    assert "dag_id='counting'" in text or 'dag_id="counting"' in text
+    assert sorted(p.name for p in (Path(jp_root_dir) / "flows").iterdir()) == ["count.ipynb"]
 
 
 async def test_compile_of_a_bad_notebook_is_400_with_its_errors(api, put_nb):
@@ -123,12 +143,15 @@ async def test_an_unreachable_kfp_host_is_502(api, put_nb, jp_root_dir):
 
 async def test_status_says_what_the_server_offers(api):
     from liminal_jupyter import __version__
-    from liminal_jupyter.runs.launch import BACKENDS
 
     status, reply = await api("GET", "status")
 
     assert status == 200
-    assert {"local", "kfp-local"} <= set(BACKENDS)
+    engines = reply.pop("engines")
     assert reply == {"version": __version__, "root_dir": ".",
-                     "backends": list(BACKENDS), "compile_targets": ["kfp"],
-                     "submit": ["kfp"], "allow_hidden": False}
+                     "backends": ["local", "airflow", "kfp-local"],
+                     "compile_targets": ["airflow", "kfp"], "submit": ["kfp"],
+                     "allow_hidden": False}
+    assert [e["name"] for e in engines] == ["local", "airflow", "kfp", "kfp-local"]
+    local = engines[0]["capabilities"]
+    assert local["resume"] and local["cache"] and not local["remote"]

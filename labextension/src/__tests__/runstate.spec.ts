@@ -74,14 +74,12 @@ describe('step states on the DAG', () => {
     expect(shown.stale).toBe(true);
   });
 
-  it('compares with run order for local runs and notebook order for KFP submits', () => {
+  it('compares with run order, which every engine records, whatever its name', () => {
     const p = pipeline(['a', 'b', 'c'], ['b', 'a', 'c']);
-    expect(dagStates(p, detail('local', ['b', 'a', 'c'])).stale).toBe(false);
-    expect(dagStates(p, detail('kfp-local', ['b', 'a', 'c'])).stale).toBe(false);
-    expect(dagStates(p, detail('airflow', ['b', 'a', 'c'])).stale).toBe(false);
-    expect(dagStates(p, detail('local', ['a', 'b', 'c'])).stale).toBe(true);
-    expect(dagStates(p, detail('kfp', ['a', 'b', 'c'])).stale).toBe(false);
-    expect(dagStates(p, detail('kfp', ['b', 'a', 'c'])).stale).toBe(true);
+    for (const engine of ['local', 'kfp-local', 'airflow', 'kfp', 'an-installed-engine']) {
+      expect(dagStates(p, detail(engine, ['b', 'a', 'c'])).stale).toBe(false);
+      expect(dagStates(p, detail(engine, ['a', 'b', 'c'])).stale).toBe(true);
+    }
   });
 
   it('draws no states without a run, and an invalid pipeline (no order) gets none', () => {

@@ -1,4 +1,5 @@
-"""The Airflow halves of `liminal-nb compile --target airflow` and `run --backend airflow`.
+"""The Airflow half of `liminal-nb compile --target airflow` (`run --backend airflow` is the
+engine in engine.py).
 
 Only argparse definitions run at import time; Airflow itself is imported by nothing here
 (the DAG file is text, and a run talks to Airflow through its command line).
@@ -75,13 +76,3 @@ def compile_airflow(args: argparse.Namespace, pipeline: Any, notebook: Path) -> 
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {result.path} (DAG {result.dag_id}; artifacts under {result.artifacts})")
     return EXIT_OK
-
-
-def run_with_airflow(notebook: Path, values: dict[str, Any], args: argparse.Namespace) -> int:
-    """`liminal-nb run --backend airflow`: exit 0 succeeded, 1 failed, 2 cannot start."""
-    from liminal_jupyter.engines.airflow.local_backend import AirflowBackendError, run_airflow
-    from liminal_jupyter.engines.local.commands import run_on_engine
-
-    return run_on_engine("airflow", notebook, args, AirflowBackendError, lambda reporter:
-                         run_airflow(notebook, values, reporter,
-                                     run_id=getattr(args, "run_id", None)))

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from liminal_jupyter.engines.compiling import CompileError, step_image, step_slugs
 from liminal_jupyter.pipeline import Pipeline, Step
 
 OPERATORS = ("python", "bash", "kubernetes")
-DEFAULT_IMAGE = "python:3.11"
 _ENV_LIMIT = 120 * 1024  # Linux refuses a single environment string over 128 KiB
 TASK_MODULE = "liminal_jupyter.engines.airflow.task"
 
@@ -54,10 +54,6 @@ _JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "bo
 # Module-level names of the generated file that a task variable must not shadow.
 _RESERVED = {"dag", "run_step", "step_env", "NOTEBOOK", "ARTIFACTS", "WORKDIR", "PYTHON",
              "PIPELINE_IR", "STEP_COMMAND", "VOLUMES", "VOLUME_MOUNTS"}
-
-
-class CompileError(Exception):
-    """The pipeline cannot be compiled to an Airflow DAG; the message says why."""
 
 
 @dataclass
@@ -126,8 +122,6 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
         if not _KEY.match(step.name):
             raise CompileError(f"step name {step.name!r} cannot be an Airflow task_id: use "
                                "letters, digits, '_', '-' and '.'")
-    from liminal_jupyter.engines.kfp.compile import step_slugs
-
     slugs = step_slugs([s.name for s in pipeline.steps], _RESERVED)
     tasks = {name: f"{slug}_task" for name, slug in slugs.items()}
     kubernetes = options.operator == "kubernetes"
@@ -334,7 +328,7 @@ def _task(step: Step, var: str, options: DagOptions, pipeline: Pipeline) -> list
 
 def _pod_settings(step: Step, options: DagOptions, pipeline: Pipeline) -> list[str]:
     o = step.options
-    image = options.image or o.image or pipeline.settings.get("image") or DEFAULT_IMAGE
+    image = step_image(step, pipeline, options.image)
     env = f"step_env({step.name!r})"
     if o.env:
         env = f"{{**{env}, **{dict(o.env)!r}}}"

@@ -22,25 +22,30 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.engines.airflow.runtime import TASK_STATE
+from liminal_jupyter.engines.base import EngineRefused
+from liminal_jupyter.engines.recorded import (
+    ChildCommand,
+    RecordedRun,
+    StepEvents,
+    log_tail,
+    run_recorded,
+)
 from liminal_jupyter.runs.progress import Reporter
 
 BACKEND = "airflow"
 LOG_NAME = "airflow.log"
 INSTALL_HINT = ("--backend airflow needs Apache Airflow 3 in this environment: "
                 "pip install 'liminal-jupyter[airflow]'")
-_POLL = 0.5
 
 
-class AirflowBackendError(Exception):
+class AirflowBackendError(EngineRefused):
     """The run cannot start (Airflow missing, invalid notebook, bad parameter, no database);
     nothing was recorded. The message says what to do."""
 
@@ -115,22 +120,6 @@ def new_home(dags: Path) -> tuple[Path, dict[str, str]]:
     return home, airflow_env(home, dags)
 
 
-def dag_conf(pipeline: Any, parameters: dict[str, Any]) -> dict[str, Any]:
-    """`-p` values as DAG-run conf; an unknown name is an error before anything runs."""
-    types = {p.name: p.type for p in pipeline.parameters}
-    unknown = sorted(set(parameters) - set(types))
-    if unknown:
-        raise AirflowBackendError(
-            f"unknown parameter(s) {', '.join(unknown)}; the notebook's parameters are "
-            f"{', '.join(sorted(types)) or '(none)'}")
-    conf = {}
-    for name, value in parameters.items():
-        if types[name] == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        conf[name] = value
-    return conf
-
-
 # --------------------------------------------------------------------------------------
 # The run
 
@@ -150,119 +139,74 @@ def run_airflow(
     status: 'succeeded' or 'failed'; metrics: every step's metrics merged in run order.
     KeyboardInterrupt stops Airflow, records the run 'cancelled' and is re-raised.
     """
-    from liminal_jupyter.engines.airflow.compile import (
-        CompileError,
-        DagOptions,
-        dag_id_for,
-        write_dag,
-    )
-    from liminal_jupyter.notebook.parse import parse_notebook
-    from liminal_jupyter.runs.location import liminal_dir
-    from liminal_jupyter.runs.store import RunStore, write_json
+    return run_recorded(AirflowLocalRun, AirflowBackendError, notebook, parameters, reporter,
+                        run_id=run_id)
 
-    if not airflow_installed():
-        raise AirflowBackendError(INSTALL_HINT)
-    reporter = reporter or Reporter()
-    notebook = Path(notebook)
-    pipeline = parse_notebook(notebook)
-    if not pipeline.valid:
-        raise AirflowBackendError("the pipeline has errors; `liminal-nb inspect` shows them")
-    conf = dag_conf(pipeline, parameters)
-    migrated_database()  # before the run is recorded: a failure here records nothing
 
-    store = RunStore(liminal_dir(notebook))
-    reserved = run_id is not None
-    run_id = run_id or store.new_run_id()
-    run_dir = store.run_dir(run_id)
-    try:
-        result = write_dag(pipeline, run_dir / "dags" / f"{dag_id_for(pipeline.name)}.py",
-                           DagOptions(artifacts=str(run_dir / "artifacts")))
-    except CompileError as exc:
-        # A reserved folder holds the launcher's files: only what we wrote goes.
-        shutil.rmtree(run_dir / "dags" if reserved else run_dir, ignore_errors=True)
-        raise AirflowBackendError(str(exc)) from exc
-    order = pipeline.order()
-    store.create_run(run_id, notebook, pipeline.name, BACKEND, dict(parameters), order)
-    write_json(run_dir / "pipeline.json", pipeline.to_json())
-    write_json(run_dir / "parameters.json", dict(parameters))
-    reporter.run_started(run_id, pipeline.name, order)
+class AirflowLocalRun(RecordedRun):
+    """The compiled DAG, run by `airflow dags test` in a throwaway AIRFLOW_HOME."""
 
-    follower = _TaskFollower(store, run_id, reporter, run_dir / "artifacts", order)
-    log_path = run_dir / LOG_NAME
-    home, env = new_home(result.path.parent)
-    try:
-        code = _dags_test(result.dag_id, result.path, conf, env, log_path, follower)
-    except KeyboardInterrupt:
-        store.finish_run(run_id, "cancelled", "cancelled by the user")
-        reporter.run_finished("cancelled", {"run_id": run_id, "message": "cancelled"})
-        raise
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    follower.poll()
+    backend = BACKEND
 
-    failed = [s for s in order if follower.state.get(s) == "failed"]
-    if code == 0 and all(follower.state.get(s) == "succeeded" for s in order):
-        status, message = "succeeded", None
-    else:
-        status = "failed"
-        errors = [follower.errors[s] for s in failed if s in follower.errors]
+    def check(self, pipeline: Any, parameters: dict[str, Any]) -> None:
+        if not airflow_installed():
+            raise AirflowBackendError(INSTALL_HINT)
+        migrated_database()  # before the run is recorded: a failure here records nothing
+
+    def prepare(self, pipeline: Any, run_dir: Path) -> None:
+        from liminal_jupyter.engines.airflow.compile import (
+            CompileError,
+            DagOptions,
+            dag_id_for,
+            write_dag,
+        )
+
+        try:
+            self.dag = write_dag(pipeline, run_dir / "dags" / f"{dag_id_for(pipeline.name)}.py",
+                                 DagOptions(artifacts=str(run_dir / "artifacts")))
+        except CompileError as exc:
+            shutil.rmtree(run_dir / "dags", ignore_errors=True)
+            raise AirflowBackendError(str(exc)) from exc
+
+    def command(self, pipeline: Any, run_dir: Path) -> ChildCommand:
+        self.home, env = new_home(self.dag.path.parent)
+        conf = dict(self.request.parameters)
+        return ChildCommand(
+            [sys.executable, "-m", "airflow", "dags", "test", self.dag.dag_id,
+             "--conf", json.dumps(conf), "--dagfile-path", str(self.dag.path)],
+            cwd=self.dag.path.parent, log=run_dir / LOG_NAME, env=env)
+
+    def cleanup(self) -> None:
+        home = getattr(self, "home", None)
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def follower(self, events: StepEvents, pipeline: Any, run_dir: Path) -> _TaskFollower:
+        return _TaskFollower(events, run_dir / "artifacts", pipeline.order())
+
+    def outcome(self, code: int, follower: _TaskFollower, pipeline: Any,
+                run_dir: Path) -> tuple[str, str | None, dict[str, dict[str, Any]]]:
+        order, state = pipeline.order(), follower.events.status
+        log_path = run_dir / LOG_NAME
+        if code == 0 and all(state.get(s) == "succeeded" for s in order):
+            return "succeeded", None, follower.metrics
+        errors = [follower.errors[s] for s in order
+                  if state.get(s) == "failed" and s in follower.errors]
         message = "; ".join(errors) or (
             f"`airflow dags test` exited with code {code} before every step ran: "
-            f"{_tail(log_path)}")
-        message += f" (Airflow log: {log_path})"
-    if follower.airflow_run_id:
-        store.update_run(run_id, remote_id=follower.airflow_run_id)
-    store.finish_run(run_id, status, message)
-    metrics = {k: v for s in order for k, v in follower.metrics.get(s, {}).items()}
-    reporter.run_finished(status, {"run_id": run_id, "message": message})
-    return run_id, status, metrics
-
-
-def _dags_test(dag_id: str, dag_file: Path, conf: dict[str, Any], env: dict[str, str],
-               log_path: Path, follower: _TaskFollower) -> int:
-    """Run `airflow dags test` to its end, following the tasks; its exit code."""
-    command = [sys.executable, "-m", "airflow", "dags", "test", dag_id,
-               "--conf", json.dumps(conf), "--dagfile-path", str(dag_file)]
-    with open(log_path, "wb") as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, env=env, cwd=dag_file.parent,
-                                 start_new_session=True)
-        try:
-            while child.poll() is None:
-                follower.poll()
-                time.sleep(_POLL)
-        finally:
-            if child.poll() is None:  # interrupted: stop Airflow and the steps it started
-                try:
-                    os.killpg(child.pid, signal.SIGTERM)
-                    child.wait(10)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(child.pid, signal.SIGKILL)
-                    child.wait()
-    return child.returncode
-
-
-def _tail(path: Path, size: int = 1500) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(lines[-6:])[-size:]
+            f"{log_tail(log_path)}")
+        return "failed", message + f" (Airflow log: {log_path})", follower.metrics
 
 
 class _TaskFollower:
-    """Reads each task's airflow-task.json; every change becomes a step record and event."""
+    """Reads each task's airflow-task.json; every change becomes a step event."""
 
-    def __init__(self, store: Any, run_id: str, reporter: Reporter, artifacts: Path,
-                 steps: list[str]):
-        self.store, self.run_id, self.reporter = store, run_id, reporter
-        self.artifacts, self.steps = artifacts, steps
-        self.state: dict[str, str] = {}
+    def __init__(self, events: StepEvents, artifacts: Path, steps: list[str]):
+        self.events, self.artifacts, self.steps = events, artifacts, steps
         self.seen: dict[str, tuple[str, Any]] = {}
         self.metrics: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
-        self.airflow_run_id: str | None = None
+        self.remote_id: str | None = None  # the Airflow run id
 
     def poll(self) -> None:
         if not self.artifacts.is_dir():
@@ -282,39 +226,31 @@ class _TaskFollower:
                 changed.append((data.get("ended") or data.get("started") or 0, step, data,
                                 path.parent))
         for _, step, data, folder in sorted(changed, key=lambda item: (item[0], item[1])):
-            self.airflow_run_id = data.get("run_id") or self.airflow_run_id
+            self.remote_id = data.get("run_id") or self.remote_id
             self._record(step, data)
             # `liminal-nb show` reads the step's inputs from the run's own step folder.
             if (folder / "inputs.json").is_file():
+                events = self.events
                 shutil.copyfile(folder / "inputs.json",
-                                self.store.step_dir(self.run_id, step) / "inputs.json")
+                                events.store.step_dir(events.run_id, step) / "inputs.json")
 
     def _record(self, step: str, data: dict[str, Any]) -> None:
-        from liminal_jupyter.engines.local.runner import _render_error
+        from liminal_jupyter.step.execute import render_error
 
         state = data.get("state")
         if state == "running":
-            self.state[step] = "running"
-            self.store.update_step(self.run_id, step, status="running",
-                                   started=data.get("started"), ended=None,
-                                   attempt=max(0, (data.get("try_number") or 1) - 1))
-            self.reporter.step_state(step, "running")
+            self.events.running(step, data.get("started"), ended=None,
+                                attempt=max(0, (data.get("try_number") or 1) - 1))
             return
         if state not in ("succeeded", "failed"):
             return
-        self.state[step] = state
         self.metrics[step] = data.get("metrics") or {}
         error = data.get("error")
-        detail = _render_error(error) if error else None
+        detail = render_error(error, step) if error else None
         if state == "failed" and detail:
             self.errors[step] = detail
-        self.store.update_step(
-            self.run_id, step, status=state, started=data.get("started"),
-            ended=data.get("ended"), outputs=data.get("outputs") or {},
-            metrics=self.metrics[step], error=error,
+        self.events.finished(
+            step, state, detail, started=data.get("started"), ended=data.get("ended"),
+            outputs=data.get("outputs") or {}, metrics=self.metrics[step], error=error,
             executed_notebook=data.get("executed_notebook"), log_path=data.get("log_path"),
         )
-        duration = None
-        if data.get("started") and data.get("ended"):
-            duration = data["ended"] - data["started"]
-        self.reporter.step_state(step, state, duration, detail)

@@ -35,16 +35,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-MANIFEST = "liminal-manifest.json"
+from liminal_jupyter.step.runtime import (
+    MANIFEST,
+    StepFailed,
+    parameter_values,
+    read_manifest,
+    working_directory,
+    write_manifest,
+)
+
+__all__ = ["MANIFEST", "TASK_STATE", "StepFailed", "clean_run_id", "parameter_values",
+           "run_task"]
+
 TASK_STATE = "airflow-task.json"
 LOG = "log.txt"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-class StepFailed(RuntimeError):
-    """The step failed; the message names the step, the notebook cell and the error."""
 
 
 def clean_run_id(run_id: str) -> str:
@@ -100,11 +107,7 @@ def run_task(
     _html_page(result, out, f"{store.root}/{step}")
     succeeded = result.get("status") == "succeeded"
     if succeeded:
-        _write_json(out / MANIFEST, {
-            "step": step, "metrics": result.get("metrics") or {},
-            "outputs": {name: {**record, "path": _relative(record["path"], out)}
-                        for name, record in (result.get("outputs") or {}).items()},
-        })
+        write_manifest(out, step, result.get("outputs") or {}, result.get("metrics") or {})
     state.update(state="succeeded" if succeeded else "failed", ended=time.time(),
                  outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
                  error=result.get("error"), executed_notebook=result.get("executed_notebook"),
@@ -112,7 +115,9 @@ def run_task(
     _write_json(out / TASK_STATE, state)
     store.upload(step, out)
     if not succeeded:
-        raise StepFailed(_render(step, result.get("error")))
+        from liminal_jupyter.step.execute import render_error
+
+        raise StepFailed(render_error(result.get("error"), step))
     return result.get("metrics") or {}
 
 
@@ -130,7 +135,7 @@ def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder
     command = [python or sys.executable, "-m", "liminal_jupyter.step", "run",
                "--pipeline", str(pipeline_path), "--step", step.name,
                "--output-dir", str(out), "--parameters", str(params_path),
-               "--inputs", str(inputs_path), "--cwd", _workdir(workdir), "--log-output"]
+               "--inputs", str(inputs_path), "--cwd", working_directory(workdir), "--log-output"]
     env = {**os.environ, **{str(k): str(v) for k, v in step.options.env.items()},
            "PYTHONUNBUFFERED": "1"}
     code = _run_logged(command, env, out / LOG)
@@ -177,23 +182,6 @@ def _html_page(result: dict[str, Any], out: Path, location: str) -> None:
               flush=True)
 
 
-def parameter_values(pipeline: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """DAG params -> the JSON values papermill injects: declared names only, None means
-    not set (the parameters cell keeps its own default), ints and floats as declared."""
-    types = {p.name: p.type for p in pipeline.parameters}
-    values: dict[str, Any] = {}
-    for name, value in (params or {}).items():
-        if name not in types or value is None:
-            continue
-        kind = types[name]
-        if kind == "int" and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        values[name] = value
-    return values
-
-
 def _inputs(step: Any, store: _RunFolder) -> dict[str, dict[str, Any]]:
     """The saved-value records of the names the step reads, from their producers' manifests."""
     wanted: dict[str, list[str]] = {}
@@ -201,43 +189,13 @@ def _inputs(step: Any, store: _RunFolder) -> dict[str, dict[str, Any]]:
         wanted.setdefault(inp.producer, []).append(inp.name)
     records: dict[str, dict[str, Any]] = {}
     for producer, names in wanted.items():
-        folder = store.fetch(producer)
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise StepFailed(f"step '{step.name}': the outputs of step '{producer}' are not in "
-                             f"{folder} (did '{producer}' succeed in this run?)") from None
+        saved = read_manifest(store.fetch(producer), producer)
         for name in names:
-            if name not in manifest["outputs"]:
+            if name not in saved:
                 raise StepFailed(f"step '{step.name}': step '{producer}' saved no value "
                                  f"'{name}'; was it compiled from this notebook version?")
-            record = manifest["outputs"][name]
-            records[name] = {**record, "path": str(folder / record["path"])}
+            records[name] = saved[name]
     return records
-
-
-def _workdir(workdir: str | None) -> str:
-    for candidate in (os.environ.get("LIMINAL_WORKDIR"), workdir):
-        if candidate and Path(candidate).is_dir():
-            return candidate
-    return tempfile.mkdtemp(prefix="liminal-workdir-")
-
-
-def _relative(path: str, folder: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(folder.resolve()).as_posix()
-    except ValueError:
-        raise StepFailed(f"saved value {path} is outside the step's folder {folder}") from None
-
-
-def _render(step: str, error: dict[str, Any] | None) -> str:
-    if not error:
-        return f"step '{step}' failed"
-    if "ename" not in error:
-        return error.get("message") or f"step '{step}' failed"
-    from liminal_jupyter.step.execute import StepError
-
-    return StepError.from_dict(error).render()
 
 
 def _write_json(path: Path, data: Any) -> None:

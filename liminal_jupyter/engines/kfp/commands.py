@@ -1,7 +1,7 @@
-"""`liminal-nb compile`: a notebook's pipeline as Kubeflow Pipelines v2 IR YAML, or with
---target airflow as an Airflow DAG file (liminal_jupyter/engines/airflow/commands.py).
+"""The Kubeflow Pipelines half of `liminal-nb compile` (the command itself is
+liminal_jupyter/cli_compile.py, which asks every engine that compiles for its options).
 
-Only the argparse definition lives at import time; kfp is imported when the command runs.
+Only argparse definitions live at import time; kfp is imported when the command runs.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -40,50 +41,21 @@ Upload the YAML in the Kubeflow Pipelines UI, or run it without a cluster:
   python -c "from kfp import local, components; \\
     local.init(runner=local.SubprocessRunner(use_venv=False)); \\
     components.load_component_from_file('train.pipeline.yaml')(n_estimators=20)"
-
-Apache Airflow:
 """
 
 
-def add_compile_command(commands: argparse._SubParsersAction) -> None:
-    from liminal_jupyter.engines.airflow import commands as airflow
-
-    compile_ = commands.add_parser(
-        "compile", help="compile the notebook's pipeline to Kubeflow Pipelines v2 YAML or an "
-        "Airflow DAG", description=_COMPILE_HELP + airflow.COMPILE_HELP,
-        epilog=_COMPILE_EPILOG + airflow.COMPILE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    compile_.add_argument("notebook", help="path of the .ipynb file")
-    compile_.add_argument("--target", choices=("kfp", "airflow"), default="kfp",
-                          help="kfp (default): Kubeflow Pipelines v2 YAML; airflow: an "
-                          "Apache Airflow 3 DAG file")
-    compile_.add_argument("-o", "--output", metavar="PATH",
-                          help="where to write the YAML (default: NOTEBOOK_STEM.pipeline.yaml "
-                          "next to the notebook) or the DAG (default: dags/<pipeline>.py "
-                          "next to the notebook)")
-    compile_.add_argument("--python", action="store_true",
-                          help="also write the generated KFP DSL module (NOTEBOOK_STEM_kfp.py, "
-                          "next to the YAML)")
-    compile_.add_argument("--image", metavar="IMG",
-                          help="container image for every step (overrides image: tags and the "
-                          "liminal.image setting); with --target airflow, for the kubernetes "
-                          "operator")
-    airflow.add_compile_arguments(compile_)
-    compile_.set_defaults(handler=_compile)
+def add_compile_arguments(compile_: argparse.ArgumentParser) -> tuple[str, str]:
+    """The options of `compile` that only --target kfp reads; (help, epilog) text."""
+    group = compile_.add_argument_group("--target kfp")
+    group.add_argument("--python", action="store_true",
+                       help="also write the generated KFP DSL module (NOTEBOOK_STEM_kfp.py, "
+                       "next to the YAML)")
+    return _COMPILE_HELP, _COMPILE_EPILOG
 
 
-def _compile(args: argparse.Namespace) -> int:
-    from liminal_jupyter.cli_support import load_valid_pipeline
+def compile_kfp(args: argparse.Namespace, pipeline: Any, notebook: Path) -> int:
     from liminal_jupyter.engines.kfp.compile import CompileError, compile_pipeline
 
-    notebook = Path(args.notebook)
-    pipeline = load_valid_pipeline(notebook)
-    if pipeline is None:
-        return EXIT_INVALID
-    if args.target == "airflow":
-        from liminal_jupyter.engines.airflow.commands import compile_airflow
-
-        return compile_airflow(args, pipeline, notebook)
     stem = notebook.name[: -len(".ipynb")] if notebook.name.endswith(".ipynb") else notebook.stem
     yaml_path = Path(args.output) if args.output else notebook.with_name(f"{stem}.pipeline.yaml")
     python_path = yaml_path.with_name(f"{stem}_kfp.py") if args.python else None

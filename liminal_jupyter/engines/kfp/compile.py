@@ -49,9 +49,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from liminal_jupyter.engines.compiling import CompileError, step_image, step_slugs
 from liminal_jupyter.pipeline import Pipeline, Step
-
-DEFAULT_IMAGE = "python:3.11"
 
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list",
           "dict": "dict", "any": "str"}
@@ -63,10 +62,6 @@ NEEDS_KFP_KUBERNETES = (
     "secret:, label: and annotation: tags and the liminal.volumes setting need the "
     "kfp-kubernetes package: pip install 'liminal-jupyter[kubernetes]'"
 )
-
-
-class CompileError(Exception):
-    """The pipeline cannot be compiled to KFP; the message says why and what to do."""
 
 
 @dataclass
@@ -87,31 +82,6 @@ def kfp_pipeline_name(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     cleaned = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     return (cleaned or "pipeline")[:128].rstrip("-")
-
-
-def step_slugs(steps: list[str], avoid: set[str] = frozenset()) -> dict[str, str]:
-    """Step name -> the slug its generated names derive from, in notebook order.
-
-    A slug is lowercase letters and digits joined by single '_', starting with a letter,
-    so `step_<slug>` is a Python identifier and kfp's k8s form of it (`step-<slug with
-    '-'>`, the component and task name) is a different name for each slug. `load-data`
-    and `load_data` both clean to `load_data`: the first in notebook order keeps it, the
-    next gets `load_data_2` (then _3, ...). Keywords are fine (`class` -> `step_class`,
-    `class_task`): a slug is never used bare. `avoid` holds names the generated
-    `from_<slug>` and `<slug>_task` must not take (parameter and reserved names).
-    """
-    slugs: dict[str, str] = {}
-    taken: set[str] = set()
-    for name in steps:
-        base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "step"
-        if not base[0].isalpha():
-            base = "step_" + base
-        slug, n = base, 2
-        while slug in taken or {f"from_{slug}", f"{slug}_task"} & avoid:
-            slug, n = f"{base}_{n}", n + 1
-        taken.add(slug)
-        slugs[name] = slug
-    return slugs
 
 
 def _literal(value: Any) -> str:
@@ -178,9 +148,8 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
         "",
     ]
     for step in pipeline.steps:
-        step_image = image or step.options.image or pipeline.settings.get("image") \
-            or DEFAULT_IMAGE
-        lines += _component(step, funcs[step.name], args, params, step_image, ir[step.name],
+        lines += _component(step, funcs[step.name], args, params,
+                            step_image(step, pipeline, image), ir[step.name],
                             model_outputs(step, set(params)))
         notes += _left_out(step)
 
@@ -370,8 +339,8 @@ def compile_pipeline(
     Raises CompileError when the pipeline is invalid or kfp refuses a setting.
     """
     from google.protobuf import json_format
-
     from kfp import compiler
+
     from liminal_jupyter.atomic import atomic_write_text
 
     source, notes = generate_module(pipeline, image)
@@ -419,7 +388,6 @@ def _to_yaml(spec: dict[str, Any], description: str,
     are, so a value with a newline breaks the YAML; here every header line stays a comment.
     """
     import yaml
-
     from kfp.compiler import pipeline_spec_builder
 
     try:

@@ -24,13 +24,19 @@ volume): relative paths in the notebook resolve there, not next to the notebook.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-KFP_MANIFEST = "liminal-manifest.json"
+from liminal_jupyter.step.runtime import (
+    MANIFEST,
+    parameter_values,
+    read_manifest,
+    working_directory,
+    write_manifest,
+)
+
+KFP_MANIFEST = MANIFEST  # the name kfp-local's follower reads metrics from
 
 
 def run_step(
@@ -59,8 +65,9 @@ def run_step(
 
     pipeline = Pipeline.from_json(json.loads(ir))
     the_step = pipeline.step(step)
-    values = _parameter_values(pipeline, parameters)
-    saved = _saved_inputs(inputs)
+    values = parameter_values(pipeline, parameters, any_as_json=True)
+    saved = {name: record for producer, path in inputs.items()
+             for name, record in read_manifest(Path(path), producer).items()}
     wanted = {i.name for i in the_step.data_inputs}
     missing = sorted(wanted - set(saved))
     if missing:
@@ -72,7 +79,7 @@ def run_step(
     out.mkdir(parents=True, exist_ok=True)
     result = execute_step(
         pipeline, step, values, {k: v for k, v in saved.items() if k in wanted}, out,
-        cwd=_workdir(), log_output=True, timeout=the_step.options.timeout,
+        cwd=working_directory(), log_output=True, timeout=the_step.options.timeout,
     )
     if executed_notebook is not None and result.executed_notebook:
         shown = Path(result.executed_notebook)
@@ -85,14 +92,7 @@ def run_step(
                          executed_html.path)
     if not result.succeeded:
         raise RuntimeError(result.error.render() if result.error else f"step '{step}' failed")
-    manifest = {
-        "step": step,
-        "outputs": {name: {**record, "path": _relative(record["path"], out)}
-                    for name, record in result.outputs.items()},
-        "metrics": result.metrics,
-    }
-    (out / KFP_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True),
-                                    encoding="utf-8")
+    write_manifest(out, step, result.outputs, result.metrics)
     if metrics is not None:
         for name, value in result.metrics.items():
             metrics.log_metric(name, value)
@@ -132,52 +132,3 @@ def _framework(record: dict[str, Any]) -> str:
     except Exception:  # a courtesy: the artifact is there either way
         return "unknown"
     return type(value).__module__.split(".", 1)[0] or "unknown"
-
-
-def _parameter_values(pipeline: Any, given: dict[str, Any]) -> dict[str, Any]:
-    """KFP values -> the JSON values papermill injects. None means: not set, so the
-    notebook's parameters cell keeps its own (possibly computed) default."""
-    types = {p.name: p.type for p in pipeline.parameters}
-    values: dict[str, Any] = {}
-    for name, value in given.items():
-        if value is None:
-            continue
-        kind = types.get(name)
-        if kind == "any" and isinstance(value, str):
-            value = json.loads(value)
-        elif kind == "int" and isinstance(value, float) and value.is_integer():
-            value = int(value)  # KFP may hand ints back as floats
-        elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        values[name] = value
-    return values
-
-
-def _saved_inputs(inputs: dict[str, str]) -> dict[str, dict[str, Any]]:
-    saved: dict[str, dict[str, Any]] = {}
-    for producer, path in inputs.items():
-        folder = Path(path)
-        try:
-            manifest = json.loads((folder / KFP_MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RuntimeError(
-                f"the output artifact of step '{producer}' at {folder} has no readable "
-                f"{KFP_MANIFEST} ({exc})"
-            ) from None
-        for name, record in manifest["outputs"].items():
-            saved[name] = {**record, "path": str(folder / record["path"])}
-    return saved
-
-
-def _relative(path: str, folder: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(folder.resolve()).as_posix()
-    except ValueError:
-        raise RuntimeError(f"saved value {path} is outside the step's output folder") from None
-
-
-def _workdir() -> str:
-    chosen = os.environ.get("LIMINAL_WORKDIR")
-    if chosen and Path(chosen).is_dir():
-        return chosen
-    return tempfile.mkdtemp(prefix="liminal-workdir-")

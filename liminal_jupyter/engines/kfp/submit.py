@@ -210,7 +210,7 @@ def submit(
         store = store_for(notebook)
         submitted.run_id = store.new_run_id()
         store.create_run(submitted.run_id, notebook, pipeline.name, BACKEND, values,
-                         [s.name for s in pipeline.steps], runner_pid=None, host=host,
+                         pipeline.order(), runner_pid=None, host=host,
                          remote_id=remote_id,
                          message=f"KFP experiment {experiment!r}, run {run_name!r}")
         submitted.store_root = store.root

@@ -15,7 +15,6 @@ its kernels notice their parent is gone and exit.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -34,6 +33,7 @@ from liminal_jupyter.runs.location import liminal_dir
 from liminal_jupyter.runs.progress import Reporter
 from liminal_jupyter.runs.registered import record_registered_models
 from liminal_jupyter.runs.store import RunStore, StepRecord, process_start_time, write_json
+from liminal_jupyter.step.execute import render_error
 
 RESULT = "result.json"
 LOG = "log.txt"
@@ -373,7 +373,7 @@ class LocalRun:
     def _report(self, name: str, record: StepRecord, tracker) -> None:
         detail = None
         if record.status == "failed" and record.error:
-            detail = _render_error(record.error)
+            detail = render_error(record.error, name)
         self.reporter.step_state(name, record.status, _duration(record), detail)
         step = self.pipeline.step(name)
         ok = record.status in ("succeeded", "cached")
@@ -491,17 +491,6 @@ class _TrackingThread:
 
 def _failure(step: str, message: str) -> dict[str, Any]:
     return {"status": "failed", "error": {"step": step, "message": message}}
-
-
-def _render_error(error: dict[str, Any]) -> str:
-    if "message" in error and "ename" not in error:
-        return error["message"]
-    from liminal_jupyter.step.execute import StepError
-
-    try:
-        return StepError.from_dict(error).render()
-    except (TypeError, KeyError):
-        return json.dumps(error)
 
 
 def _duration(record: StepRecord) -> float | None:

@@ -17,8 +17,8 @@ import textwrap
 
 import pytest
 
+from liminal_jupyter.cli_compile import add_compile_command
 from liminal_jupyter.engines.airflow.compile import DagOptions, generate_dag, write_dag
-from liminal_jupyter.engines.kfp.commands import add_compile_command
 from liminal_jupyter.notebook.parse import parse_notebook
 from tests.conftest import EXAMPLES, TEST_NOTEBOOKS, code
 from tests.engines.airflow.airflow_helpers import (  # noqa: F401 - fixtures

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from kfp import components
 
-from liminal_jupyter.engines.kfp.commands import add_compile_command
+from liminal_jupyter.cli_compile import add_compile_command
 from liminal_jupyter.engines.kfp.compile import compile_pipeline, generate_module
 from liminal_jupyter.notebook.parse import parse_notebook
 from tests.conftest import EXAMPLES, TEST_NOTEBOOKS, code

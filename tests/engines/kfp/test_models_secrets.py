@@ -18,8 +18,8 @@ pytest.importorskip("kfp")
 import yaml  # noqa: E402  (a kfp dependency)
 from kfp import components  # noqa: E402
 
+from liminal_jupyter.cli_compile import add_compile_command  # noqa: E402
 from liminal_jupyter.engines.kfp import compile as kfp_compile  # noqa: E402
-from liminal_jupyter.engines.kfp.commands import add_compile_command  # noqa: E402
 from liminal_jupyter.engines.kfp.compile import (  # noqa: E402
     NEEDS_KFP_KUBERNETES,
     CompileError,

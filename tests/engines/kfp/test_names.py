@@ -15,11 +15,8 @@ import pytest
 import yaml
 from kfp import components
 
-from liminal_jupyter.engines.kfp.compile import (
-    compile_pipeline,
-    kfp_pipeline_name,
-    step_slugs,
-)
+from liminal_jupyter.engines.compiling import step_slugs
+from liminal_jupyter.engines.kfp.compile import compile_pipeline, kfp_pipeline_name
 from liminal_jupyter.engines.kfp.local_backend import run_kfp_local
 from liminal_jupyter.notebook.parse import parse_notebook
 

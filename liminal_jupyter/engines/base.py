@@ -1,0 +1,144 @@
+"""The one interface every engine implements, and the records that cross it.
+
+An engine takes the pipeline IR somewhere: this machine's runner, `kfp.local`, `airflow
+dags test`, a Kubeflow Pipelines host. The faces (the CLI, the Jupyter server, the Python
+API, the panel) know engines only through this interface and the registry
+(`engines.registry`), so a new engine (Argo, Vertex AI, a test double) is one entry point,
+not an `if` in five files.
+
+An engine says what it can do (`Capabilities`); a face offers only that. Runs of every
+engine are recorded in the runs ledger (`liminal_jupyter.runs`), which is how `runs`,
+`show`, `logs` and the panel see them without knowing the engine.
+
+Only the standard library here: the CLI builds its help from the registry, and
+`liminal-nb --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from liminal_jupyter.runs.store import RunStore
+
+
+class EngineRefused(Exception):
+    """The run cannot start (invalid notebook, unknown parameter, engine not installed,
+    compile error); nothing was recorded. The message says what to do."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do; the faces offer exactly this (docs/engines.md)."""
+
+    remote: bool = False  # runs elsewhere, over a host's API (submit), not on this machine
+    run: bool = True  # runs to its end from here (`liminal-nb run --backend NAME`)
+    submit: bool = False  # hands the run to a host and returns (`liminal-nb submit`)
+    compile: bool = False  # writes a file another system runs (`liminal-nb compile`)
+    resume: bool = False  # `--resume RUN` re-runs only what failed or never ran
+    cancel: bool = True  # a running run can be stopped
+    cache: bool = False  # unchanged steps are reused from earlier runs
+    models: bool = False  # `model:` variables are registered in MLflow by the run
+    logs: bool = True  # each step's log is readable (`liminal-nb logs`)
+
+    def to_json(self) -> dict[str, bool]:
+        return asdict(self)
+
+
+@dataclass
+class RunRequest:
+    """One run as a face asks for it; an engine reads what it supports (its Capabilities)
+    and the faces refuse the rest before asking."""
+
+    notebook: Path
+    parameters: dict[str, Any] = field(default_factory=dict)  # typed (params.resolve)
+    run_id: str | None = None  # reserved by a launcher, else the engine reserves one
+    resume: str | None = None
+    jobs: int = 1
+    use_cache: bool = True
+    fresh_kernels: bool = False
+    html: bool = True  # local: executed.html beside each step's executed notebook
+    tracking: bool = True
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    image: str | None = None
+    pipeline: Any = None  # the notebook's Pipeline when the face parsed it already
+
+
+@dataclass
+class RunResult:
+    """How a run ended: 'succeeded', 'failed', 'cancelled' or 'interrupted'."""
+
+    run_id: str
+    status: str
+    metrics: dict[str, Any] = field(default_factory=dict)  # every step's, in run order
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)  # tolerated failures (tracking off)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """An engine. `name` is what users type (`--backend NAME`, `--target NAME`);
+    `description` is the one line the CLI's help and the panel's selector show.
+
+    What else it has follows from its capabilities:
+    - run: `run(request: RunRequest, reporter: Reporter) -> RunResult` runs the pipeline
+      to its end, recorded in the runs ledger, its progress on `reporter`. It raises
+      EngineRefused when it cannot start (nothing recorded) and KeyboardInterrupt, after
+      recording the run 'cancelled', when interrupted (Ctrl-C, or SIGTERM from a launcher).
+    - compile: `add_compile_arguments(parser) -> (help, epilog)` adds the options of
+      `liminal-nb compile --target NAME`; `compile_from_args(args, pipeline, notebook)`
+      writes the file and returns the exit status.
+      `compile_file(pipeline, image) -> CompiledFile` compiles to text without writing
+      anything beside the notebook (the server's POST /liminal/compile).
+    - any engine may have `add_commands(subparsers)` for commands of its own (kfp: submit,
+      watch).
+    Every engine has `status(store, run_id) -> str` (a remote engine asks its host first),
+    and, as its capabilities say, `cancel(store, run_id) -> bool`, `logs(store, run_id,
+    step) -> str | None` and `follow(store, run_id, on_change, interval) -> str`. An engine
+    that runs on this machine gets them from `LedgerEngine`: the runs ledger knows.
+    """
+
+    name: str
+    description: str
+    capabilities: Capabilities
+
+
+class LedgerEngine:
+    """What an engine that runs on this machine, through `liminal-nb run`, has without
+    writing it: its runs record themselves as they go, so their state and logs are the runs
+    ledger's, and cancelling one is a SIGTERM to its runner (runs/launch.py)."""
+
+    def status(self, store: RunStore, run_id: str) -> str:
+        return store.get_run(run_id).status
+
+    def cancel(self, store: RunStore, run_id: str) -> bool:
+        """Stop a running run (finished steps are kept); False when it is not running."""
+        from liminal_jupyter.runs.launch import cancel_run
+
+        return cancel_run(store, run_id)
+
+    def logs(self, store: RunStore, run_id: str, step: str) -> str | None:
+        record = store.get_step(run_id, step)
+        log = Path(record.log_path) if record.log_path else None
+        if log is None or not log.is_file():
+            return None
+        return log.read_text(encoding="utf-8", errors="replace")
+
+
+@dataclass
+class CompiledFile:
+    """A compiled pipeline as a download: its file name, its text, its media type."""
+
+    name: str
+    text: str
+    media_type: str
+    notes: list[str] = field(default_factory=list)
+
+
+def describe(engine: Engine) -> dict[str, Any]:
+    """An engine as `GET /liminal/status` and the panel see it."""
+    return {"name": engine.name, "description": engine.description,
+            "capabilities": engine.capabilities.to_json()}
