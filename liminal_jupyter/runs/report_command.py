@@ -14,9 +14,9 @@ from typing import Any
 def add_report_command(commands: Any) -> None:
     report = commands.add_parser(
         "report", help="one self-contained HTML page for a run (DAG, metrics, notebooks)",
-        description="Write one HTML page for a run: the DAG with each step's state and "
-        "duration, the parameters, metrics and registered models, and each step's executed "
-        "notebook (a failed step open at its error). The page runs no script and loads "
+        description="Write one HTML page for a run: the DAG with each step's state and\n"
+        "duration, the parameters, metrics and registered models, and each step's executed\n"
+        "notebook (a failed step open at its error). The page runs no script and loads\n"
         "nothing from the network. RUN may be a unique prefix of a run id.",
         epilog="examples:\n  liminal-nb report 20261126-1204 --dir example_notebooks\n"
         "  liminal-nb report 20261126-1204 -o report.html",
