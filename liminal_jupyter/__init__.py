@@ -22,6 +22,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'liminal_jupyter' has no attribute {name!r}")
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext liminal_jupyter`: the `%liminal` magic (liminal_jupyter/magics.py)."""
+    from liminal_jupyter.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     """Where JupyterLab finds the prebuilt side panel (`jupyter labextension develop`)."""
     return [{"src": "labextension", "dest": "liminal-jupyter"}]

@@ -38,6 +38,9 @@ examples:
   liminal-nb run train.ipynb -p n_estimators=200 -p model=rf --jobs 2
   liminal-nb run train.ipynb --params-file params.yaml --no-cache
   liminal-nb run train.ipynb --resume 20261126-1204    # re-run what failed or never ran
+  liminal-nb run train.ipynb --from train     # train and what follows; earlier outputs reused
+  liminal-nb run train.ipynb --to prepare     # prepare and the steps it depends on
+  liminal-nb run train.ipynb --only evaluate  # exactly these steps (comma-separated)
   liminal-nb run train.ipynb --json > events.jsonl      # one JSON event a line
   liminal-nb run train.ipynb --backend kfp-local        # the compiled KFP YAML, by kfp.local
   liminal-nb run train.ipynb --backend airflow -p n_estimators=50   # `airflow dags test`
@@ -74,6 +77,14 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
                      "notebook")
     run.add_argument("--resume", metavar="RUN",
                      help="continue run RUN: re-run only the steps that failed or never ran")
+    run.add_argument("--from", dest="from_step", metavar="STEP",
+                     help="run STEP and every step after it that depends on it; the steps "
+                     "before reuse the outputs of their latest successful run")
+    run.add_argument("--to", dest="to_step", metavar="STEP",
+                     help="run only STEP and the steps it depends on")
+    run.add_argument("--only", metavar="STEP[,STEP]",
+                     help="run exactly these steps; the steps they read from reuse the "
+                     "outputs of their latest successful run")
     run.add_argument("--experiment", help="MLflow experiment (default: notebook metadata "
                      "liminal.experiment, else the pipeline name)")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI,"
@@ -121,7 +132,15 @@ def _run_marked(args: argparse.Namespace) -> int:
         print(f"error: --resume is for local runs; a {args.backend} run starts afresh.",
               file=sys.stderr)
         return EXIT_INVALID
+    only = [s.strip() for s in (args.only or "").split(",") if s.strip()]
+    partial = bool(args.from_step or args.to_step or only)
+    if partial and (args.resume or not engine.capabilities.partial):
+        why = ("a resumed run re-runs what failed, as it was" if args.resume else
+               f"a {args.backend} run runs the whole pipeline")
+        print(f"error: --from/--to/--only are for new local runs; {why}.", file=sys.stderr)
+        return EXIT_INVALID
     request = RunRequest(notebook, values, run_id=args.run_id, resume=args.resume,
+                         from_step=args.from_step, to_step=args.to_step, only=only,
                          jobs=args.jobs, use_cache=not args.no_cache,
                          fresh_kernels=args.fresh_kernels, html=not args.no_html,
                          tracking=not args.no_tracking,

@@ -90,6 +90,8 @@ class StepOptions:
     retries: int = 0
     timeout: int | None = None  # seconds
     cache: bool = True
+    # keep:all / keep:default; None follows the notebook's liminal.keep (notebook/keep.py)
+    keep: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     secrets: list[Secret] = field(default_factory=list)
     limits: dict[str, str] = field(default_factory=dict)
@@ -108,6 +110,8 @@ class Step:
     options: StepOptions = field(default_factory=StepOptions)
     metrics: list[Metric] = field(default_factory=list)
     models: list[Model] = field(default_factory=list)
+    # Values saved for loading after the run that no later step reads (notebook/keep.py).
+    keep: list[str] = field(default_factory=list)
 
     @property
     def data_inputs(self) -> list[StepInput]:
@@ -317,6 +321,7 @@ def _step_from_json(data: dict[str, Any]) -> Step:
         options=StepOptions(**options),
         metrics=[Metric(**_known(Metric, m)) for m in data.get("metrics", [])],
         models=[Model(**_known(Model, m)) for m in data.get("models", [])],
+        keep=list(data.get("keep", [])),
     )
 
 

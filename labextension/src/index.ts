@@ -19,6 +19,7 @@ import { applyBadges, applyCellBadge } from './badges';
 import { cellBadges, ICellBadges, locateCell, stepFirstCell } from './cells';
 import { howToOpen } from './executed';
 import { liminalIcon } from './icons';
+import { loadInputsIntoKernel } from './kernelInputs';
 import { PanelModel } from './model';
 import { LiminalPanel } from './panel';
 import { isRunArtifact } from './paths';
@@ -100,6 +101,22 @@ function activate(
       const report = reportWidget(title, html);
       app.shell.add(report, 'main');
       app.shell.activateById(report.id);
+    },
+    loadInputs: async step => {
+      const panel = panelFor(model.path);
+      return panel
+        ? loadInputsIntoKernel(panel, model.pipeline?.pipeline ?? null, step)
+        : false;
+    },
+    debug: async step => {
+      const panel = panelFor(model.path);
+      if (!panel) {
+        return;
+      }
+      const loaded = await loadInputsIntoKernel(panel, model.pipeline?.pipeline ?? null, step);
+      if (loaded && step.error) {
+        jumpToCell(step.error);
+      }
     },
     openExecuted: step => {
       const how = howToOpen(model.server, step);

@@ -20,7 +20,7 @@ import {
   IServerStatus,
   ISettings
 } from './types';
-import { Backend } from './urls';
+import { Backend, IStepSelection } from './urls';
 
 /** How often the selected run is re-read while it runs, and the run list. */
 export const RUN_POLL_MS = 1000;
@@ -243,8 +243,9 @@ export class PanelModel {
     this._emit();
   }
 
-  /** Run locally (or with kfp.local) with the form's parameters, then follow the run. */
-  async startRun(): Promise<void> {
+  /** Run locally (or with kfp.local) with the form's parameters, then follow the run;
+   * `steps`: only part of the pipeline (local runs: `liminal-nb run --from/--to`). */
+  async startRun(steps?: IStepSelection): Promise<void> {
     const path = this.path;
     const form = this.form;
     if (!path || this.busy) {
@@ -263,7 +264,7 @@ export class PanelModel {
         path,
         form.overrides,
         this.settings,
-        { backend: this.backend, useCache: this.useCache }
+        { backend: this.backend, useCache: this.useCache, steps }
       );
       this.runs = [run, ...this.runs.filter(r => r.run_id !== run_id)];
       this.action = { kind: 'info', text: `Run ${run_id} started.` };

@@ -11,6 +11,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { DagView } from './dag';
 import { IReportOpener, RunModels } from './deploy';
 import { howToOpen } from './executed';
+import { canDebug, canLoadInputs } from './debug';
 import { dagStates } from './runstate';
 import { layoutPipeline } from './layout';
 import { canReport } from './runReport';
@@ -25,6 +26,10 @@ export interface IPanelActions extends IReportOpener {
   jumpToStep(step: string): void;
   /** Open a file (an executed step notebook) in JupyterLab. */
   openPath(path: string): void;
+  /** Load the inputs the step read in its run into the notebook's kernel (debug.ts). */
+  loadInputs(step: IStepRun): Promise<boolean>;
+  /** Load a failed step's inputs, then select the cell that failed. */
+  debug(step: IStepRun): Promise<void>;
   /** Open a step's executed notebook: the file, or a read-only viewer (executed.ts). */
   openExecuted(step: IStepRun): void;
   download(filename: string, text: string): void;
@@ -527,6 +532,11 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             const isOpen = open === step.step;
             // The real file when the server shows hidden files, else a read-only view.
             const opens = howToOpen(model.server, step);
+            // Part of the pipeline, as `liminal-nb run --from/--to`: local runs of a step
+            // the notebook still has (the run may be of an older version).
+            const partialRuns =
+              model.backend === 'local' &&
+              !!model.pipeline?.pipeline?.steps.some(s => s.name === step.step);
             return (
               <React.Fragment key={step.step}>
                 <tr
@@ -599,6 +609,58 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                           {step.error.evalue ?? step.error.message ?? ''}
                         </div>
                       )}
+                      <div className="liminal-step-actions">
+                        {canDebug(step) && (
+                          <button
+                            className="jp-Button jp-mod-styled jp-mod-accept liminal-debug-step"
+                            title="Load this step's inputs into the notebook's kernel, then select the cell that failed"
+                            onClick={event => {
+                              event.stopPropagation();
+                              void actions.debug(step);
+                            }}
+                          >
+                            Debug
+                          </button>
+                        )}
+                        {partialRuns && (
+                          <>
+                            <button
+                              className="jp-Button jp-mod-styled liminal-run-from"
+                              title={`Run ${step.step} and every step that depends on it; earlier steps give the outputs of their latest successful run (liminal-nb run --from ${step.step})`}
+                              disabled={!!model.busy}
+                              onClick={event => {
+                                event.stopPropagation();
+                                void model.startRun({ from: step.step });
+                              }}
+                            >
+                              Run from here
+                            </button>
+                            <button
+                              className="jp-Button jp-mod-styled liminal-run-to"
+                              title={`Run ${step.step} and the steps it depends on (liminal-nb run --to ${step.step})`}
+                              disabled={!!model.busy}
+                              onClick={event => {
+                                event.stopPropagation();
+                                void model.startRun({ to: step.step });
+                              }}
+                            >
+                              Run to here
+                            </button>
+                          </>
+                        )}
+                        {canLoadInputs(step) && (
+                          <button
+                            className="jp-Button jp-mod-styled liminal-load-inputs"
+                            title={`Load what step ${step.step} read in run ${step.run_id} into the notebook's kernel (%liminal inputs)`}
+                            onClick={event => {
+                              event.stopPropagation();
+                              void actions.loadInputs(step);
+                            }}
+                          >
+                            Load inputs into kernel
+                          </button>
+                        )}
+                      </div>
                       {isOpen &&
                         (step.log_tail ? (
                           <pre className="liminal-log">{step.log_tail}</pre>

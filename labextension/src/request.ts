@@ -11,6 +11,7 @@ import {
   pipelineUrl,
   runsUrl,
   runUrl,
+  IStepSelection,
   startRunBody,
   startRunUrl,
   statusUrl,
@@ -138,7 +139,7 @@ export class LiminalApi {
     path: string,
     parameters: { [name: string]: JSONValue },
     settings: ISettings,
-    options: { backend?: Backend; useCache?: boolean }
+    options: { backend?: Backend; useCache?: boolean; steps?: IStepSelection }
   ): Promise<{ run_id: string; run: IRun }> {
     return json(
       startRunUrl(this.base),

@@ -85,6 +85,14 @@ export interface IStartRunBody {
   use_cache: boolean;
   jobs: number | null;
   tracking_uri: string | null;
+  /** A partial run: the step and what depends on it (from), or what it depends on (to). */
+  steps?: IStepSelection;
+}
+
+export interface IStepSelection {
+  from?: string;
+  to?: string;
+  only?: string[];
 }
 
 /** POST /liminal/runs: settings fill `jobs` and `tracking_uri` (empty/0 = server default). */
@@ -92,9 +100,9 @@ export function startRunBody(
   path: string,
   parameters: { [name: string]: JSONValue },
   settings: ISettings,
-  options: { backend?: Backend; useCache?: boolean } = {}
+  options: { backend?: Backend; useCache?: boolean; steps?: IStepSelection } = {}
 ): IStartRunBody {
-  return {
+  const body: IStartRunBody = {
     path,
     backend: options.backend ?? 'local',
     parameters,
@@ -102,6 +110,10 @@ export function startRunBody(
     jobs: settings.maxParallelSteps > 0 ? settings.maxParallelSteps : null,
     tracking_uri: settings.mlflowTrackingUri.trim() || null
   };
+  if (options.steps) {
+    body.steps = options.steps;
+  }
+  return body;
 }
 
 export interface ICompileBody {

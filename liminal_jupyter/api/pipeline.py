@@ -80,9 +80,9 @@ class Pipeline:
 
     @property
     def steps(self) -> dict[str, Step]:
-        """The steps, in run order: name -> Step (cells, inputs, outputs, options, phase)."""
-        order = self.ir.order() if self.ir.valid else [s.name for s in self.ir.steps]
-        return {name: self.ir.step(name) for name in order}
+        """The steps, in notebook order as `liminal-nb inspect` lists them: name -> Step
+        (cells, inputs, outputs, kept values, options, phase). Run order is `ir.order()`."""
+        return {step.name: step for step in self.ir.steps}
 
     @property
     def parameters(self) -> dict[str, Parameter]:
@@ -131,6 +131,9 @@ class Pipeline:
         tracking_uri: str | None = None,
         experiment: str | None = None,
         engine: str = "local",
+        from_step: str | None = None,
+        to_step: str | None = None,
+        only: list[str] | str | None = None,
         **parameters: Any,
     ) -> Run:
         """Run the pipeline on this machine, in a child process; returns its Run handle.
@@ -146,6 +149,9 @@ class Pipeline:
             --no-cache, --no-tracking, --tracking-uri and --experiment.
         engine: where it runs, as `liminal-nb run --backend`: any engine of the registry
             that runs (`liminal_jupyter.engines.registry.names(run=True)`).
+        from_step, to_step, only: a partial run, as `--from`, `--to`, `--only`: the steps
+            not run that feed one that runs reuse their latest successful run's outputs
+            (local engine; refused with RuntimeError when no earlier run has them).
         """
         from liminal_jupyter.api.jupyter import in_notebook
         from liminal_jupyter.engines.registry import names
@@ -164,11 +170,15 @@ class Pipeline:
                 "cell that calls .run() 'skip' so it stays out of the pipeline."
             )
         typed = self.check_parameters({**(values or {}), **parameters})
+        steps = {"from": from_step, "to": to_step,
+                 "only": [only] if isinstance(only, str) else list(only or [])}
+        self._check_selection(steps, engine)
         notebook_mode = in_notebook()
         try:
             launched = launch_run(self.notebook, typed, backend=engine, jobs=jobs,
                                   use_cache=cache, tracking=tracking,
-                                  tracking_uri=tracking_uri, experiment=experiment)
+                                  tracking_uri=tracking_uri, experiment=experiment,
+                                  steps=steps)
         except LaunchError as exc:
             raise RuntimeError(f"the run of {self.notebook.name} could not start: {exc}"
                                ) from None
@@ -201,6 +211,21 @@ class Pipeline:
     def get_run(self, run_id: str) -> Run:
         """A handle on a recorded run of this notebook (a unique prefix of its id is enough)."""
         return Run(run_id, self.notebook)
+
+    def load_inputs(self, step: str, run: str | None = None,
+                    into: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Load the inputs `step` read in a run into `into` (e.g. `globals()`), to debug it
+        in this kernel; returns them, name -> value (data and parameters).
+
+        run: a run id or prefix; default the latest run that reached the step. The values
+        are that run's artifacts, loaded only through the marshallers (hash-checked); one
+        saved with cloudpickle is announced first, since unpickling runs code.
+        Raises liminal_jupyter.api.inputs.InputsUnavailable (a LookupError) saying why not.
+        """
+        from liminal_jupyter.api.inputs import load_inputs
+
+        loaded = load_inputs(self.notebook, step, run=run, into=into)
+        return {**loaded.values, **loaded.parameters}
 
     # -- compiling --------------------------------------------------------------------------
     def compile(
@@ -238,6 +263,27 @@ class Pipeline:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """IPython shows what `liminal-nb inspect` prints."""
         printer.text(repr(self) if cycle else str(self))
+
+    def _check_selection(self, steps: dict[str, Any], engine: str) -> None:
+        """Refuse a partial run here, in the caller, rather than in the runner's log."""
+        if not any(steps.values()):
+            return
+        from liminal_jupyter.engines.local.partial import (
+            PartialRunRefused,
+            Selection,
+            plan,
+        )
+        from liminal_jupyter.engines.registry import get_engine
+        from liminal_jupyter.runs.launch import run_store_for
+
+        if not get_engine(engine).capabilities.partial:
+            raise ValueError(f"a {engine} run runs the whole pipeline; from_step, to_step "
+                             "and only are for local runs")
+        try:
+            plan(self.ir, Selection(steps["from"], steps["to"], steps["only"]),
+                 run_store_for(self.notebook), self.notebook)
+        except PartialRunRefused as exc:
+            raise RuntimeError(str(exc)) from None
 
     def _require_valid(self, what: str) -> None:
         if not self.valid:

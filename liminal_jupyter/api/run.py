@@ -146,7 +146,8 @@ class Run:
         return {name: self._load_saved(saved) for name, saved in record.outputs.items()}
 
     def load(self, variable: str, step: str | None = None) -> Any:
-        """One variable a step passed on (e.g. a trained model), loaded back into this kernel.
+        """One value a step kept (passed on, a model, or kept for after the run: see
+        docs/tags.md, keep:all), loaded back into this kernel.
 
         step: the step that produced it; by default the last step, in run order, that
         recorded an output of that name.
@@ -160,11 +161,19 @@ class Run:
         for record in reversed(records):
             if variable in record.outputs:
                 return self._load_saved(record.outputs[variable])
+        from liminal_jupyter.runs.values import ValueNotFound, find_saved
+
+        try:  # an engine that keeps its values only in step manifests (kfp-local)
+            return self._load_saved(find_saved(self.store, self.run_id, variable, step)[1])
+        except ValueNotFound:
+            pass
         saved = sorted({name for r in self.step_records() for name in r.outputs})
         where = f"step {step!r}" if step else "any step"
         raise KeyError(
-            f"{where} of run {self.run_id} has no saved output {variable!r}. Only variables a "
-            f"later step reads (and model: variables) are saved; saved here: "
+            f"{where} of run {self.run_id} has no saved output {variable!r}. A run keeps what "
+            f"later steps read, models, metric variables and what a leaf step defines; tag a "
+            f"step keep:all to keep every value it defines (`liminal-nb show "
+            f"{self.run_id}` says what was not kept and why); saved here: "
             f"{', '.join(saved) or 'none'}."
         )
 

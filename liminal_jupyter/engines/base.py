@@ -42,6 +42,7 @@ class Capabilities:
     cache: bool = False  # unchanged steps are reused from earlier runs
     models: bool = False  # `model:` variables are registered in MLflow by the run
     logs: bool = True  # each step's log is readable (`liminal-nb logs`)
+    partial: bool = False  # `--from/--to/--only` run part, reusing earlier outputs
 
     def to_json(self) -> dict[str, bool]:
         return asdict(self)
@@ -65,6 +66,10 @@ class RunRequest:
     experiment: str | None = None
     image: str | None = None
     pipeline: Any = None  # the notebook's Pipeline when the face parsed it already
+    # A partial run (engines/local/partial.py): --from STEP, --to STEP, --only A,B.
+    from_step: str | None = None
+    to_step: str | None = None
+    only: list[str] = field(default_factory=list)
 
 
 @dataclass

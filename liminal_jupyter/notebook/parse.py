@@ -15,6 +15,7 @@ from pathlib import Path
 
 from liminal_jupyter.diagnostics import Diagnostics, NotebookError
 from liminal_jupyter.notebook.dataflow import BUILTIN_NAMES, BlockAnalyzer, BlockFacts, Read
+from liminal_jupyter.notebook.keep import kept_names
 from liminal_jupyter.notebook.parameters import parse_parameters
 from liminal_jupyter.notebook.reader import Cell, RawNotebook, read_notebook
 from liminal_jupyter.notebook.scopes import ScopeFacts
@@ -62,6 +63,7 @@ class _Builder:
         self.star_import: str | None = None
         self.undefined: list[tuple[Step, Read, Cell]] = []
         self.produced_by: dict[str, list[str]] = {}
+        self.defined: dict[str, set[str]] = {}  # step -> values it defines (no functions)
 
     # -- the whole build ----------------------------------------------------------------
     def build(self) -> Pipeline:
@@ -80,6 +82,7 @@ class _Builder:
         self._metrics(sections, steps)
         self._models(sections, steps)
         self._outputs(steps)
+        self._keeps(steps, settings)
         self._stray_tags(sections)
         pipeline = Pipeline(
             name=settings.get("name") or _pipeline_name(self.nb.path),
@@ -203,6 +206,7 @@ class _Builder:
             self.providers[name] = Provider("deleted", step.name)
         for name, statement in facts.imports.items():
             self.providers[name] = Provider("import", step.name, statement)
+        self.defined[step.name] = facts.produced - set(facts.functions)
         for name in facts.produced:
             self.providers[name] = Provider("step", step.name)
             self.produced_by.setdefault(name, []).append(step.name)
@@ -336,6 +340,14 @@ class _Builder:
         for step in steps:
             step.outputs = sorted(consumed[step.name])
 
+    def _keeps(self, steps: list[Step], settings: dict) -> None:
+        upstream = {name for s in steps for name in s.upstream}
+        for step in steps:
+            reads = {n for m in step.metrics for n in _names_in(m.expression)}
+            keep_all = (step.options.keep or settings.get("keep")) == "all"
+            step.keep = kept_names(self.defined.get(step.name, set()), step.outputs, reads,
+                                   leaf=step.name not in upstream, keep_all=keep_all)
+
     def _stray_tags(self, sections: Sections) -> None:
         for tag, cell in sections.stray_tags:
             self.diags.warning(
@@ -344,6 +356,14 @@ class _Builder:
                 "ignored.",
                 self.nb.location(cell),
             )
+
+
+def _names_in(expression: str) -> set[str]:
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def _apply_option(options: StepOptions, tag: Tag) -> None:

@@ -10,6 +10,7 @@ import difflib
 from typing import Any
 
 from liminal_jupyter.diagnostics import Diagnostics
+from liminal_jupyter.notebook.keep import KEEP_MODES, parse_size
 from liminal_jupyter.notebook.reader import RawNotebook
 
 # key -> (accepted Python types, what to say when it is wrong)
@@ -29,6 +30,8 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "thresholds": ((dict,), "metric thresholds"),
     "drift_threshold": ((int, float), "a number"),
     "alias": ((str,), "a registry alias such as champion"),
+    "keep": ((str,), '"all" (keep every value each step defines) or "default"'),
+    "keep_max": ((int, str), 'a size per kept value, in bytes or such as "500MB"'),
 }
 
 _KALE_KEYS = {
@@ -85,6 +88,11 @@ def _check(
     if key == "volumes" and not all(_is_volume(v) for v in value):
         diags.error("bad-setting", f"notebook metadata {origin}.volumes should be {wanted}.",
                     nb.location())
+        return
+    if key == "keep" and value not in KEEP_MODES or key == "keep_max" and parse_size(
+            value) is None:
+        diags.error("bad-setting", f"notebook metadata {origin}.{key} should be {wanted}, not "
+                    f"{value!r}.", nb.location())
         return
     if key == "thresholds":
         from liminal_jupyter.deploy.gate import threshold_problems

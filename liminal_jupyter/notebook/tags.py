@@ -52,6 +52,7 @@ _KEYED = (
     "retries",
     "timeout",
     "cache",
+    "keep",
     "env",
     "secret",
     "limit",
@@ -235,6 +236,14 @@ def _cache(value: str, raw: str) -> Tag:
     return _option("cache", on.get(word, False), raw, alias)
 
 
+def _keep(value: str, raw: str) -> Tag:
+    word = value.lower()
+    if word not in ("all", "default"):
+        raise TagError(f"'{raw}': write keep:all (keep every value the step defines) or "
+                       "keep:default.")
+    return _option("keep", word, raw)
+
+
 def _env(value: str, raw: str) -> Tag:
     key, sep, val = value.partition("=")
     key = key.strip()
@@ -291,6 +300,7 @@ _KEYED_PARSERS = {
     "retries": _retries,
     "timeout": _timeout,
     "cache": _cache,
+    "keep": _keep,
     "env": _env,
     "secret": _secret,
     "limit": _limit,

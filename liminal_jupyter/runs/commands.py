@@ -31,12 +31,21 @@ def add_runs_commands(commands: argparse._SubParsersAction) -> None:
     runs.set_defaults(handler=_runs)
 
     show = commands.add_parser(
-        "show", help="show one run: steps, states, durations, outputs, metrics",
+        "show", help="show one run (steps, states, outputs, metrics), or one value it kept",
         description="Show a run's steps with their state, duration, inputs, outputs, "
-        "metrics and, for a failed step, the error. RUN may be a unique prefix of a run id.",
+        "metrics, what was not kept and why and, for a failed step, the error. With VAR, "
+        "show that value instead (type, shape, head), or write it with --export. RUN may "
+        "be a unique prefix of a run id.",
         epilog="examples:\n  liminal-nb show 20261126-1204\n  liminal-nb show 20261126 --dir "
-        "example_notebooks --json", formatter_class=raw)
+        "example_notebooks --json\n  liminal-nb show 20261126-1204 total\n"
+        "  liminal-nb show 20261126-1204 features --export features.parquet",
+        formatter_class=raw)
     show.add_argument("run", help="run id (or a unique prefix)")
+    show.add_argument("variable", nargs="?", metavar="VAR",
+                      help="a value the run kept: print its type, shape and head")
+    show.add_argument("--step", help="with VAR: the step that kept it (default: the last)")
+    show.add_argument("--export", metavar="FILE",
+                      help="with VAR: write it to FILE, as .csv, .parquet or .json")
     show.add_argument("--dir", default=".", help="the notebook's folder (default: .)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=_show)
@@ -99,6 +108,10 @@ def _show(args: argparse.Namespace) -> int:
     store, run = _find_run(args.dir, args.run)
     if run is None:
         return EXIT_INVALID
+    if args.variable or args.export:
+        from liminal_jupyter.runs.show_value import show_value
+
+        return show_value(store, run.run_id, args.variable, args.step, args.export)
     steps = store.steps(run.run_id)
     from liminal_jupyter.runs.registered import read_registered_models
     from liminal_jupyter.step.html import page_beside
@@ -134,6 +147,10 @@ def _show(args: argparse.Namespace) -> int:
             outs = ", ".join(f"{n} ({o.get('marshaller')}, {_size(o.get('size'))})"
                              for n, o in record.outputs.items())
             print(f"      outputs: {outs}")
+        from liminal_jupyter.runs.values import not_kept
+
+        for name, why in not_kept(record, store).items():
+            print(f"      not kept: {name} ({why})")
         if record.metrics:
             print("      metrics: " + ", ".join(f"{k}={_number(v)}"
                                                 for k, v in record.metrics.items()))

@@ -69,6 +69,7 @@ def launch_run(
     experiment: str | None = None,
     resume: str | None = None,
     wait_recorded: float = 120.0,
+    steps: dict[str, Any] | None = None,
 ) -> LaunchedRun:
     """Start `liminal-nb run NOTEBOOK` in a new session; return once the run is recorded.
 
@@ -77,6 +78,7 @@ def launch_run(
     backend: an engine that runs (the faces check it against the engine registry; the
     runner refuses an unknown one, a LaunchError with its message).
     wait_recorded: seconds to wait for the run record (0 returns at once).
+    steps: a partial run, {"from": STEP, "to": STEP, "only": [STEP, ...]} (any of them).
     """
     notebook = Path(notebook).resolve()
     if not notebook.is_file():
@@ -95,6 +97,9 @@ def launch_run(
             request = run_dir / REQUEST
             request.write_text(json.dumps(parameters), encoding="utf-8")  # JSON is YAML
             command += ["--params-file", str(request)]
+    for key, value in (steps or {}).items():
+        if value:
+            command += [f"--{key}", ",".join(value) if isinstance(value, list) else value]
     if jobs:
         command += ["--jobs", str(jobs)]
     if not use_cache:

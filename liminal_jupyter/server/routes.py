@@ -119,6 +119,9 @@ class RunsHandler(LiminalHandler):
             "tracking_uri": body.text("tracking_uri"),
             "experiment": body.text("experiment"),
         }
+        steps = _step_selection(body.get("steps", "dict", {}))
+        if steps:
+            options["steps"] = steps
         try:
             launched = await self.in_thread(lambda: launch_run(notebook, **options))
         except LaunchError as exc:
@@ -258,3 +261,21 @@ def setup_route_handlers(web_app: Any) -> None:
         (route("submit"), SubmitHandler),
         (route("status"), StatusHandler),
     ])
+
+
+def _step_selection(raw: dict) -> dict:
+    """A partial run's {"from", "to", "only"} as launch_run takes it: step names only
+    (they become command-line arguments of the runner, never code)."""
+    import re
+
+    name = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    unknown = set(raw) - {"from", "to", "only"}
+    if unknown:
+        raise ApiError(400, f"'steps' takes from, to and only, not {', '.join(sorted(unknown))}.")
+    only = raw.get("only") or []
+    names = [raw.get("from"), raw.get("to"), *only] if isinstance(only, list) else None
+    if names is None or not all(n is None or isinstance(n, str) and name.match(n)
+                                for n in names):
+        raise ApiError(400, "'steps' values must be step names (and 'only' a list of them).")
+    return {k: v for k, v in {"from": raw.get("from"), "to": raw.get("to"),
+                              "only": list(only)}.items() if v}

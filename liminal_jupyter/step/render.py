@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from liminal_jupyter.atomic import atomic_write_text
+from liminal_jupyter.notebook.keep import keep_max
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -86,7 +87,7 @@ def render_step(
         cells += [_source_cell(ref, "prelude", used_ids) for ref in pipeline.prelude]
     cells.append(_load_cell(step, inputs))
     cells += [_source_cell(ref, "step", used_ids) for ref in step.cells]
-    cells.append(_save_cell(step, output_dir))
+    cells.append(_save_cell(step, output_dir, keep_max(pipeline.settings)))
     return v4.new_notebook(
         cells=cells,
         metadata={
@@ -198,11 +199,13 @@ def _load_cell(step: Step, inputs: dict[str, dict]) -> Any:
     return _code_cell(source, {"liminal": {"role": "load"}})
 
 
-def _save_cell(step: Step, output_dir: str) -> Any:
+def _save_cell(step: Step, output_dir: str, max_kept: int) -> Any:
     payload = {
         "step": step.name,
         "output_dir": output_dir,
         "outputs": list(step.outputs),
+        "keep": list(step.keep),
+        "keep_max": max_kept,
         "metrics": [{"name": m.name, "expression": m.expression} for m in step.metrics],
     }
     source = "\n".join(
@@ -318,6 +321,7 @@ def _rebind(value: Any, namespace: dict[str, Any]) -> Any:
 
 def save_outputs(namespace: dict[str, Any], payload: str) -> None:
     """Save the outputs and metrics named in `payload` (JSON), then write the manifest."""
+    from liminal_jupyter.step.keep import keep_values
     from liminal_jupyter.step.marshal import MarshalError, save_value
 
     data = json.loads(payload)
@@ -341,7 +345,10 @@ def save_outputs(namespace: dict[str, Any], payload: str) -> None:
     metrics = {m["name"]: _metric_value(m, namespace, step) for m in data["metrics"]}
     for name, value in metrics.items():
         print(f"liminal: metric {name} = {value!r}")
-    manifest = {"outputs": outputs, "metrics": metrics}
+    kept, not_kept = keep_values(namespace, data.get("keep", []), output_dir / ARTIFACTS,
+                                 data.get("keep_max"))
+    manifest = {"outputs": {**outputs, **kept}, "metrics": metrics, "kept": sorted(kept),
+                "not_kept": not_kept}
     atomic_write_text(output_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
 
 

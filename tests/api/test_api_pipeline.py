@@ -124,8 +124,8 @@ def test_runs_lists_this_notebooks_runs_newest_first_and_get_run_takes_a_prefix(
 def test_load_names_what_was_saved_when_the_variable_was_not(write_nb):
     run = Pipeline.from_notebook(write_nb(COUNT)).run(tracking=False)
 
-    with pytest.raises(KeyError, match="saved here: rows"):
-        run.load("total")
+    with pytest.raises(KeyError, match="saved here: note, rows, total"):
+        run.load("nothing")
     with pytest.raises(KeyError, match="no step 'nope'"):
         run.load("rows", step="nope")
 

@@ -60,6 +60,7 @@ def step_cache_key(
         )),
         "cells": [cell.source for cell in step.cells],
         "outputs": sorted(step.outputs),
+        "keep": sorted(step.keep),
         "metrics": [[m.name, m.expression] for m in step.metrics],
         "models": [[m.variable, m.registered_name] for m in step.models],
         "env": step.options.env,

@@ -59,6 +59,8 @@ class RunOptions:
     store_dir: Path | None = None
     # executed.html beside each step's executed.ipynb, rendered in the background (pages.py).
     html: bool = True
+    # --from / --to / --only (engines/local/partial.py); empty: the whole pipeline.
+    selection: Any = None
 
 
 @dataclass
@@ -88,6 +90,7 @@ class LocalRun:
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
+        partial = self._partial_plan()  # refused before anything is recorded
         reusable = self._open_run()
         order = self.pipeline.order()
         self.reporter.run_started(self.run_id, self.pipeline.name, order)
@@ -95,6 +98,11 @@ class LocalRun:
         for name, record in reusable.items():
             self.records[name] = record
             self.reporter.step_state(name, record.status, _duration(record), "reused")
+        if partial is not None:
+            from liminal_jupyter.engines.local.partial import record_plan
+
+            self.records.update(record_plan(self.store, self.run_id, partial,
+                                            self.options.selection, self.reporter))
         status = "failed"
         to_run = [n for n in order if n not in self.records]
         jobs = max(1, self.options.jobs)
@@ -130,6 +138,13 @@ class LocalRun:
                 self.pages.kill()
         return RunOutcome(self.run_id, status, self.records, self.store.run_dir(self.run_id),
                           tracker.disabled_reason)
+
+    def _partial_plan(self) -> Any:
+        if not self.options.selection:
+            return None
+        from liminal_jupyter.engines.local.partial import plan
+
+        return plan(self.pipeline, self.options.selection, self.store, self.notebook)
 
     def _open_run(self) -> dict[str, StepRecord]:
         now = time.time()
@@ -251,8 +266,8 @@ class LocalRun:
 
     def _try_cache(self, name: str, tracker) -> bool:
         step = self.pipeline.step(name)
-        if not (self.options.use_cache and is_cacheable(step)):
-            return False
+        if not (self.options.use_cache and is_cacheable(step)) or self.options.selection:
+            return False  # a partial run runs what it selects: that is why it was asked for
         hit = self.cache.lookup(self._cache_key(step, self._inputs(step)))
         if hit is None:
             return False
