@@ -30,6 +30,7 @@ examples:
   liminal-nb runs example_notebooks/iris_classification.ipynb
   liminal-nb show RUN_ID
   liminal-nb logs RUN_ID train
+  liminal-nb report RUN_ID -o report.html
   liminal-nb compile example_notebooks/iris_classification.ipynb -o iris.yaml
   liminal-nb compile example_notebooks/iris_classification.ipynb --target airflow
   liminal-nb run example_notebooks/iris_classification.ipynb --backend airflow
@@ -86,9 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     from liminal_jupyter.engines import registry
     from liminal_jupyter.nbtest.commands import add_test_command
     from liminal_jupyter.runs.commands import add_runs_commands
+    from liminal_jupyter.runs.report_command import add_report_command
 
     add_run_command(commands)
     add_runs_commands(commands)
+    add_report_command(commands)
     add_compile_command(commands)
     for engine in registry.engines().values():  # an engine's own commands (kfp: submit, watch)
         if hasattr(engine, "add_commands"):

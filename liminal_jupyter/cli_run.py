@@ -72,6 +72,9 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
                      help="start a new kernel for every step, as a KFP pod does (default: the "
                      "kernel of a step that succeeded is recycled for a later one, its "
                      "namespace cleared and the prelude re-run, so imports are paid once)")
+    run.add_argument("--no-html", action="store_true",
+                     help="local runs: do not render executed.html beside each step's executed "
+                     "notebook")
     run.add_argument("--resume", metavar="RUN",
                      help="continue run RUN: re-run only the steps that failed or never ran")
     run.add_argument("--from", dest="from_step", metavar="STEP",
@@ -139,7 +142,8 @@ def _run_marked(args: argparse.Namespace) -> int:
     request = RunRequest(notebook, values, run_id=args.run_id, resume=args.resume,
                          from_step=args.from_step, to_step=args.to_step, only=only,
                          jobs=args.jobs, use_cache=not args.no_cache,
-                         fresh_kernels=args.fresh_kernels, tracking=not args.no_tracking,
+                         fresh_kernels=args.fresh_kernels, html=not args.no_html,
+                         tracking=not args.no_tracking,
                          tracking_uri=args.tracking_uri, experiment=args.experiment,
                          image=args.image, pipeline=pipeline)
     reporter = make_reporter("json" if args.json else "quiet" if args.quiet else "auto")

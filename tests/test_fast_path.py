@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 MAKE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "benchmarks" / "make_notebooks.py"
-NEVER = {"kfp", "mlflow", "papermill", "pandas", "numpy", "pyarrow", "nbformat", "jsonschema"}
+NEVER = {"kfp", "mlflow", "papermill", "pandas", "numpy", "pyarrow", "nbformat", "jsonschema",
+         "nbconvert", "bleach"}
 HEAVY = NEVER | {"IPython"}
 
 CHILD = """\

@@ -11,6 +11,7 @@ import { DeployModel } from './deployModel';
 import { ApiError, LiminalApi } from './request';
 import { mergeFormTexts, readForm } from './params';
 import { isRunActive } from './status';
+import { runReportTitle } from './runReport';
 import {
   DEFAULT_SETTINGS,
   IPipelineResponse,
@@ -295,6 +296,27 @@ export class PanelModel {
       this._emit();
     }
     await this.refreshRun();
+  }
+
+  /** The selected run's report page, for the view to show in a sandboxed tab. */
+  async runReport(): Promise<{ title: string; html: string } | null> {
+    const path = this.path;
+    const run = this.runDetail?.run;
+    if (!path || !run) {
+      return null;
+    }
+    this.action = { kind: 'info', text: `Writing the report of run ${run.run_id}…` };
+    this._emit();
+    try {
+      const html = await this.api.runReport(run.run_id, path);
+      this.action = null;
+      return { title: runReportTitle(run), html };
+    } catch (error) {
+      this.action = { kind: 'error', text: `No report: ${describe(error)}` };
+      return null;
+    } finally {
+      this._emit();
+    }
   }
 
   /** Compiles to KFP YAML; returns the file for the view to download. */

@@ -14,6 +14,7 @@ import { howToOpen } from './executed';
 import { canDebug, canLoadInputs } from './debug';
 import { dagStates } from './runstate';
 import { layoutPipeline } from './layout';
+import { canReport } from './runReport';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
 import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
@@ -483,6 +484,21 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             onClick={() => void model.cancelRun()}
           >
             Cancel
+          </button>
+        )}
+        {canReport(run) && (
+          <button
+            className="liminal-link-button liminal-run-report"
+            title="One page for this run: DAG, parameters, metrics, models and every step's executed notebook"
+            onClick={() =>
+              void model.runReport().then(report => {
+                if (report) {
+                  actions.openReport(report.title, report.html);
+                }
+              })
+            }
+          >
+            Report
           </button>
         )}
         {detail.mlflow_url && (

@@ -29,6 +29,7 @@ import {
   JSONValue
 } from './types';
 import { executedNotebookUrl } from './executed';
+import { runReportUrl } from './runReport';
 
 /** A failed request, with the server's one-paragraph message when it sent one. */
 export class ApiError extends Error {
@@ -126,6 +127,12 @@ export class LiminalApi {
     path: string
   ): Promise<{ [key: string]: unknown }> {
     return json(executedNotebookUrl(this.base, runId, step, path), {}, this.serverSettings);
+  }
+
+  /** A run's report page (HTML), for a sandboxed tab. */
+  async runReport(runId: string, path: string): Promise<string> {
+    const response = await send(runReportUrl(this.base, runId, path), {}, this.serverSettings);
+    return response.text();
   }
 
   startRun(

@@ -60,6 +60,7 @@ class RunRequest:
     jobs: int = 1
     use_cache: bool = True
     fresh_kernels: bool = False
+    html: bool = True  # local: executed.html beside each step's executed notebook
     tracking: bool = True
     tracking_uri: str | None = None
     experiment: str | None = None

@@ -41,6 +41,7 @@ examples:
   liminal-nb test example_notebooks/ --as-pipeline --jobs 2 --junit reports/notebooks.xml
   liminal-nb test train.ipynb --matrix params.yaml --timeout 300
   liminal-nb test . --both                 every notebook straight and as a pipeline
+  liminal-nb test . --junit r.xml --html pages/   a page per case, named in the XML
 
 params.yaml, a list of sets (or `name: {...}` named sets) for every notebook:
   - {n_estimators: 10}
@@ -72,6 +73,9 @@ def add_test_command(commands: argparse._SubParsersAction) -> None:
                       help="time allowed for each notebook and parameter set (default "
                       "%(default)g)")
     test.add_argument("--junit", metavar="FILE.xml", help="write JUnit XML for CI systems")
+    test.add_argument("--html", metavar="DIR",
+                      help="write an HTML page per case into DIR (the executed notebook, or "
+                      "the run report as a pipeline), named in the JUnit XML")
     test.add_argument("--output-dir", default=str(DEFAULT_OUTPUT), metavar="DIR",
                       help="where executed notebooks and logs are kept (default: "
                       "%(default)s)")
@@ -114,6 +118,11 @@ def run_test_command(args: argparse.Namespace) -> int:
         print("interrupted; the cases that were running were stopped.", file=sys.stderr)
         return 130
     report.summary(results)
+    if args.html:
+        from liminal_jupyter.nbtest.pages import write_case_pages
+
+        written = write_case_pages(results, args.html)
+        report.console.print(f"HTML pages: {written} in {args.html}")
     if args.junit:
         write_junit(args.junit, results, started)
         report.console.print(f"JUnit XML: {args.junit}")

@@ -228,7 +228,10 @@ def run_as_pipeline(spec: dict[str, Any], case_dir: Path, result: CaseResult) ->
         return
     options = RunOptions(parameters=spec["parameters"], jobs=spec["jobs"], use_cache=False,
                          tracking=spec["tracking"], store_dir=case_dir,
-                         fresh_kernels=spec.get("fresh_kernels", False))
+                         fresh_kernels=spec.get("fresh_kernels", False),
+                         # No page per step while cases run: `--html` writes one per case
+                         # afterwards (the run report renders the steps' pages).
+                         html=False)
     run = LocalRun(notebook, pipeline, options, LineReporter(sys.stdout))
     try:  # SIGINT (the timeout) is Ctrl-C to the runner: it kills its kernels, then re-raises
         outcome = run.execute()

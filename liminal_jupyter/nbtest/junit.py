@@ -3,8 +3,9 @@
 The shape is the common one (Ant/Jenkins, also written by pytest's --junitxml):
 `<testsuites>` with one `<testsuite>` holding a `<testcase>` per notebook and parameter
 set; a failed case carries `<failure message=... type=...>` with the traceback, a timed-out
-one `<error type="Timeout">`, and `<system-out>` says where the executed notebook and the
-log are. Written atomically, so a CI step never reads half a report.
+one `<error type="Timeout">`, and `<system-out>` says where the executed notebook, the
+log and the case's HTML page (--html) are. Written atomically, so a CI step never reads
+half a report.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def _testcase(suite: ET.Element, result: CaseResult) -> None:
         out.append(f"executed notebook: {result.executed_notebook}")
     if result.log:
         out.append(f"log: {result.log}")
+    if result.html:
+        # The second form is the attachment marker Jenkins' JUnit attachments plugin and
+        # GitLab read from system-out.
+        out += [f"html: {result.html}", f"[[ATTACHMENT|{result.html}]]"]
     ET.SubElement(case, "system-out").text = _clean("\n".join(out))
 
 

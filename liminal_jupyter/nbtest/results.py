@@ -51,6 +51,7 @@ class CaseResult:
     output_dir: str = ""
     log: str | None = None
     failure: Failure | None = None
+    html: str | None = None  # the case's HTML page (`liminal-nb test --html DIR`)
 
     @property
     def ok(self) -> bool:

@@ -114,10 +114,13 @@ def _show(args: argparse.Namespace) -> int:
         return show_value(store, run.run_id, args.variable, args.step, args.export)
     steps = store.steps(run.run_id)
     from liminal_jupyter.runs.registered import read_registered_models
+    from liminal_jupyter.step.html import page_beside
 
     models = read_registered_models(store.run_dir(run.run_id)) or []
     if args.json:
-        print(json.dumps({"run": run.to_json(), "steps": [s.to_json() for s in steps],
+        print(json.dumps({"run": run.to_json(),
+                          "steps": [{**s.to_json(), "html": page_beside(s.executed_notebook)}
+                                    for s in steps],
                           "models": models}, indent=2, default=str))
         return EXIT_OK
     print(f"run {run.run_id}  {run.status}  ({run.backend}, {run.pipeline_name}, "
@@ -158,6 +161,9 @@ def _show(args: argparse.Namespace) -> int:
             print("      error:   " + error.replace("\n", "\n      "))
         if record.executed_notebook:
             print(f"      notebook: {record.executed_notebook}")
+            page = page_beside(record.executed_notebook)
+            if page:
+                print(f"      html:     {page}")
     return EXIT_OK
 
 

@@ -248,12 +248,15 @@ def setup_route_handlers(web_app: Any) -> None:
     def route(*parts: str) -> str:
         return url_path_join(base_url, "liminal", *parts)
 
+    from liminal_jupyter.server.run_report import RunReportHandler
+
     web_app.add_handlers(".*$", [
         (route("pipeline"), PipelineHandler),
         (route("runs"), RunsHandler),
         (route("runs", r"([A-Za-z0-9_][A-Za-z0-9_.-]*)"), RunHandler),
         (route("runs", r"([A-Za-z0-9_][A-Za-z0-9_.-]*)", "steps", r"([^/]+)", "notebook"),
          ExecutedNotebookHandler),
+        (route("runs", r"([A-Za-z0-9_][A-Za-z0-9_.-]*)", "report"), RunReportHandler),
         (route("compile"), CompileHandler),
         (route("submit"), SubmitHandler),
         (route("status"), StatusHandler),

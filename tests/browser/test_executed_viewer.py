@@ -137,3 +137,28 @@ def test_steps_that_swap_names_do_not_keep_the_colours_of_the_run(lab, page):
     assert [step for step, _ in rows] == ["show", "boom"]
     assert rows[1][1] == "failed" and rows[0][1] in ("succeeded", "cached")
     shoot(page, "dag-after-swapping-step-names")
+
+
+def test_report_opens_in_a_sandboxed_tab_with_the_failed_step_at_its_error(lab, page):
+    run_id = run_show_notebook(lab)
+    open_notebook(page, lab, "show.ipynb")
+    page.wait_for_selector(f'.liminal-run-detail[data-run="{run_id}"][data-status="failed"]')
+
+    page.locator(".liminal-run-report").click()
+
+    frame = page.locator(".lm-DockPanel .liminal-report-frame")
+    frame.wait_for()
+    assert frame.get_attribute("sandbox") == ""
+    assert app_eval(page, "app.shell.currentWidget.title.label").startswith("Report: show ")
+    report = page.frame_locator(".lm-DockPanel .liminal-report-frame")
+    boom = report.locator('details.step[open][id$="-boom"]')
+    boom.locator(".error").wait_for()
+    assert "ValueError: too small: 3" in boom.locator(".error").inner_text()
+    assert report.locator('.liminal-dag-step[data-state="failed"]').count() == 1
+    # The succeeded step is collapsed; its outputs are there, but not its script.
+    show = report.locator('details.step[id$="-show"]')
+    assert show.get_attribute("open") is None
+    assert show.locator("b", has_text="bold html").count() == 1
+    assert report.locator("script").count() == 0
+    assert page.evaluate("() => window.liminalScriptRan") is None
+    shoot(page, "run-report")

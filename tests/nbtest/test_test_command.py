@@ -251,3 +251,35 @@ def test_help_describes_the_command_with_examples(capsys):
     out = capsys.readouterr().out
     assert "examples:" in out and "liminal-nb test example_notebooks/ --as-pipeline" in out
     assert "raises-exception" in out and "skip-ci" in out and "Exit status" in out
+
+
+def test_html_pages_per_case_are_named_in_the_junit_xml(tmp_path):
+    write(tmp_path / "good.ipynb", [code("print('all', 'fine')")])
+    write(tmp_path / "bad.ipynb", [
+        code("rows = [1, 2, 3]", "step:load"),
+        code("print('<script>alert(1)</script>')\nratio = sum(rows) / (len(rows) - 3)",
+             "step:divide"),
+    ])
+
+    done = liminal_test(".", "--both", "--junit", "r.xml", "--html", "pages", "--jobs", "2",
+                        cwd=tmp_path)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    cases = junit_cases(tmp_path / "r.xml")  # still valid against the XSD
+    pages = {}
+    for key, case in cases.items():
+        out = case.find("system-out").text
+        path = next(line[len("html: "):] for line in out.splitlines() if line.startswith("html: "))
+        assert f"[[ATTACHMENT|{path}]]" in out
+        assert Path(path).parent == tmp_path / "pages"
+        pages[key] = Path(path).read_text()
+    assert len(pages) == 4
+    assert "all fine" in pages["good.ipynb::defaults"]
+    straight = pages["bad.ipynb::defaults"]
+    assert "ZeroDivisionError" in straight and "division by zero" in straight
+    # As a pipeline, the page is the run report, the failed step open at its traceback.
+    piped = pages["bad.ipynb::defaults as pipeline"]
+    assert '<details id="step-1-divide" class="step" open>' in piped
+    assert "ratio = sum(rows) / (len(rows) - 3)" in piped
+    for page in pages.values():
+        assert "<script" not in page.lower()

@@ -23,6 +23,7 @@ ROUTES = [
     ("POST", "runs"),
     ("GET", "runs/20261126-000000-abcd"),
     ("DELETE", "runs/20261126-000000-abcd"),
+    ("GET", "runs/20261126-000000-abcd/report"),
     ("POST", "compile"),
     ("POST", "submit"),
     ("GET", "status"),

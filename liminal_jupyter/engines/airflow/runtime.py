@@ -8,6 +8,8 @@ notebook or a DAG-run conf is ever pasted into code or a shell line.
 Run folder: ARTIFACTS/<cleaned run id>/<step>/ receives what the step executor writes
 (step.ipynb, executed.ipynb, artifacts/, outputs.json, result.json) plus
 - `log.txt`, the cells' output (also echoed into the Airflow task log);
+- `executed.html`, the executed notebook as a standalone page (step/html.py), whose
+  location the task's log names;
 - `liminal-manifest.json`, the step's saved values with paths relative to the folder, so a
   downstream task finds them wherever its copy of the folder lives;
 - `airflow-task.json`, the task's state ('running', then 'succeeded' or 'failed') with its
@@ -102,6 +104,7 @@ def run_task(
         _write_json(out / TASK_STATE, state)
         store.upload(step, out)
         raise
+    _html_page(result, out, f"{store.root}/{step}")
     succeeded = result.get("status") == "succeeded"
     if succeeded:
         write_manifest(out, step, result.get("outputs") or {}, result.get("metrics") or {})
@@ -166,6 +169,17 @@ def _run_logged(command: list[str], env: dict[str, str], log: Path) -> int:
             if child.poll() is None:
                 child.kill()
                 child.wait()
+
+
+def _html_page(result: dict[str, Any], out: Path, location: str) -> None:
+    """executed.html beside the executed notebook in the step's folder (uploaded with it),
+    and its final location in the task's log, where a reader of the task looks first."""
+    from liminal_jupyter.step.html import EXECUTED_HTML, render_step_page
+
+    executed = result.get("executed_notebook") or str(out / "executed.ipynb")
+    if render_step_page(executed, out / EXECUTED_HTML) is not None:
+        print(f"liminal: the executed notebook as HTML: {location}/{EXECUTED_HTML}",
+              flush=True)
 
 
 def _inputs(step: Any, store: _RunFolder) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,9 @@ Per step component:
   optional, and when unset the notebook's parameters cell keeps its own default);
 - `from_<producer>: Input[Dataset]` per upstream step it reads data from (that step's
   output folder), `step_outputs: Output[Dataset]`, `executed_notebook: Output[Artifact]`
-  (the executed .ipynb), for a step with metrics, `step_metrics: Output[Metrics]` and,
+  (the executed .ipynb), `executed_html: Output[HTML]` (the same notebook as a standalone
+  page, which the KFP UI shows among the step's visualizations), for a step with metrics,
+  `step_metrics: Output[Metrics]` and,
   per `model:VAR`, `model_<VAR>: Output[Model]` (a copy of the saved variable, with
   marshaller, variable, registered_name and framework in its metadata);
 - a body that calls `liminal_jupyter.engines.kfp.runtime.run_step` with the pipeline IR embedded
@@ -52,7 +54,8 @@ from liminal_jupyter.pipeline import Pipeline, Step
 
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list",
           "dict": "dict", "any": "str"}
-_RESERVED = {"step_outputs", "executed_notebook", "step_metrics", "dsl", "Input", "Output",
+_RESERVED = {"step_outputs", "executed_notebook", "executed_html", "HTML", "step_metrics",
+             "dsl", "Input", "Output",
              "Dataset", "Artifact", "Metrics", "Model", "NamedTuple", "Optional",
              "PipelineOutputs", "kubernetes"}
 NEEDS_KFP_KUBERNETES = (
@@ -137,7 +140,7 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
         "from typing import NamedTuple, Optional",
         "",
         "from kfp import dsl",
-        "from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output",
+        "from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output",
         *(["from kfp import kubernetes"] if _needs_kubernetes(pipeline)
           or pod_deadlines else []),
         "",
@@ -225,7 +228,8 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
     head = [s for s in sig if not s.endswith("= None,")]
     tail = [s for s in sig if s.endswith("= None,")]
     sig = head + [f"    from_{args[p]}: Input[Dataset]," for p in producers]
-    sig += ["    step_outputs: Output[Dataset],", "    executed_notebook: Output[Artifact],"]
+    sig += ["    step_outputs: Output[Dataset],", "    executed_notebook: Output[Artifact],",
+            "    executed_html: Output[HTML],"]
     if step.metrics:
         sig.append("    step_metrics: Output[Metrics],")
     sig += [f"    {name}: Output[Model]," for name in models.values()]
@@ -249,6 +253,7 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
         f"        inputs={inputs},",
         "        step_outputs=step_outputs,",
         "        executed_notebook=executed_notebook,",
+        "        executed_html=executed_html,",
         f"        metrics={'step_metrics' if step.metrics else 'None'},",
         *([f"        models={{{', '.join(f'{v!r}: {n}' for v, n in models.items())}}},"]
           if models else []),

@@ -145,6 +145,7 @@ class KfpLocalRun(RecordedRun):
                 events.store.update_step(events.run_id, name, metrics=step_metrics)
                 if events.status.get(name) != "succeeded":
                     events.finished(name, "succeeded")
+        _keep_step_notebooks(events, run_dir, self.tasks)
         log_text = _ANSI.sub("", log_path.read_text(encoding="utf-8", errors="replace"))
         errors = {m.group(2): m.group(1) for m in _STEP_ERROR.finditer(log_text)}
         for name, text in errors.items():
@@ -181,6 +182,26 @@ def _task_steps(yaml_path: Path) -> dict[str, str]:
         tasks[key] = step
         tasks[step] = step
     return tasks
+
+
+def _keep_step_notebooks(events: Any, run_dir: Path, tasks: dict[str, str]) -> None:
+    """Each step's executed notebook and its page, from the tasks' KFP artifacts, where a
+    local run keeps them (steps/STEP/executed.ipynb and executed.html), recorded in the
+    run store: `show`, the panel's viewer and `liminal-nb report` then read them alike."""
+    import shutil
+
+    root = run_dir / "pipeline-root"
+    for notebook in sorted(root.rglob("executed_notebook")) if root.is_dir() else []:
+        step = tasks.get(notebook.parent.name)
+        if step is None or not notebook.is_file():
+            continue
+        folder = events.store.step_dir(events.run_id, step)
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook, folder / "executed.ipynb")
+        if (notebook.parent / "executed_html").is_file():
+            shutil.copyfile(notebook.parent / "executed_html", folder / "executed.html")
+        events.store.update_step(events.run_id, step,
+                                 executed_notebook=str(folder / "executed.ipynb"))
 
 
 def _manifest_metrics(root: Path) -> dict[str, dict[str, Any]]:

@@ -48,16 +48,20 @@ def run_step(
     executed_notebook: Any = None,
     metrics: Any = None,
     models: dict[str, Any] | None = None,
+    executed_html: Any = None,
 ) -> dict[str, float]:
     """Run one step; raise RuntimeError with the step's one-paragraph error if it fails.
 
     inputs: producer step name -> local path of its `step_outputs` artifact folder.
     step_outputs / executed_notebook / metrics: the component's kfp Output artifacts.
     models: model:VAR variable -> its kfp Output[Model] artifact.
+    executed_html: the kfp Output[HTML] artifact that receives the executed notebook as a
+    standalone page (rendered before a failure is raised, so a failed step has one too).
     Returns the step's metrics (also logged on `metrics`).
     """
     from liminal_jupyter.pipeline import Pipeline
     from liminal_jupyter.step.execute import EXECUTED_NOTEBOOK, execute_step
+    from liminal_jupyter.step.html import render_step_page
 
     pipeline = Pipeline.from_json(json.loads(ir))
     the_step = pipeline.step(step)
@@ -83,6 +87,9 @@ def run_step(
             shutil.copyfile(shown, executed_notebook.path)
     elif executed_notebook is not None and (out / EXECUTED_NOTEBOOK).is_file():
         shutil.copyfile(out / EXECUTED_NOTEBOOK, executed_notebook.path)
+    if executed_html is not None:
+        render_step_page(result.executed_notebook or str(out / EXECUTED_NOTEBOOK),
+                         executed_html.path)
     if not result.succeeded:
         raise RuntimeError(result.error.render() if result.error else f"step '{step}' failed")
     write_manifest(out, step, result.outputs, result.metrics)

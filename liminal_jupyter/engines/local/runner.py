@@ -26,6 +26,7 @@ from typing import Any
 
 from liminal_jupyter.engines.local.cache import CacheIndex, is_cacheable, step_cache_key
 from liminal_jupyter.engines.local.kernels import KernelPool, WarmKernel
+from liminal_jupyter.engines.local.pages import PageRenderer
 from liminal_jupyter.pipeline import Pipeline, Step
 from liminal_jupyter.runs.location import liminal_dir
 from liminal_jupyter.runs.progress import Reporter
@@ -55,6 +56,8 @@ class RunOptions:
     # Where run records go; None: .liminal/ next to the notebook. Notebook CI keeps each
     # test run's records under its own output folder instead.
     store_dir: Path | None = None
+    # executed.html beside each step's executed.ipynb, rendered in the background (pages.py).
+    html: bool = True
     # --from / --to / --only (engines/local/partial.py); empty: the whole pipeline.
     selection: Any = None
 
@@ -82,6 +85,7 @@ class LocalRun:
         self.pool: KernelPool | None = None
         self.lock = threading.Lock()
         self.cancelled = False
+        self.pages = PageRenderer(reporter.warning, enabled=options.html)
         self.warnings: list[str] = []  # tolerated failures, as the reporter was told them
 
     # -- the run ------------------------------------------------------------------------
@@ -129,6 +133,10 @@ class LocalRun:
             self.store.finish_run(self.run_id, status, message)
             self.records = {r.step: r for r in self.store.steps(self.run_id)}
             self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})
+            if status != "cancelled":
+                self.pages.close()
+            else:
+                self.pages.kill()
         return RunOutcome(self.run_id, status, self.records, self.store.run_dir(self.run_id),
                           tracker.disabled_reason)
 
@@ -219,6 +227,7 @@ class LocalRun:
                         pending.insert(0, name)
                         break
                     tracker.start()
+                    self.pages.start()
                     running[pool.submit(self._run_step, name)] = name
             if not running:
                 if pending and all(self._readiness(self.pipeline.step(n)) == "wait"
@@ -230,6 +239,7 @@ class LocalRun:
                 name = running.pop(future)
                 record = future.result()
                 self.records[name] = record
+                self.pages.submit(record.executed_notebook)
                 self._report(name, record, tracker)
 
     def _readiness(self, step: Step) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -145,6 +146,11 @@ def test_hostile_values_stay_inert_and_a_failing_step_names_its_cell(write_nb, t
     # Airflow itself failed the task and the run: its log says so.
     log = (store.run_dir(run.run_id) / "airflow.log").read_text()
     assert "ZeroDivisionError" in log and "state=failed" in log
+    # The failed step's notebook as HTML, with its traceback, stored with its artifacts and
+    # named in the task's log.
+    page = Path(steps["boom"].executed_notebook).with_name("executed.html")
+    assert "ZeroDivisionError" in page.read_text()
+    assert f"liminal: the executed notebook as HTML: {page}" in log
 
 
 def test_the_bash_operator_dag_runs_and_keeps_values_inert(write_nb, tmp_path):

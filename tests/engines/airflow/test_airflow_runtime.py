@@ -40,10 +40,10 @@ def test_params_keep_declared_names_and_types(write_nb):
     assert isinstance(parameter_values(pipeline, given)["x"], float)
 
 
-def test_steps_pass_values_through_a_remote_artifact_store(write_nb, tmp_path):
+def test_steps_pass_values_through_a_remote_artifact_store(write_nb, tmp_path, capsys):
     nb = write_nb([
         code("k = 2", "parameters"),
-        code("values = list(range(k))", "step:make"),
+        code("values = list(range(k))\nprint('made', len(values), 'values')", "step:make"),
         code("total = sum(values)", "step:add"),
         code("total", "metrics"),
     ])
@@ -60,6 +60,11 @@ def test_steps_pass_values_through_a_remote_artifact_store(write_nb, tmp_path):
     assert fs.exists(f"{folder}/make/artifacts/values.json")
     state = json.loads(fs.cat(f"{folder}/add/{TASK_STATE}"))
     assert (state["state"], state["metrics"]) == ("succeeded", {"total": 10})
+    # The executed notebook as HTML is stored with the step's artifacts, named in the log.
+    assert "made 5 values" in fs.cat(f"{folder}/make/executed.html").decode()
+    logged = capsys.readouterr().out
+    assert f"liminal: the executed notebook as HTML: {folder}/make/executed.html" in logged
+    assert f"liminal: the executed notebook as HTML: {folder}/add/executed.html" in logged
 
 
 def test_a_step_whose_upstream_never_ran_fails_clearly(write_nb, tmp_path):

@@ -144,6 +144,13 @@ def test_iris_runs_under_kfp_local_with_the_local_runner_metrics(tmp_path):
     compile_pipeline(parse_notebook(notebook), yaml_path)
     kfp_metrics = run_kfp_local(yaml_path, tmp_path / "root", {"n_estimators": 20})
     metrics = kfp_metrics["evaluate_metrics"]
+    # Each step's executed notebook is an HTML artifact holding what the step printed.
+    pages = {p.parent.name: p.read_text() for p in (tmp_path / "root").rglob("executed_html")}
+    assert set(pages) == {f"step-{s}" for s in ("fetch", "prepare", "train", "evaluate",
+                                                "validate")}
+    assert "(150, 5)" in pages["step-fetch"]
+    assert "train: 112 rows, test: 38 rows" in pages["step-prepare"]
+    assert "accuracy=" in pages["step-evaluate"]
 
     done = subprocess.run([str(LIMINAL_NB), "run", "--no-tracking", "--json", "-p",
                            "n_estimators=20", str(notebook)], capture_output=True, text=True,
@@ -195,3 +202,25 @@ def test_a_failing_step_fails_the_kfp_run_naming_the_cell(write_nb, tmp_path):
     assert done.returncode != 0
     assert "step 'boom' failed in notebook cell 2" in done.stdout + done.stderr
     assert "ZeroDivisionError" in done.stdout + done.stderr
+
+
+def test_every_step_has_an_html_artifact_with_its_printed_output(write_nb, tmp_path):
+    nb = write_nb([
+        code("rows = list(range(4))\nprint('fetched', len(rows), 'rows')", "step:fetch"),
+        code("total = sum(rows)\nprint('<script>alert(1)</script> total', total)", "step:add"),
+        code("total", "metrics"),
+    ])
+    yaml_path = tmp_path / "h.yaml"
+    compile_pipeline(parse_notebook(nb), yaml_path)
+    spec = yaml.safe_load(yaml_path.read_text())
+    for component in spec["components"].values():
+        html = component["outputDefinitions"]["artifacts"]["executed_html"]
+        assert html["artifactType"]["schemaTitle"] == "system.HTML"
+
+    run_kfp_local(yaml_path, tmp_path / "root", {})
+
+    pages = {p.parent.name: p.read_text() for p in (tmp_path / "root").rglob("executed_html")}
+    assert set(pages) == {"step-fetch", "step-add"}, sorted(pages)  # the KFP task names
+    assert "fetched 4 rows" in pages["step-fetch"]
+    assert "total 6" in pages["step-add"] and "&lt;script&gt;alert(1)" in pages["step-add"]
+    assert all("<script" not in page for page in pages.values())

@@ -77,6 +77,19 @@ def test_a_failing_step_fails_the_run_with_its_error(write_nb):
     steps = {s.step: s.status for s in store.steps(run_id)}
     assert steps == {"ok": "succeeded", "boom": "failed", "later": "skipped"}
     assert "ZeroDivisionError" in store.get_step(run_id, "boom").error["message"]
+    # Each step's executed notebook and page are kept where a local run keeps them.
+    boom = store.get_step(run_id, "boom").executed_notebook
+    assert boom == str(store.step_dir(run_id, "boom") / "executed.ipynb")
+    page = (store.step_dir(run_id, "boom") / "executed.html").read_text()
+    assert "ZeroDivisionError" in page and "<script" not in page
+    assert store.get_step(run_id, "later").executed_notebook is None
+    # So the run's report shows the kfp-local step's notebook, open at its error.
+    from liminal_jupyter.runs.report import run_report
+
+    report = run_report(store, run_id)
+    section = report[report.index('<details id="step-1-boom" class="step" open>'):]
+    section = section[:section.index("</details>")]
+    assert '<div class="jp-Notebook notebook">' in section and "ZeroDivisionError" in section
 
 
 def test_an_unknown_parameter_is_refused_before_anything_runs(write_nb):
