@@ -14,7 +14,7 @@ from typing import Any
 
 from liminal_jupyter.diagnostics import Diagnostic, Diagnostics, Location
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PARAMETER_TYPES = ("int", "float", "str", "bool", "list", "dict", "any")
 
@@ -145,6 +145,10 @@ class Pipeline:
     # runs as written), and papermill injects the values set from outside after them.
     parameter_cells: list[CellRef] = field(default_factory=list)
     prelude: list[CellRef] = field(default_factory=list)
+    # Names the prelude's code reads from outside itself as it runs (builtins left out;
+    # function bodies run later, in steps), sorted: a warm kernel may run the prelude
+    # ahead of the parameters only when none of them is a parameter.
+    prelude_reads: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -270,6 +274,7 @@ class Pipeline:
             "parameters": [asdict(p) for p in self.parameters],
             "parameter_cells": [asdict(c) for c in self.parameter_cells],
             "prelude": [asdict(c) for c in self.prelude],
+            "prelude_reads": list(self.prelude_reads),
             "steps": [asdict(s) for s in self.steps],
             "edges": [asdict(e) for e in self.edges],
             "order": self.order() if valid else [],
@@ -297,6 +302,7 @@ class Pipeline:
             parameters=[Parameter(**_known(Parameter, p)) for p in data.get("parameters", [])],
             parameter_cells=[CellRef(**c) for c in data.get("parameter_cells", [])],
             prelude=[CellRef(**c) for c in data.get("prelude", [])],
+            prelude_reads=list(data.get("prelude_reads", [])),
             settings=data.get("settings", {}),
             diagnostics=diagnostics,
         )

@@ -54,7 +54,7 @@ def test_inspect_prints_parameters_steps_inputs_and_outputs(capsys):
 def test_inspect_json_is_the_ir_with_producers(capsys):
     assert main(["inspect", str(IRIS), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["valid"] is True and data["schema_version"] == 1
+    assert data["valid"] is True and data["schema_version"] == 2
     assert data["order"] == ["fetch", "prepare", "train", "evaluate", "validate"]
     evaluate = next(s for s in data["steps"] if s["name"] == "evaluate")
     assert {i["name"]: i["producer"] for i in evaluate["inputs"]} == {

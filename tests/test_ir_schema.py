@@ -169,7 +169,8 @@ def _set(path: str, value: Any):
 BREAKAGES = {
     "unknown top-level field": _set("extra", 1),
     "missing field": lambda d: d.pop("kernel"),
-    "other schema_version": _set("schema_version", 2),
+    "other schema_version": _set("schema_version", 1),
+    "prelude_reads not names": _set("prelude_reads", [1]),
     "unknown parameter type": _set("parameters/0/type", "double"),
     "unknown phase": _set("steps/0/phase", "cook"),
     "unknown input kind": _set("steps/1/inputs/0/kind", "file"),

@@ -165,7 +165,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _resolve(args: argparse.Namespace):
     """(tracking uri, ResolvedModel), or None after printing why not."""
-    from liminal_jupyter.deploy.registry import ModelNotFound, resolve_model, tracking_uri_for
+    from liminal_jupyter.deploy.registry import ModelNotFound, resolve_model
+    from liminal_jupyter.tracking.uri import tracking_uri_for
 
     uri = tracking_uri_for(args.tracking_uri, args.dir)
     _quiet_mlflow()

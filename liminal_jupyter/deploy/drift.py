@@ -1,11 +1,11 @@
 """Data drift: how far new data has moved from the data a model was trained on.
 
 The training data is summarised once, when the model is logged, into a small JSON profile
-(per feature: quantile bins and their shares for numbers, category shares otherwise), so
-monitoring needs neither the training data nor the run that made it. New data is compared
-feature by feature with the population stability index (PSI), the usual figure in model
-monitoring: sum over bins of (new - reference) * ln(new / reference). Rules of thumb: below
-0.1 no shift, 0.1 to 0.2 moderate, above 0.2 significant (our default threshold).
+(tracking/profile.py owns that format), so monitoring needs neither the training data nor
+the run that made it. New data is compared feature by feature with the population
+stability index (PSI), the usual figure in model monitoring: sum over bins of
+(new - reference) * ln(new / reference). Rules of thumb: below 0.1 no shift, 0.1 to 0.2
+moderate, above 0.2 significant (our default threshold).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-BINS = 10
+from liminal_jupyter.tracking.profile import numeric_shares
+
 EPSILON = 1e-4  # a share of zero would make the logarithm infinite
-MAX_CATEGORIES = 50
 DEFAULT_THRESHOLD = 0.2
 
 
@@ -36,31 +36,6 @@ class FeatureDrift:
                 "missing": self.missing}
 
 
-def profile(frame: Any) -> dict[str, Any]:
-    """The JSON-able summary of a training frame (or a 2-D array) that drift compares with."""
-    import numpy as np
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        frame = pd.DataFrame(np.asarray(frame)).rename(columns=str)
-    features: dict[str, Any] = {}
-    for column in frame.columns:
-        values = frame[column].dropna()
-        name = str(column)
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            numbers = values.to_numpy(dtype=float)
-            edges = sorted(set(np.quantile(numbers, np.linspace(0, 1, BINS + 1))[1:-1]))
-            features[name] = {"kind": "numeric", "edges": [float(e) for e in edges],
-                              "shares": _numeric_shares(numbers, edges),
-                              "mean": float(numbers.mean()) if len(numbers) else None}
-        else:
-            shares = values.astype(str).value_counts(normalize=True)
-            top = shares.head(MAX_CATEGORIES)
-            features[name] = {"kind": "categorical", "categories": [str(c) for c in top.index],
-                              "shares": [float(s) for s in top.to_numpy()]}
-    return {"version": 1, "rows": int(len(frame)), "features": features}
-
-
 def compare(reference: dict[str, Any], frame: Any) -> list[FeatureDrift]:
     """PSI of every profiled feature, the most drifted first."""
     import numpy as np
@@ -77,7 +52,7 @@ def compare(reference: dict[str, Any], frame: Any) -> list[FeatureDrift]:
         values = frame[columns[name]].dropna()
         if feature["kind"] == "numeric":
             edges = feature["edges"]
-            current = _numeric_shares(pd.to_numeric(values, errors="coerce").dropna()
+            current = numeric_shares(pd.to_numeric(values, errors="coerce").dropna()
                                       .to_numpy(dtype=float), edges)
             labels = _bin_labels(edges)
             ref = feature["shares"]
@@ -99,16 +74,6 @@ def psi(reference: list[float], current: list[float]) -> float:
         ref, cur = max(ref, EPSILON), max(cur, EPSILON)
         total += (cur - ref) * math.log(cur / ref)
     return total
-
-
-def _numeric_shares(numbers: Any, edges: list[float]) -> list[float]:
-    import numpy as np
-
-    if len(numbers) == 0:
-        return [0.0] * (len(edges) + 1)
-    bins = np.searchsorted(np.asarray(edges, dtype=float), numbers, side="right")
-    counts = np.bincount(bins, minlength=len(edges) + 1)
-    return [float(c) / len(numbers) for c in counts]
 
 
 def _bin_labels(edges: list[float]) -> list[str]:

@@ -2,8 +2,10 @@
 
 A model is trained by every run, but only one that passed validation may replace what is
 served: every step of phase `validate` must have succeeded, and every metric named in the
-notebook's `liminal.thresholds` must be present and within its bound. Pure functions, so
-the rules are tested without MLflow and read the same from the runner and the CLI.
+notebook's `liminal.thresholds` must be present and within its bound (their form is the
+settings schema's, notebook/settings.py). Pure functions, so the rules are tested without
+MLflow and read the same from the runner and the CLI; the runner hands the decision to the
+tracker, which only sets the alias and the tags it says.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from liminal_jupyter.notebook.settings import threshold_bounds, threshold_problems
 
 DEFAULT_ALIAS = "champion"
 
@@ -25,26 +29,6 @@ class Decision:
     def describe(self) -> str:
         verdict = f"alias '{self.alias}' " + ("set" if self.allowed else "not set")
         return verdict + (": " + "; ".join(self.reasons) if self.reasons else "")
-
-
-def threshold_problems(thresholds: Any) -> list[str]:
-    """What is wrong with a `liminal.thresholds` setting (empty when it is well formed).
-
-    The form: {"accuracy": 0.9, "rmse": {"max": 0.5}, "f1": {"min": 0.8, "max": 1}}; a bare
-    number is a minimum.
-    """
-    if not isinstance(thresholds, Mapping):
-        return ["thresholds must be an object mapping metric names to bounds"]
-    problems = []
-    for name, bound in thresholds.items():
-        if _is_number(bound):
-            continue
-        if (isinstance(bound, Mapping) and bound and set(bound) <= {"min", "max"}
-                and all(_is_number(v) for v in bound.values())):
-            continue
-        problems.append(f"thresholds.{name} must be a number (a minimum) or an object with "
-                        f"\"min\" and/or \"max\" numbers, not {bound!r}")
-    return problems
 
 
 def decide(
@@ -68,7 +52,7 @@ def decide(
     if problems:
         return Decision(False, alias, reasons + problems)
     for name, bound in thresholds.items():
-        low, high = (bound, None) if _is_number(bound) else (bound.get("min"), bound.get("max"))
+        low, high = threshold_bounds(bound)
         value = metrics.get(name)
         if not _is_number(value) or math.isnan(float(value)):
             reasons.append(f"metric {name} was not logged by this run (threshold {bound})")

@@ -17,10 +17,11 @@ def load_model(name: str, *, version: str | None = None, alias: str | None = Non
     else the champion, else the latest version. Call `.predict(rows)` on it."""
     import mlflow.pyfunc
 
-    from liminal_jupyter.deploy.registry import resolve_model, tracking_uri_for
-    from liminal_jupyter.tracking.mlflow_tracking import _global_tracking_uri
+    from liminal_jupyter.deploy.registry import resolve_model
+    from liminal_jupyter.tracking.session import global_tracking_uri
+    from liminal_jupyter.tracking.uri import tracking_uri_for
 
     uri = tracking_uri_for(tracking_uri)
     resolved = resolve_model(uri, name, version, alias)
-    with _global_tracking_uri(uri):  # the notebook's own MLflow URI is left as it was
+    with global_tracking_uri(uri):  # the notebook's own MLflow URI is left as it was
         return mlflow.pyfunc.load_model(resolved.uri)

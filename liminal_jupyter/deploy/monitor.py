@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from liminal_jupyter.deploy.drift import DEFAULT_THRESHOLD, FeatureDrift, compare, profile
+from liminal_jupyter.deploy.drift import DEFAULT_THRESHOLD, FeatureDrift, compare
 from liminal_jupyter.deploy.registry import ResolvedModel
+from liminal_jupyter.tracking.profile import REFERENCE_PROFILE, profile
 
 THRESHOLD_ENV = "LIMINAL_DRIFT_THRESHOLD"
 
@@ -86,8 +87,6 @@ def reference_profile(tracking_uri: str, model: ResolvedModel,
 
     from mlflow import MlflowClient
 
-    from liminal_jupyter.tracking.mlflow_tracking import REFERENCE_PROFILE
-
     try:
         with tempfile.TemporaryDirectory() as folder:
             path = MlflowClient(tracking_uri=tracking_uri).download_artifacts(
@@ -123,7 +122,8 @@ def check_drift(model: str, new_data: Any, *, version: str | None = None,
                 tracking_uri: str | None = None, reference_data: Any = None) -> MonitorResult:
     """For a monitor step in a notebook: raise DriftDetected (failing the step) when
     `new_data` drifted from `model`'s training data; return the result otherwise."""
-    from liminal_jupyter.deploy.registry import resolve_model, tracking_uri_for
+    from liminal_jupyter.deploy.registry import resolve_model
+    from liminal_jupyter.tracking.uri import tracking_uri_for
 
     uri = tracking_uri_for(tracking_uri)
     resolved = resolve_model(uri, model, version, alias)

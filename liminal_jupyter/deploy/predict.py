@@ -53,9 +53,9 @@ def predict_rows(model_uri: str, tracking_uri: str, rows: Any) -> Any:
     import mlflow.pyfunc
     import pandas as pd
 
-    from liminal_jupyter.tracking.mlflow_tracking import _global_tracking_uri
+    from liminal_jupyter.tracking.session import global_tracking_uri
 
-    with _global_tracking_uri(tracking_uri):  # put back after: callers keep their own URI
+    with global_tracking_uri(tracking_uri):  # put back after: callers keep their own URI
         model = mlflow.pyfunc.load_model(model_uri)
     predictions = model.predict(rows)
     if isinstance(predictions, pd.DataFrame):

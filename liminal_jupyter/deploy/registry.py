@@ -2,14 +2,13 @@
 
 `liminal-nb deploy`, `predict` and `monitor` take a model the way a data scientist names it
 (the registered name, optionally a version or an alias) and resolve it the same way, against
-the same tracking store `liminal-nb run` logged to.
+the same tracking store `liminal-nb run` logged to (tracking/uri.py picks it).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.deploy.gate import DEFAULT_ALIAS
@@ -32,28 +31,6 @@ class ResolvedModel:
         if self.name and self.version:
             return f"{self.name} version {self.version}"
         return self.uri
-
-
-def tracking_uri_for(cli_uri: str | None, where: str | os.PathLike[str] = ".") -> str:
-    """`--tracking-uri`, else MLFLOW_TRACKING_URI, else the notebook's `liminal.mlflow_uri`
-    (when `where` is a notebook), else the local store `liminal-nb run` uses next to it."""
-    from liminal_jupyter.tracking.mlflow_tracking import default_tracking_uri
-
-    if cli_uri and cli_uri.strip():
-        return cli_uri.strip()
-    if os.environ.get("MLFLOW_TRACKING_URI", "").strip():
-        return os.environ["MLFLOW_TRACKING_URI"].strip()
-    target = Path(where)
-    if target.suffix == ".ipynb" and target.is_file():
-        from liminal_jupyter.notebook.parse import parse_notebook
-
-        uri = (parse_notebook(target).settings or {}).get("mlflow_uri")
-        if isinstance(uri, str) and uri.strip():
-            return uri.strip()
-        target = target.parent
-    from liminal_jupyter.runs.location import liminal_dir
-
-    return default_tracking_uri(liminal_dir(target))
 
 
 def resolve_model(tracking_uri: str, model: str, version: str | None = None,

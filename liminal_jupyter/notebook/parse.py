@@ -64,6 +64,7 @@ class _Builder:
         self.undefined: list[tuple[Step, Read, Cell]] = []
         self.produced_by: dict[str, list[str]] = {}
         self.defined: dict[str, set[str]] = {}  # step -> values it defines (no functions)
+        self.prelude_reads: list[str] = []  # what the prelude reads from outside itself
 
     # -- the whole build ----------------------------------------------------------------
     def build(self) -> Pipeline:
@@ -93,6 +94,7 @@ class _Builder:
             parameters=parameters,
             parameter_cells=[self._ref(c) for c in sections.parameters],
             prelude=prelude,
+            prelude_reads=self.prelude_reads,
             settings=settings,
             diagnostics=self.diags.items,
         )
@@ -149,6 +151,7 @@ class _Builder:
             self.providers[name] = Provider("prelude")
         self.functions.update(facts.functions)
         self.prelude_modules = set(facts.imports)
+        self.prelude_reads = sorted({read.name for read in facts.reads} - BUILTIN_NAMES)
         return [self._ref(c) for c in cells]
 
     def _star_warning(self, cell: Cell, line: int, module: str) -> None:

@@ -7,6 +7,10 @@ here, so a typo gets a warning with the closest key instead of being silently ig
 from __future__ import annotations
 
 import difflib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.diagnostics import Diagnostics
@@ -95,13 +99,57 @@ def _check(
                     f"{value!r}.", nb.location())
         return
     if key == "thresholds":
-        from liminal_jupyter.deploy.gate import threshold_problems
-
-        for problem in threshold_problems(value):
+        problems = threshold_problems(value)
+        for problem in problems:
             diags.error("bad-setting", f"notebook metadata {origin}.{problem}.", nb.location())
-        if threshold_problems(value):
+        if problems:
             return
     settings[key] = value
+
+
+def threshold_problems(thresholds: Any) -> list[str]:
+    """What is wrong with a `liminal.thresholds` setting (empty when it is well formed).
+
+    The form: {"accuracy": 0.9, "rmse": {"max": 0.5}, "f1": {"min": 0.8, "max": 1}}; a bare
+    number is a minimum. The promotion gate (deploy/gate.py) reads bounds of this form.
+    """
+    if not isinstance(thresholds, Mapping):
+        return ["thresholds must be an object mapping metric names to bounds"]
+    problems = []
+    for name, bound in thresholds.items():
+        if _is_number(bound):
+            continue
+        if (isinstance(bound, Mapping) and bound and set(bound) <= {"min", "max"}
+                and all(_is_number(v) for v in bound.values())):
+            continue
+        problems.append(f"thresholds.{name} must be a number (a minimum) or an object with "
+                        f"\"min\" and/or \"max\" numbers, not {bound!r}")
+    return problems
+
+
+def threshold_bounds(bound: Any) -> tuple[float | None, float | None]:
+    """(minimum, maximum) of one well-formed threshold; None where there is no bound."""
+    if _is_number(bound):
+        return bound, None
+    return bound.get("min"), bound.get("max")
+
+
+def metadata_settings(notebook: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """A notebook's `liminal` metadata as written, read as plain JSON ({} when there is none
+    or the file cannot be read): for callers that need one setting fast (a tracking URI, a
+    drift threshold) and must not parse the notebook or import nbformat."""
+    if notebook is None:
+        return {}
+    try:
+        meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata") or {}
+        settings = meta.get("liminal") or {}
+        return settings if isinstance(settings, dict) else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_volume(value: Any) -> bool:

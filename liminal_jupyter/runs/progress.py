@@ -2,6 +2,10 @@
 
 The runner only emits events (a step changed state); each reporter decides what a person or
 a program sees. rich draws the live view and is imported only when one is shown.
+
+A `warning` is a failure the run tolerates and goes on from (MLflow tracking that is off or
+lost a step, a warm kernel that did not start): never silent, never fatal. Consumers of the
+JSON lines must ignore events they do not know, so new kinds can be added.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ class Reporter:
 
     def message(self, text: str) -> None: ...
 
+    def warning(self, text: str) -> None:
+        """Something failed and the run goes on; `text` says what and why. A reporter that
+        shows messages but knows no warnings still shows it, as a message."""
+        self.message(f"warning: {text}")
+
     def run_finished(self, status: str, summary: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
@@ -59,6 +68,9 @@ class JsonReporter(Reporter):
     def message(self, text):
         self._emit("message", text=text)
 
+    def warning(self, text):
+        self._emit("warning", text=text)
+
     def run_finished(self, status, summary):
         self._emit("run_finished", status=status, **summary)
 
@@ -68,6 +80,9 @@ class QuietReporter(Reporter):
 
     def message(self, text):
         print(text, file=sys.stderr)
+
+    def warning(self, text):
+        print(f"warning: {text}", file=sys.stderr)
 
     def step_state(self, step, state, duration=None, detail=None):
         if state == "failed" and detail:
@@ -96,6 +111,9 @@ class LineReporter(Reporter):
 
     def message(self, text):
         self._print(text)
+
+    def warning(self, text):
+        self._print(f"warning: {text}")
 
 
 class LiveReporter(Reporter):
@@ -128,6 +146,9 @@ class LiveReporter(Reporter):
 
     def message(self, text):
         self.console.print(text)
+
+    def warning(self, text):
+        self.console.print(f"warning: {text}", style="yellow", highlight=False, markup=False)
 
     def _table(self):
         from rich.table import Table

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from liminal_jupyter.atomic import write_json
 MODELS_FILE = "models.json"
 
 
-def record_registered_models(run_dir: Path, tracker: Any) -> None:
+def record_registered_models(run_dir: Path, tracker: Any,
+                             warn: Callable[[str], None] | None = None) -> None:
     """Write what `tracker` (a RunTracker, after `finish`) registered; nothing if none.
-    Never raises: the runner records the run's end right after."""
+    Never raises: the runner records the run's end right after. A failure is told to
+    `warn` (the runner's reporter), else printed on stderr."""
     models = list(getattr(tracker, "registered_models", None) or [])
     if not models:
         return
@@ -35,8 +38,11 @@ def record_registered_models(run_dir: Path, tracker: Any) -> None:
         write_json(run_dir / MODELS_FILE,
                    {"tracking_uri": getattr(tracker, "tracking_uri", None), "models": records})
     except OSError as exc:  # the run's own record matters more: say it, carry on
-        print(f"warning: the run's registered models were not recorded: {exc}",
-              file=sys.stderr)
+        text = f"the run's registered models were not recorded: {exc}"
+        if warn is not None:
+            warn(text)
+        else:
+            print(f"warning: {text}", file=sys.stderr)
 
 
 def read_registered_models(run_dir: Path) -> list[dict[str, Any]] | None:

@@ -22,13 +22,13 @@ from jupyter_server.utils import url_path_join
 from tornado.escape import url_escape
 from tornado.ioloop import IOLoop
 
+from liminal_jupyter.notebook.settings import metadata_settings
 from liminal_jupyter.server.bodies import Body
 from liminal_jupyter.server.errors import ApiError
 from liminal_jupyter.server.model_jobs import JobError, run_job
 from liminal_jupyter.server.model_views import (
     DATA_SUFFIXES,
     confined_file,
-    notebook_settings,
     registry_uri,
     report_file,
     report_path_for,
@@ -120,7 +120,7 @@ class MonitorHandler(ModelHandler):
         data = confined_file(self.root, body.get("data", "str"), DATA_SUFFIXES, "data file")
         threshold = body.data.get("threshold")
         if threshold is None:
-            threshold = default_threshold(notebook_settings(model["notebook"]))
+            threshold = default_threshold(metadata_settings(model["notebook"]))
         elif isinstance(threshold, bool) or not isinstance(threshold, int | float) \
                 or threshold <= 0:
             raise ApiError(400, "'threshold' must be a number above 0 (a PSI, e.g. 0.2).")

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import secrets
 import time
@@ -71,30 +69,17 @@ def report_file(root: Path, path: object) -> Path:
     return report
 
 
-def notebook_settings(notebook: Path | None) -> dict[str, Any]:
-    """The notebook's `liminal` metadata, read as plain JSON ({} when there is none)."""
-    if notebook is None:
-        return {}
-    try:
-        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata") or {}
-        settings = meta.get("liminal") or {}
-        return settings if isinstance(settings, dict) else {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
 def registry_uri(given: str | None, notebook: Path | None) -> str:
     """The tracking store to find models in, as `liminal-nb deploy --dir NOTEBOOK` picks
-    it: the request's, else MLFLOW_TRACKING_URI, else the notebook's `liminal.mlflow_uri`,
-    else the local store next to the notebook. 400 when there is nothing to go by."""
-    from liminal_jupyter.tracking.mlflow_tracking import default_tracking_uri
+    it (tracking/uri.py). 400 when there is nothing to go by."""
+    from liminal_jupyter.notebook.settings import metadata_settings
+    from liminal_jupyter.runs.location import liminal_dir
+    from liminal_jupyter.tracking.uri import NoTrackingStore, resolve_tracking_uri
 
-    settings = notebook_settings(notebook)
-    for candidate in (given, os.environ.get("MLFLOW_TRACKING_URI"),
-                      settings.get("mlflow_uri"), settings.get("tracking_uri")):
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate.strip()
-    if notebook is None:
+    try:
+        return resolve_tracking_uri(given, metadata_settings(notebook),
+                                    None if notebook is None else liminal_dir(notebook))
+    except NoTrackingStore:
         raise ApiError(400, "say where the model is registered: give 'tracking_uri' (the "
-                       "MLflow tracking URI) or 'path' (the notebook whose runs registered it).")
-    return default_tracking_uri(notebook.parent / LIMINAL_DIR)
+                       "MLflow tracking URI) or 'path' (the notebook whose runs registered "
+                       "it).") from None

@@ -6,7 +6,6 @@ of truth, so runs started from a terminal, or before a server restart, show the 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,25 +66,13 @@ def mlflow_url(run: RunRecord, tracking_uri: str | None) -> str | None:
 
 
 def tracking_uri_for(notebook: Path, given: str | None) -> str | None:
-    """The tracking URI a run of `notebook` used, as the runner picks it: the request's
-    own, else $MLFLOW_TRACKING_URI, else the notebook's `liminal.mlflow_uri` setting.
-
+    """The tracking URI a run of `notebook` used, as the runner picks it (tracking/uri.py);
     None means the runner's default local store. Read as plain JSON (no nbformat): this
-    answers every poll of the panel.
-    """
-    for candidate in (given, os.environ.get("MLFLOW_TRACKING_URI"), _notebook_uri(notebook)):
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate.strip()
-    return None
+    answers every poll of the panel."""
+    from liminal_jupyter.notebook.settings import metadata_settings
+    from liminal_jupyter.tracking.uri import configured_tracking_uri
 
-
-def _notebook_uri(notebook: Path) -> str | None:
-    try:
-        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata") or {}
-        settings = meta.get("liminal") or {}
-        return settings.get("mlflow_uri") or settings.get("tracking_uri")
-    except (OSError, ValueError, AttributeError):
-        return None
+    return configured_tracking_uri(given, metadata_settings(notebook))
 
 
 def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None

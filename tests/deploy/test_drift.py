@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from liminal_jupyter.deploy.drift import compare, profile, psi
+from liminal_jupyter.deploy.drift import compare, psi
+from liminal_jupyter.tracking.profile import profile
 
 
 def frame(seed: int, shift: float = 0.0, rows: int = 2000) -> pd.DataFrame:

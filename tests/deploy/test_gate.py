@@ -1,6 +1,7 @@
 """Which runs may promote their model: the rules of deploy/gate.py, without MLflow."""
 
-from liminal_jupyter.deploy.gate import decide, threshold_problems
+from liminal_jupyter.deploy.gate import decide
+from liminal_jupyter.notebook.settings import threshold_problems
 
 PHASES = {"train": "train", "evaluate": "evaluate", "validate": "validate"}
 ALL_OK = {"train": "succeeded", "evaluate": "succeeded", "validate": "succeeded"}

@@ -89,6 +89,22 @@ def test_prelude_names_and_builtins_need_no_edge(parse):
     assert inputs_of(p, "one") == {}
 
 
+def test_the_ir_records_what_the_prelude_reads_from_outside_itself(parse):
+    """What the prelude reads as it runs (here a parameter) is recorded; builtins, the
+    prelude's own names and the free names of its functions' bodies (they are read when a
+    step calls the function, as that step's reads) are not."""
+    p = parse([
+        code("n = 3\nunused = 1", "parameters"),
+        code("import math", "imports"),
+        code("LIMIT = n * 2\ndef capped(v):\n    return min(v, LIMIT, math.inf, cap)",
+             "functions"),
+        code("cap = 5", "step:one"),
+    ])
+    assert p.prelude_reads == ["n"]
+    assert parse([code("import os", "imports"), code("x = os.sep", "step:a")]
+                 ).prelude_reads == []
+
+
 def test_free_names_of_prelude_functions_are_reads_of_the_calling_step(parse):
     p = parse([
         code("def scaled(v):\n    return v * factor", "functions"),

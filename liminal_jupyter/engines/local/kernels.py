@@ -27,6 +27,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,12 @@ class KernelPool:
     """
 
     def __init__(self, kernel_name: str, cwd: Path, prelude: list[str] | None, needed: int,
-                 limit: int, reuse: bool = True, env: dict[str, str] | None = None):
+                 limit: int, reuse: bool = True, env: dict[str, str] | None = None,
+                 on_warning: Callable[[str], None] | None = None):
         self.kernel_name = kernel_name
+        # Told (a text) when a kernel could not be warmed or recycled: the step still runs,
+        # in a kernel of its own, but the run's output says why it was slower.
+        self.on_warning = on_warning
         self.env = env or {}  # set in every kernel, on top of the runner's environment
         self.cwd = cwd
         self.prelude = prelude
@@ -201,7 +206,9 @@ class KernelPool:
             self.live.append(kernel)
         try:
             asyncio.run(self._start(kernel))
-        except Exception:
+        except Exception as exc:
+            self._warn(f"a warm kernel did not start ({type(exc).__name__}: {exc}); the next "
+                       "step starts a kernel of its own")
             self._discard(kernel)
             return
         self._hand_over(kernel)
@@ -210,13 +217,19 @@ class KernelPool:
         try:
             ok = asyncio.run(self._run_cells(kernel.manager, [self._reset_code()]
                                              + (self.prelude or [])))
-        except Exception:
+        except Exception as exc:
+            self._warn(f"a kernel could not be recycled ({type(exc).__name__}: {exc}); the "
+                       "next step starts a kernel of its own")
             ok = False
         if not ok:
             self._discard(kernel)
             return
         kernel.prelude_ran = bool(self.prelude)
         self._hand_over(kernel)
+
+    def _warn(self, text: str) -> None:
+        if self.on_warning is not None and not self.closed:  # a closing pool kills kernels
+            self.on_warning(text)
 
     def _hand_over(self, kernel: WarmKernel) -> None:
         with self.lock:

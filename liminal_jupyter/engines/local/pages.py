@@ -42,7 +42,7 @@ class PageRenderer:
                 [sys.executable, "-m", "liminal_jupyter.step.html", "--nice", str(NICENESS)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         except OSError as exc:
-            self.warn(f"warning: no HTML pages for this run: {exc}")
+            self.warn(f"no HTML pages for this run: {exc}")
             self.enabled = False
 
     def submit(self, executed_notebook: str | None) -> None:
@@ -56,7 +56,7 @@ class PageRenderer:
             self.child.stdin.write(executed_notebook + "\n")
             self.child.stdin.flush()
         except OSError as exc:
-            self.warn(f"warning: no HTML pages for this run: {exc}")
+            self.warn(f"no HTML pages for this run: {exc}")
             self.enabled = False
 
     def close(self) -> None:
@@ -69,7 +69,7 @@ class PageRenderer:
             pass
         code = self.child.wait()
         if code != 0:
-            self.warn(f"warning: the HTML page renderer exited with status {code}")
+            self.warn(f"the HTML page renderer exited with status {code}")
         self.child = None
 
     def kill(self) -> None:

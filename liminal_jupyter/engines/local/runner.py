@@ -16,7 +16,6 @@ its kernels notice their parent is gone and exit.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections import Counter
@@ -86,7 +85,8 @@ class LocalRun:
         self.pool: KernelPool | None = None
         self.lock = threading.Lock()
         self.cancelled = False
-        self.pages = PageRenderer(reporter.message, enabled=options.html)
+        self.pages = PageRenderer(reporter.warning, enabled=options.html)
+        self.warnings: list[str] = []  # tolerated failures, as the reporter was told them
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -110,7 +110,7 @@ class LocalRun:
         limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 2
         self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
                                needed=len(to_run), limit=limit, reuse=reuse,
-                               env=self._step_environment())
+                               env=self._step_environment(), on_warning=self._warn)
         try:
             self._schedule(order, tracker)
             failed = [r for r in self.records.values() if r.status == "failed"]
@@ -124,11 +124,12 @@ class LocalRun:
             self.pool.close()
             if status != "cancelled":
                 self._promote(tracker)
-            message = self._summary_message(status)
             # MLflow first: a run the store calls finished has its tracking run, registered
             # models and aliases in place (the panel offers Deploy as soon as it ends).
             tracker.finish(status)
-            record_registered_models(self.store.run_dir(self.run_id), tracker.tracker)
+            record_registered_models(self.store.run_dir(self.run_id), tracker.tracker,
+                                     self._warn)
+            message = self._summary_message(status)  # with what tracking warned of
             self.store.finish_run(self.run_id, status, message)
             self.records = {r.step: r for r in self.store.steps(self.run_id)}
             self.reporter.run_finished(status, {"run_id": self.run_id, "message": message})
@@ -177,22 +178,20 @@ class LocalRun:
         re-run takes well under a second.
         """
         def connect():
-            from liminal_jupyter.tracking.mlflow_tracking import create_tracker
+            from liminal_jupyter.tracking.run import create_tracker
 
             tracker = create_tracker(self.options.tracking_uri, self.pipeline,
-                                     self.store.root, enabled=self.options.tracking)
+                                     self.store.root, enabled=self.options.tracking,
+                                     on_warning=self._warn)
             tracker.start(self.pipeline, self.run_id, self._effective_parameters(),
                           self.options.experiment, {"liminal.backend": "local"})
-            if tracker.disabled_reason:
-                self.reporter.message(f"warning: tracking is off for this run: "
-                                      f"{tracker.disabled_reason}")
-            elif getattr(tracker, "parent_run_id", None):
+            if getattr(tracker, "parent_run_id", None):
                 self.store.update_run(self.run_id, tracking_run_id=tracker.parent_run_id)
             if any(step.models for step in self.pipeline.steps):
                 tracker.warm_up()
             return tracker
 
-        return _TrackingThread(connect if self.options.tracking else None)
+        return _TrackingThread(connect if self.options.tracking else None, self._warn)
 
     def _effective_parameters(self) -> dict[str, Any]:
         values = {p.name: p.default for p in self.pipeline.parameters}
@@ -320,15 +319,7 @@ class LocalRun:
     def _prelude(self) -> list[str] | None:
         """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
         (then it must run after the parameters cell, in the step notebook)."""
-        from liminal_jupyter.notebook.dataflow import BlockAnalyzer
-        from liminal_jupyter.notebook.source import cell_to_ast
-
-        analyzer = BlockAnalyzer()
-        for cell in self.pipeline.prelude:
-            code = cell_to_ast(cell.source)
-            analyzer.add_cell(code.tree, code.expansion_reads)
-        reads = {read.name for read in analyzer.finish().reads}
-        if reads & {p.name for p in self.pipeline.parameters}:
+        if set(self.pipeline.prelude_reads) & {p.name for p in self.pipeline.parameters}:
             return None
         return [cell.source for cell in self.pipeline.prelude]
 
@@ -402,22 +393,26 @@ class LocalRun:
     def _step_environment(self) -> dict[str, str]:
         """What steps need to find this run's model registry and settings: an inference
         step's `load_model`, a monitor step's `check_drift` (deploy/)."""
-        from liminal_jupyter.tracking.mlflow_tracking import resolve_tracking_uri
+        from liminal_jupyter.tracking.uri import resolve_tracking_uri
 
-        env = {"MLFLOW_TRACKING_URI": resolve_tracking_uri(self.options.tracking_uri,
-                                                           self.pipeline, self.store.root)}
+        env = {"MLFLOW_TRACKING_URI": resolve_tracking_uri(
+            self.options.tracking_uri, self.pipeline.settings, self.store.root)}
         threshold = (self.pipeline.settings or {}).get("drift_threshold")
         if threshold is not None:
             env["LIMINAL_DRIFT_THRESHOLD"] = str(threshold)
         return env
 
     def _promote(self, tracker: _TrackingThread) -> None:
-        """Ask the tracker to give the run's registered models their alias, if validation
-        passed (it decides; see deploy/gate.py)."""
+        """Ask the promotion gate (deploy/gate.py) whether the run passed validation, and
+        hand its decision to the tracker, which sets the alias and tags it says."""
+        from liminal_jupyter.deploy.gate import decide
+
         records = self.store.steps(self.run_id)
         states = {r.step: r.status for r in records}
         metrics = {k: v for r in records for k, v in (r.metrics or {}).items()}
-        tracker.submit("promote", self.pipeline, states, metrics, self.reporter.message)
+        phases = {step.name: step.phase for step in self.pipeline.steps}
+        decision = decide(self.pipeline.settings or {}, phases, states, metrics)
+        tracker.submit("promote", decision, self.reporter.message)
 
     def _kill_all(self) -> None:
         with self.lock:
@@ -432,7 +427,25 @@ class LocalRun:
         counts: dict[str, int] = {}
         for record in self.store.steps(self.run_id):
             counts[record.status] = counts.get(record.status, 0) + 1
-        return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return "; ".join(filter(None, [summary, self._warnings_note()]))
+
+    def _warn(self, text: str) -> None:
+        """A tolerated failure (tracking, a warm kernel): a `warning` event for whoever
+        watches the run, and a note in the run's record for the panel and `show`."""
+        with self.lock:
+            self.warnings.append(text)
+        self.reporter.warning(text)
+        if self.store.get_run(self.run_id).status == "running":
+            self.store.update_run(self.run_id, message=self._warnings_note())
+
+    def _warnings_note(self) -> str:
+        with self.lock:
+            said = list(self.warnings)
+        if not said:
+            return ""
+        more = f" (and {len(said) - 3} more)" if len(said) > 3 else ""
+        return f"warning{'s' if len(said) > 1 else ''}: " + "; ".join(said[:3]) + more
 
 
 class _TrackingThread:
@@ -443,10 +456,11 @@ class _TrackingThread:
     none does, MLflow is never imported. `finish` waits for everything queued before it.
     """
 
-    def __init__(self, connect: Any):
+    def __init__(self, connect: Any, warn: Any):
         import queue
 
         self.connect = connect
+        self.warn = warn  # the runner's: a warning event, never a bare print
         self.tracker: Any = None
         self.waiting: list[tuple[str, tuple]] = []
         self.queue: queue.Queue = queue.Queue()
@@ -488,8 +502,8 @@ class _TrackingThread:
         warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
         try:
             self.tracker = self.connect()
-        except Exception as exc:  # tracking must never stop a run
-            print(f"warning: MLflow tracking is off for this run: {exc}", file=sys.stderr)
+        except Exception as exc:  # tracking must never stop a run; said, then off
+            self.warn(f"MLflow tracking is off for this run: {type(exc).__name__}: {exc}")
         logging.getLogger("mlflow").setLevel(logging.ERROR)  # importing mlflow resets it
         while True:
             item = self.queue.get()
@@ -500,8 +514,8 @@ class _TrackingThread:
                 continue
             try:
                 getattr(self.tracker, method)(*args)
-            except Exception as exc:
-                print(f"warning: MLflow tracking failed: {exc}", file=sys.stderr)
+            except Exception as exc:  # a tracker bug must not stop the run; said
+                self.warn(f"MLflow tracking failed ({method}): {type(exc).__name__}: {exc}")
 
 
 def _failure(step: str, message: str) -> dict[str, Any]:

@@ -55,12 +55,16 @@ def test_pool_kernels_start_in_the_notebook_folder_with_the_prelude_run(tmp_path
 
 
 def test_a_failing_prelude_hands_out_none_so_the_step_runs_cold(tmp_path):
+    """...and says why the step had to start a kernel of its own (a warning, not silence)."""
+    said: list[str] = []
     pool = KernelPool("python3", tmp_path, ["import module_that_does_not_exist"],
-                      needed=1, limit=1)
+                      needed=1, limit=1, on_warning=said.append)
     try:
         assert pool.acquire() is None
     finally:
         pool.close()
+    assert said == ["a warm kernel did not start (RuntimeError: the prelude failed in a "
+                    "warm kernel); the next step starts a kernel of its own"]
 
 
 def test_a_retry_beyond_the_planned_count_still_gets_a_kernel(tmp_path):

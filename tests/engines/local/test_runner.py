@@ -54,6 +54,25 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"waited {timeout} s for {what}")
 
 
+def test_a_prelude_that_reads_a_parameter_runs_after_the_values_set_for_the_run(
+    write_nb, tmp_path, capsys
+):
+    """The IR says what the prelude reads (`prelude_reads`): one that reads a parameter is
+    not run ahead in a warm kernel, where the value set for the run is not known yet."""
+    notebook = write_nb([
+        code("scale = 2", "parameters"),
+        code("FACTOR = scale * 10", "functions"),
+        code("import json, pathlib\npathlib.Path('seen.json').write_text(json.dumps(FACTOR))",
+             "step:only"),
+    ])
+    status, out, err = cli(capsys, "run", str(notebook), "--no-tracking", "-p", "scale=3")
+    assert status == 0, out + err
+    assert json.loads((tmp_path / "seen.json").read_text()) == 30
+    # Run ahead, it would fail (`scale` unknown) and only the cold fallback would save
+    # the step: that is a warning, and there is none.
+    assert "warning" not in out + err
+
+
 # -- 2. data passing by type --------------------------------------------------------------
 def test_values_of_each_kind_reach_a_later_step_intact(write_nb, tmp_path, capsys):
     notebook = write_nb([
@@ -319,3 +338,27 @@ def test_a_tracked_run_is_in_mlflow_and_an_unreachable_server_only_warns(
     assert status == 0, out + err
     assert "tracking is off" in err or "tracking: off" in out
     assert store.list_runs(notebook=tiny, limit=1)[0].status == "succeeded"
+
+
+def test_a_tracking_failure_is_a_warning_event_in_json_and_in_the_runs_record(
+    write_nb, tmp_path, capsys, monkeypatch
+):
+    """`--json` consumers and the panel (which reads the run's record) see why tracking
+    is off; the run itself succeeds."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    notebook = write_nb([code("n = 2", "step:only")], name="warned.ipynb")
+    port = _closed_port()
+    status, out, err = cli(capsys, "run", str(notebook), "--json",
+                           "--tracking-uri", f"http://127.0.0.1:{port}")
+    assert status == 0, out + err
+    events = [json.loads(line) for line in out.splitlines()]
+    warnings = [e for e in events if e["event"] == "warning"]
+    assert len(warnings) == 1, events
+    assert f"127.0.0.1:{port} is not reachable" in warnings[0]["text"]
+    assert "MLflow tracking is off for this run" in warnings[0]["text"]
+    assert events[-1]["event"] == "run_finished" and events[-1]["status"] == "succeeded"
+    assert "is not reachable" in events[-1]["message"]
+    assert "warning" not in err  # said once, in the event stream, not also on stderr
+    record = RunStore(tmp_path / ".liminal").list_runs(limit=1)[0]
+    assert record.status == "succeeded"
+    assert record.message.startswith("1 succeeded; warning: MLflow tracking is off")

@@ -19,14 +19,13 @@ from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
 
 from liminal_jupyter.pipeline import CellRef, Model, Pipeline, Step, StepInput
 from liminal_jupyter.step.marshal import save_value
-from liminal_jupyter.tracking.mlflow_tracking import (
+from liminal_jupyter.tracking.run import (
     NullTracker,
     RunTracker,
     TrackingWarning,
     create_tracker,
-    default_tracking_uri,
-    resolve_tracking_uri,
 )
+from liminal_jupyter.tracking.uri import default_tracking_uri
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -164,28 +163,19 @@ def _check_model(uri: str, frame) -> None:
 # -- tests --------------------------------------------------------------------------------
 
 
-def test_module_import_does_not_import_mlflow():
-    code = ("import sys, liminal_jupyter.tracking.mlflow_tracking; "
-            "sys.exit(1 if 'mlflow' in sys.modules else 0)")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+def test_no_tracking_module_imports_mlflow_or_deploy():
+    """Importing the tracking package costs nothing (`liminal-nb --help` stays fast), and
+    the tracker only records: the promotion policy (deploy/) is not its to import."""
+    code = ("import sys, liminal_jupyter.tracking.run, liminal_jupyter.tracking.uri; "
+            "bad = [m for m in sys.modules if m == 'mlflow' or m.startswith('mlflow.') "
+            "or m.startswith('liminal_jupyter.deploy')]; print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_tracking_uri_precedence(tmp_path, monkeypatch):
-    liminal = tmp_path / ".liminal"
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    plain = _pipeline()
-    default = resolve_tracking_uri(None, plain, liminal)
-    assert default == f"sqlite:///{liminal.resolve()}/mlflow.db"
-    assert default == default_tracking_uri(liminal)
-    noted = _pipeline(settings={"mlflow_uri": "http://notebook:5000"})
-    assert resolve_tracking_uri(None, noted, liminal) == "http://notebook:5000"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:5000")
-    assert resolve_tracking_uri(None, noted, liminal) == "http://env:5000"
-    assert resolve_tracking_uri("http://cli:5000", noted, liminal) == "http://cli:5000"
-    assert resolve_tracking_uri("", noted, liminal) == "http://env:5000"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
-    assert resolve_tracking_uri(None, noted, liminal) == "http://notebook:5000"
-    assert isinstance(create_tracker(None, plain, liminal, enabled=False), NullTracker)
+def test_no_tracking_is_a_null_tracker(tmp_path):
+    assert isinstance(create_tracker(None, _pipeline(), tmp_path / ".liminal", enabled=False),
+                      NullTracker)
 
 
 def test_default_sqlite_store_records_runs_metrics_notebooks_and_model(
@@ -364,3 +354,84 @@ def test_a_forest_is_logged_once_with_skops_and_registered_without_printing(
     loaded = mlflow.pyfunc.load_model("models:/forest/1")
     features = frame[["a", "b"]]
     assert list(loaded.predict(features)) == list(forest.predict(features))
+
+
+def test_promote_records_the_gates_decision_and_sets_only_what_it_allows(
+    tmp_path, no_env_uri
+):
+    """The tracker does not decide: given an allowing decision it sets the alias, given a
+    blocking one it only tags the version with why."""
+    from mlflow import MlflowClient
+
+    from liminal_jupyter.deploy.gate import Decision
+
+    frame = _frame()
+    liminal = tmp_path / ".liminal"
+    pipeline = _pipeline(models=[Model("clf", registered_name="churn-model")])
+    values = tmp_path / "values"
+    outputs = {"clf": save_value("clf", _fitted(frame), values / "train").to_dict()}
+    inputs = {"df": save_value("df", frame, values / "prepare").to_dict()}
+    verdicts = [Decision(True, "champion", ["thresholds met (accuracy = 0.9)"]),
+                Decision(False, "champion", ["accuracy = 0.5 is below its minimum 0.8"])]
+    told: list[str] = []
+    for number, decision in enumerate(verdicts, start=1):
+        tracker = create_tracker(None, pipeline, liminal)
+        tracker.start(pipeline, f"r-promote-{number}", {}, None, {})
+        tracker.step_finished(pipeline.step("train"), "succeeded", 1.0, {}, outputs, inputs,
+                              None, False)
+        assert tracker.promote(decision, told.append) is decision
+        tracker.finish("succeeded")
+        assert tracker.messages == []
+    client = MlflowClient(default_tracking_uri(liminal))
+    assert str(client.get_model_version_by_alias("churn-model", "champion").version) == "1"
+    first, second = (client.get_model_version("churn-model", v) for v in ("1", "2"))
+    assert first.tags["liminal.validation"] == "passed"
+    assert second.tags["liminal.validation"] == (
+        "blocked: accuracy = 0.5 is below its minimum 0.8")
+    assert told == ["model churn-model version 1 registered; alias 'champion' set: "
+                    "thresholds met (accuracy = 0.9)",
+                    "model churn-model version 2 registered; alias 'champion' not set: "
+                    "accuracy = 0.5 is below its minimum 0.8"]
+
+
+def test_warnings_go_to_the_callback_when_one_is_given(tmp_path):
+    """The runner hands its reporter's `warning`: nothing is left to Python's warnings."""
+    import warnings
+
+    said: list[str] = []
+    tracker = RunTracker(f"http://127.0.0.1:{_free_port()}", on_warning=said.append)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a Python warning would fail the test
+        tracker.start(_pipeline(), "r-cb", {}, None, {})
+    assert len(said) == 1 and "not reachable" in said[0] and said == tracker.messages
+
+
+def test_a_model_logged_with_a_lesser_flavor_says_why(tmp_path, no_env_uri, global_uri):
+    """skops cannot hold a notebook's own function: the model falls back to cloudpickle,
+    which works, and the warning says why the safer format was not used."""
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from liminal_jupyter.step.marshal import save_value as save
+
+    frame = _frame()
+    features = frame[["a", "b"]]
+    model = make_pipeline(FunctionTransformer(lambda x: x * 2.0), LogisticRegression())
+    liminal = tmp_path / ".liminal"
+    pipeline = _pipeline(models=[Model("clf")])
+    said: list[str] = []
+    tracker = create_tracker(None, pipeline, liminal, on_warning=said.append)
+    tracker.start(pipeline, "r-fallback", {}, None, {})
+    outputs = {"clf": save("clf", model.fit(features, frame["target"]),
+                           tmp_path / "values").to_dict()}
+    result = tracker.step_finished(pipeline.step("train"), "succeeded", 1.0, {}, outputs,
+                                   {}, None, False)
+    tracker.finish("succeeded")
+    assert len(said) == 1, said
+    assert said[0].startswith("model 'clf' of step 'train' was logged as scikit-learn "
+                              "(cloudpickle); first tried as scikit-learn: ")
+    global_uri(default_tracking_uri(liminal))
+    loaded = mlflow.pyfunc.load_model(result["models"]["clf"])
+    assert list(loaded.predict(features)) == list(model.predict(features))
