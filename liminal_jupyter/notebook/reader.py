@@ -81,6 +81,12 @@ def parse_notebook_bytes(data: bytes, shown: str) -> RawNotebook:
             f"({exc.msg}). Was the file saved completely?",
             Location(shown, line=exc.lineno),
         ) from None
+    except RecursionError:  # json's decoder recurses once per level of nesting
+        raise NotebookError.single(
+            "invalid-json",
+            "not a notebook: its JSON is nested too deeply to read (thousands of levels).",
+            where,
+        ) from None
     if not isinstance(nb, dict) or "nbformat" not in nb:
         raise NotebookError.single(
             "not-a-notebook", "not a notebook: the JSON has no 'nbformat' field.", where
@@ -115,7 +121,13 @@ def _upgrade(nb: dict[str, Any], text: str, shown: str) -> dict[str, Any]:
                 "Open and save it in JupyterLab to upgrade it.",
                 Location(shown),
             ) from None
-        return json.loads(nbformat.writes(upgraded))
+        upgraded = json.loads(nbformat.writes(upgraded))
+        # The upgrade gives each cell a new random id: two reads of one file would then
+        # name its cells differently. An old file's cells have no id, and are shown so.
+        for cell in upgraded.get("cells") or []:
+            if isinstance(cell, dict):
+                cell.pop("id", None)
+        return upgraded
     raise NotebookError.single(
         "unsupported-format",
         f"notebook format {major!r} is not supported; liminal-jupyter reads format 4.",
@@ -124,9 +136,11 @@ def _upgrade(nb: dict[str, Any], text: str, shown: str) -> dict[str, Any]:
 
 
 def _check_kernel(metadata: dict[str, Any], shown: str) -> str:
-    spec = metadata.get("kernelspec") or {}
-    info = metadata.get("language_info") or {}
-    language = (spec.get("language") or info.get("name") or "python").lower()
+    # Metadata of the wrong shape (a kernelspec that is a string) is ignored, as Jupyter
+    # ignores it: the notebook still opens there, with the default kernel.
+    spec = _object(metadata.get("kernelspec"))
+    info = _object(metadata.get("language_info"))
+    language = (_text(spec.get("language")) or _text(info.get("name")) or "python").lower()
     if language not in PYTHON_LANGUAGES:
         raise NotebookError.single(
             "not-python",
@@ -134,7 +148,15 @@ def _check_kernel(metadata: dict[str, Any], shown: str) -> str:
             "from Python notebooks only.",
             Location(shown),
         )
-    return str(spec.get("name") or "python3")
+    return _text(spec.get("name")) or "python3"
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _cell(index: int, raw: Any, shown: str) -> Cell:
@@ -145,7 +167,7 @@ def _cell(index: int, raw: Any, shown: str) -> Cell:
     source = raw.get("source", "")
     if isinstance(source, list):
         source = "".join(str(s) for s in source)
-    tags = (raw.get("metadata") or {}).get("tags") or []
+    tags = _object(raw.get("metadata")).get("tags") or []
     if not isinstance(tags, list):
         tags = []
     cell_id = raw.get("id")

@@ -19,6 +19,10 @@ _PYTHON_CELL_MAGICS = {"time", "timeit", "prun", "capture"}
 _LINE_MAGIC = re.compile(r"^(\s*)%(time|timeit|prun)\b(.*)$")
 _TIMEIT_OPTS = re.compile(r"^\s*(-[nrtcqpoa](\s*\d+)?\s+)*")
 _EXPANSION = re.compile(r"\$([A-Za-z_]\w*)|\{([^{}]+)\}")
+# Deepest nesting of the syntax tree we analyse. The analysis (ours, ast.unparse) recurses
+# once or more per level, so a deeper cell raised RecursionError; CPython itself refuses
+# brackets nested more than 200 deep; real cells stay far below 100 levels.
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -39,8 +43,36 @@ class CellSyntaxError(Exception):
 
 def cell_to_ast(source: str) -> CellCode:
     """Parse a cell; raise CellSyntaxError with the line (1-based, in the cell) if it cannot."""
+    code = _cell_to_ast(source)
+    _check_depth(code.tree)
+    return code
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """Refuse a tree deeper than MAX_DEPTH, without recursing (that is the point)."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CellSyntaxError(
+                f"the code is nested more than {MAX_DEPTH} levels deep (expressions or blocks "
+                "inside each other), too deep to analyse; split it into smaller statements",
+                getattr(node, "lineno", None))
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _parse(text: str) -> ast.Module:
     try:
-        return CellCode(ast.parse(source))
+        return ast.parse(text)
+    except (MemoryError, RecursionError):  # CPython's parser gives up on deep nesting so
+        raise CellSyntaxError(
+            "the code is nested too deeply for Python's parser (expressions or blocks "
+            "inside each other); split it into smaller statements", None) from None
+
+
+def _cell_to_ast(source: str) -> CellCode:
+    try:
+        return CellCode(_parse(source))
     except SyntaxError as first_error:
         if not _has_ipython_syntax(source):
             raise _syntax_error(first_error) from None
@@ -50,16 +82,24 @@ def cell_to_ast(source: str) -> CellCode:
     text = _unwrap_line_magics(source)
     reads = _expansion_reads(source)
     try:
-        return CellCode(ast.parse(text), reads)
+        return CellCode(_parse(text), reads)
     except SyntaxError:
         pass
+    import tokenize
+
     from IPython.core.inputtransformer2 import TransformerManager
 
-    transformed = TransformerManager().transform_cell(text)
     try:
-        return CellCode(ast.parse(transformed), reads)
-    except SyntaxError as exc:
+        transformed = TransformerManager().transform_cell(text)
+        return CellCode(_parse(transformed), reads)
+    except SyntaxError as exc:  # IndentationError too, from IPython's tokenizer
         raise _syntax_error(exc) from None
+    except RuntimeError as exc:  # "Input transformation still changing after 500 iterations"
+        raise CellSyntaxError(f"IPython could not transform this cell: {exc}", None) from None
+    except tokenize.TokenError as exc:  # ('EOF in multi-line statement', (line, column))
+        position = exc.args[1] if len(exc.args) > 1 else None
+        line = position[0] if isinstance(position, tuple) else None
+        raise CellSyntaxError(f"syntax error, {exc.args[0]}", line) from None
 
 
 def _has_ipython_syntax(source: str) -> bool:
@@ -99,7 +139,7 @@ def _cell_magic(source: str) -> CellCode:
     capture_var = args.split()[0] if name.strip() == "capture" and args.split() else ""
     if capture_var and not capture_var.startswith("-"):
         header = f"{capture_var} = None"
-    inner = cell_to_ast("\n" * lead + header + "\n" + body)
+    inner = _cell_to_ast("\n" * lead + header + "\n" + body)
     return inner
 
 
@@ -117,7 +157,7 @@ def _expansion_reads(source: str) -> list[tuple[str, int]]:
                 continue
             try:
                 expr = ast.parse(braced.strip(), mode="eval")
-            except SyntaxError:
+            except (SyntaxError, MemoryError, RecursionError):
                 continue
             reads.extend(
                 (n.id, lineno)

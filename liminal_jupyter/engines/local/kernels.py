@@ -15,11 +15,20 @@ global random state), environment variables. `reuse=False` (`liminal-nb run
 
 Kernels are started by jupyter_client, which sets JPY_PARENT_PID: ipykernel exits by itself
 when the runner dies, even by SIGKILL.
+
+One owner at a time: a kernel being warmed or recycled belongs to its background thread,
+a kernel handed out to its step, a kernel waiting in the queue to the pool. Only the owner
+talks to the kernel's sockets or shuts it down; anyone may `kill` it (a signal). jupyter_client's
+`shutdown_kernel` run twice at once on one manager terminates its ZeroMQ context twice, and
+the second `Context.term` blocks for good (the hang once seen in CI, in `KernelPool.close`):
+so `close` kills the kernels still warming or recycling and waits for their threads to
+shut them down, and `WarmKernel.shutdown` runs once whoever calls it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import secrets
@@ -28,20 +37,27 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 STARTUP_TIMEOUT = 60
 SHUTDOWN_WAIT = 20  # seconds; see WarmKernel.shutdown
+CLOSE_WAIT = 30  # seconds close() waits for a warming or recycling thread to give up
+POLL = 0.2  # seconds between checks that a warming kernel is alive and still wanted
+
+log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)  # one object, one kernel: compared and hashed by identity
 class WarmKernel:
     # jupyter_client's AsyncKernelManager with a started kernel. Async, as nbclient's own:
     # a blocking client waits forever on a kernel that died, an async one notices.
     manager: Any
     prelude_ran: bool
+    _stopping: threading.Lock = field(default_factory=threading.Lock, repr=False,
+                                      compare=False)
+    _stopped: bool = field(default=False, repr=False, compare=False)
 
     def close_clients(self) -> None:
         """Close the clients a step left connected (papermill's): call after each step."""
@@ -50,13 +66,20 @@ class WarmKernel:
         stop_clients(self.manager)
 
     def shutdown(self) -> None:
-        """Stop the kernel and free its sockets, waiting at most SHUTDOWN_WAIT seconds.
+        """Stop the kernel and free its sockets, once: a second call waits for the first.
 
-        jupyter_client kills the process first, then terminates its ZeroMQ context, and that
-        can block for good when a socket is still in use by another thread (a warming or
-        recycling client talking to a kernel a cancel or a close just killed): seen once in
-        CI. The process is gone by then; only the wait for the sockets is given up.
+        Called by the kernel's owner only (see the module docstring). Twice at once, on one
+        manager, jupyter_client's shutdown terminated the same ZeroMQ context twice, and the
+        second `Context.term` never returned. The wait stays bounded (SHUTDOWN_WAIT) as a
+        last defence: the process is gone by then; only the wait for the sockets is given up.
         """
+        with self._stopping:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
         self.close_clients()
 
         def stop() -> None:
@@ -69,6 +92,9 @@ class WarmKernel:
         stopper.start()
         stopper.join(SHUTDOWN_WAIT)
         if stopper.is_alive():
+            log.warning("kernel %s: ZeroMQ did not let go of its sockets in %d s; the "
+                        "process is killed and its sockets are left to the exit",
+                        getattr(self.manager.provisioner, "pid", "?"), SHUTDOWN_WAIT)
             self.kill()  # in case it had not got as far as killing the process
 
     def kill(self) -> None:
@@ -120,6 +146,8 @@ class KernelPool:
         self.lock = threading.Lock()
         self.closed = False
         self.live: list[WarmKernel] = []  # not handed out: shut down by close()
+        self.busy: set[WarmKernel] = set()  # of `live`, owned by a warming/recycling thread
+        self.workers: set[threading.Thread] = set()
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="liminal-kernels-"))
         # The first kernel starts alone, so the first step is not slowed by the others
         # warming on the same cores; each kernel that becomes ready starts the next ones.
@@ -143,7 +171,10 @@ class KernelPool:
             self.unserved -= 1
             self.idle -= 1
             if kernel is not None:
-                self.live.remove(kernel)
+                if kernel in self.live:
+                    self.live.remove(kernel)
+                else:  # close() took it meanwhile, and shuts it down
+                    kernel = None
         return kernel
 
     def release(self, kernel: WarmKernel, reusable: bool) -> None:
@@ -155,8 +186,9 @@ class KernelPool:
             if recycle:
                 self.idle += 1
                 self.live.append(kernel)
+                self.busy.add(kernel)
+                self._in_background_locked(self._recycle, kernel)
         if recycle:
-            _in_background(self._recycle, kernel)
             return
         kernel.shutdown()
         with self.lock:
@@ -164,18 +196,35 @@ class KernelPool:
             self._start_more_locked()
 
     def close(self) -> None:
-        """Shut down every kernel not handed out, and stop warming more."""
+        """Shut down every kernel not handed out, and stop warming more.
+
+        A kernel still warming or recycling is its thread's to shut down (see the module
+        docstring): it is killed here, its thread notices within about a second, shuts it
+        down and ends; close waits for that (at most CLOSE_WAIT seconds), then shuts down the
+        kernels that were waiting in the queue.
+        """
         with self.lock:
             self.closed = True
             leftovers = list(self.live)
             self.live.clear()
             waiting = self.waiting
+            workers = list(self.workers)
         for _ in range(waiting):  # nothing will be handed to them any more
             self.ready.put(None)
-        for kernel in leftovers:  # killed first: a warming thread's client may be waiting
+        for kernel in leftovers:  # a signal: safe whoever owns the kernel
             kernel.kill()
+        for worker in workers:
+            worker.join(CLOSE_WAIT)
+        with self.lock:
+            owned = set(self.busy)
+        for kernel in leftovers:
+            if kernel in owned:  # its thread is stuck: never shut down under it
+                log.warning("a kernel thread did not end in %d s; its killed kernel is "
+                            "left to it", CLOSE_WAIT)
+                continue
             kernel.shutdown()
-        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        if not owned:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     # -- starting and recycling (the lock is held by callers of *_locked) -----------------
     def _start_more_locked(self) -> None:
@@ -189,7 +238,23 @@ class KernelPool:
             return
         self.alive += 1
         self.idle += 1
-        _in_background(self._warm)
+        self._in_background_locked(self._warm)
+
+    def _in_background_locked(self, work: Callable[..., None], *args: Any) -> None:
+        """Warming and recycling run in daemon threads: a runner that is exiting (a cancel,
+        an error) must not wait for a kernel that is still importing; the kernel exits by
+        itself when the runner is gone. `close` waits for them, briefly (see there)."""
+        worker = threading.Thread(target=self._owned, args=(work, *args), daemon=True,
+                                  name="liminal-kernel")
+        self.workers.add(worker)
+        worker.start()
+
+    def _owned(self, work: Callable[..., None], *args: Any) -> None:
+        try:
+            work(*args)
+        finally:
+            with self.lock:
+                self.workers.discard(threading.current_thread())
 
     def _warm(self) -> None:
         from jupyter_client.manager import AsyncKernelManager
@@ -204,9 +269,10 @@ class KernelPool:
             if self.closed:
                 return
             self.live.append(kernel)
+            self.busy.add(kernel)
         try:
             asyncio.run(self._start(kernel))
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
             self._warn(f"a warm kernel did not start ({type(exc).__name__}: {exc}); the next "
                        "step starts a kernel of its own")
             self._discard(kernel)
@@ -217,7 +283,7 @@ class KernelPool:
         try:
             ok = asyncio.run(self._run_cells(kernel.manager, [self._reset_code()]
                                              + (self.prelude or [])))
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
             self._warn(f"a kernel could not be recycled ({type(exc).__name__}: {exc}); the "
                        "next step starts a kernel of its own")
             ok = False
@@ -232,14 +298,17 @@ class KernelPool:
             self.on_warning(text)
 
     def _hand_over(self, kernel: WarmKernel) -> None:
+        """From the warming or recycling thread to the queue (or, once closed, to its end)."""
         with self.lock:
             closed = self.closed
+            if not closed:
+                self.busy.discard(kernel)
+                self.ready.put(kernel)
+                self._start_more_locked()
         if closed:
             kernel.shutdown()
-            return
-        self.ready.put(kernel)
-        with self.lock:
-            self._start_more_locked()
+            with self.lock:
+                self.busy.discard(kernel)
 
     def _discard(self, kernel: WarmKernel) -> None:
         """A kernel that could not start, run the prelude or be reset: the waiting step gets
@@ -249,6 +318,8 @@ class KernelPool:
                 self.live.remove(kernel)
             self.alive -= 1
         kernel.shutdown()
+        with self.lock:
+            self.busy.discard(kernel)
         self.ready.put(None)
 
     def _reset_code(self) -> str:
@@ -271,29 +342,29 @@ class KernelPool:
 
     async def _start(self, kernel: WarmKernel) -> None:
         await kernel.manager.start_kernel(cwd=str(self.cwd), env={**os.environ, **self.env})
+        if self.closed:  # closed while it launched: its pid came too late for close's kill
+            raise RuntimeError("the pool was closed while the kernel started")
         if self.prelude:
             kernel.prelude_ran = await self._run_cells(kernel.manager, self.prelude)
             if not kernel.prelude_ran:
                 raise RuntimeError("the prelude failed in a warm kernel")
 
     async def _run_cells(self, manager: Any, sources: list[str]) -> bool:
+        """Run cells, False at the first error, or once the kernel dies or the pool closes.
+
+        Not `execute_interactive(timeout=None)`: it waits on IOPub for good when the
+        kernel dies mid-cell, and the thread with it. No stdin either: a prelude that asks
+        for input fails instead of waiting on the runner's terminal.
+        """
         client = manager.client()
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=STARTUP_TIMEOUT)
             for source in sources:
-                reply = await client.execute_interactive(
-                    source, timeout=None, store_history=False, output_hook=lambda message: None
-                )
-                if reply["content"]["status"] != "ok":
+                msg_id = client.execute(source, store_history=False, allow_stdin=False)
+                reply = await client.reply_while(msg_id, POLL, lambda: not self.closed)
+                if reply is None or reply["content"]["status"] != "ok":
                     return False
             return True
         finally:
             client.stop_channels()
-
-
-def _in_background(work: Any, *args: Any) -> None:
-    """Warming and recycling run in daemon threads: a runner that is exiting (a cancel, an
-    error) must not wait for a kernel that is still importing; the kernel exits by itself
-    when the runner is gone."""
-    threading.Thread(target=work, args=args, daemon=True, name="liminal-kernel").start()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from queue import Empty
 from typing import Any
 
@@ -54,6 +55,20 @@ class ReadyClient(AsyncKernelClient):
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    async def reply_while(self, msg_id: str, poll: float,
+                          wanted: Callable[[], bool]) -> dict[str, Any] | None:
+        """The shell reply to `msg_id`, or None once the kernel died or `wanted()` is False.
+
+        Checked every `poll` seconds: a kernel killed mid-cell never replies, and a client
+        that waited for it without a bound kept its thread, and the kernel's sockets, busy.
+        """
+        while True:
+            reply = await self._reply_to(msg_id, poll)
+            if reply is not None:
+                return reply
+            if not wanted() or not await self._async_is_alive():
+                return None
 
     async def _reply_to(self, msg_id: str, wait: float) -> dict[str, Any] | None:
         """The shell reply to `msg_id` (replies to earlier attempts are skipped)."""

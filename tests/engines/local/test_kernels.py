@@ -237,3 +237,94 @@ def test_a_step_leaves_no_client_connected_to_its_kernel(tmp_path):
         assert not process_alive(pid_of(kernel))
     finally:
         pool.close()
+
+
+# -- the KernelPool.close hang (issue 20): one owner per kernel, one shutdown per kernel ---
+def pool_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate()
+            if t.name.startswith("liminal-kernel") and t.is_alive()]
+
+
+def test_a_kernel_shut_down_from_two_threads_at_once_stops_once_and_frees_its_sockets(
+        tmp_path):
+    """jupyter_client's shutdown run twice at once on one manager terminated its ZeroMQ
+    context twice, and the second Context.term blocked for good: the CI hang in
+    KernelPool.close (close and a warming thread both shutting down one kernel)."""
+    import threading
+
+    pool = KernelPool("python3", tmp_path, None, needed=1, limit=1)
+    try:
+        kernel = pool.acquire()
+        pid = pid_of(kernel)
+        both = threading.Barrier(2)
+
+        def stop():
+            both.wait()
+            kernel.shutdown()
+
+        callers = [threading.Thread(target=stop) for _ in range(2)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+        assert not process_alive(pid)
+        assert kernel.manager.context.closed
+        assert pool_threads() == []  # no shutdown left blocked in Context.term
+    finally:
+        pool.close()
+
+
+SLOW_PRELUDE = ["import time", "time.sleep(60)"]
+
+
+def test_closing_a_pool_while_a_kernel_runs_its_prelude_ends_the_kernel_and_its_thread(
+        tmp_path):
+    """close() used to shut the kernel down under the warming thread's client (a socket
+    closed by another thread) while that thread could shut it down too."""
+    pool = KernelPool("python3", tmp_path, SLOW_PRELUDE, needed=2, limit=2)
+    deadline = time.monotonic() + 60
+    while not any(k.manager.provisioner and k.manager.provisioner.pid for k in pool.busy):
+        assert time.monotonic() < deadline, "no kernel started"
+        time.sleep(0.05)
+    kernels = list(pool.busy)
+    pool.close()
+    assert pool_threads() == []  # close waited for its warming threads to give up
+    for kernel in kernels:
+        assert kernel._stopped
+        assert kernel.manager.context.closed
+        provisioner = kernel.manager.provisioner
+        assert provisioner is None or not process_alive(provisioner.pid)
+
+
+def test_closing_a_pool_while_a_kernel_is_recycled_ends_the_kernel_and_its_thread(tmp_path):
+    pool = KernelPool("python3", tmp_path, None, needed=2, limit=1)
+    kernel = pool.acquire()
+    pid = pid_of(kernel)
+    pool.prelude = SLOW_PRELUDE  # the recycling re-runs it: close comes in the middle
+    pool.release(kernel, reusable=True)
+    assert kernel in pool.busy
+    time.sleep(0.5)
+    pool.close()
+    assert pool_threads() == []
+    assert kernel._stopped and not process_alive(pid)
+
+
+def test_a_kernel_that_dies_in_its_prelude_hands_out_none_instead_of_hanging(tmp_path):
+    """The warming thread waited on IOPub without a bound (execute_interactive with no
+    timeout): a kernel killed mid-prelude kept it, and the step waiting in acquire, forever."""
+    import threading
+
+    pool = KernelPool("python3", tmp_path,
+                      ["import os, signal", "os.kill(os.getpid(), signal.SIGKILL)"],
+                      needed=1, limit=1)
+    got = []
+    taker = threading.Thread(target=lambda: got.append(pool.acquire()), daemon=True)
+    taker.start()
+    taker.join(120)  # a guard against the old hang, not a speed figure
+    try:
+        assert got == [None]
+    finally:
+        pool.close()
+    assert pool_threads() == []
