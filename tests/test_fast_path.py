@@ -80,3 +80,14 @@ def test_the_python_api_is_loaded_on_first_use_and_reads_a_pipeline_light():
     before, heavy = json.loads(done.stdout.strip().splitlines()[-1])
     assert before == []
     assert heavy == []
+
+
+def test_asking_whether_airflow_is_installed_does_not_import_it():
+    """Found by profiling the suite's collection: `find_spec("airflow.sdk")` imported
+    Airflow (its settings, logging and a dependency's grammar: 16 s of the suite's
+    collection on a loaded machine) in every process that only asked, the runner included."""
+    code = ("import sys; from liminal_jupyter.engines.airflow.local_backend import "
+            "airflow_installed; print(airflow_installed(), 'airflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr

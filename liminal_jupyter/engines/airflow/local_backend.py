@@ -51,10 +51,18 @@ class AirflowBackendError(EngineRefused):
 
 
 def airflow_installed() -> bool:
+    """Airflow 3 (its task SDK) is installed, found without importing it.
+
+    `find_spec("airflow.sdk")` would import `airflow` itself to look inside it: seconds of
+    configuration and logging set-up (and a grammar compiled by one of its dependencies)
+    paid by every process that only asks.
+    """
     try:
-        return importlib.util.find_spec("airflow.sdk") is not None
-    except ImportError:
+        spec = importlib.util.find_spec("airflow")
+    except (ImportError, ValueError):
         return False
+    folders = (spec.submodule_search_locations or []) if spec else []
+    return any(os.path.isdir(os.path.join(folder, "sdk")) for folder in folders)
 
 
 def airflow_version() -> str:
