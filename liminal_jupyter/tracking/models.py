@@ -169,7 +169,8 @@ def flavor_attempts(value: Any) -> list[tuple[str, str, dict[str, Any]]]:
     predicts = callable(getattr(value, "predict", None))
     if _is_sklearn_module(value) and fits:
         attempts.append(("scikit-learn", "mlflow.sklearn",
-                         {"sk_model": value, "skops_trusted_types": library_types}))
+                         {"sk_model": value, "skops_trusted_types": library_types,
+                          "pip_requirements": pinned_requirements(*SKLEARN_STACK, "skops")}))
     if fits and predicts:
         attempts.append((
             "scikit-learn (cloudpickle)",
@@ -179,6 +180,33 @@ def flavor_attempts(value: Any) -> list[tuple[str, str, dict[str, Any]]]:
     if predicts or (callable(value) and not isinstance(value, type)):
         attempts.append(("python function", "mlflow.pyfunc", {"python_model": wrap}))
     return attempts
+
+
+SKLEARN_STACK = ("scikit-learn", "numpy", "scipy", "pandas")
+"""What a scikit-learn model needs to load and serve (MLflow itself is added by MLflow)."""
+
+
+def pinned_requirements(*distributions: str) -> list[str]:
+    """`name==version` of each installed distribution: a scikit-learn model's requirements,
+    known without asking MLflow to infer them.
+
+    Inference loads the model again in a fresh Python process to see what it imports
+    (seconds, most of logging a model; and it picks up whatever else that process imported,
+    such as pytest or rich). For scikit-learn's own models the answer is known: the
+    versions the model was built with, when skops could hold it (so it holds nothing but
+    types of those libraries). A cloudpickled model may carry a notebook's own code that
+    calls any library, and a wrapped callable anything: those are still inferred, since
+    only loading them tells.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for name in distributions:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pins
 
 
 def library_types(value: Any) -> list[str]:

@@ -46,6 +46,7 @@ from liminal_jupyter.tracking.session import (
     describe,
     http_env_defaults,
     prepare_local_store,
+    quiet_store_setup,
 )
 from liminal_jupyter.tracking.uri import (
     default_artifact_location,
@@ -205,6 +206,7 @@ class RunTracker:
             if self._client is None:
                 from mlflow import MlflowClient
 
+                quiet_store_setup()
                 self._client = MlflowClient(tracking_uri=self.tracking_uri)
             yield self._client
 

@@ -63,6 +63,15 @@ def global_tracking_uri(uri: str) -> Iterator[None]:
             os.environ["MLFLOW_TRACKING_URI"] = old_env
 
 
+def quiet_store_setup() -> None:
+    """MLflow says at INFO, on stderr, that it creates and upgrades its SQLite tables: two
+    lines printed over our progress view on a notebook's first tracked run. What the
+    store does is ours to report; its warnings and errors still show."""
+    import logging
+
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
 def prepare_local_store(uri: str) -> None:
     """SQLite needs the database's directory to exist."""
     if uri.startswith("sqlite:///"):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
 
 from liminal_jupyter.pipeline import CellRef, Model, Pipeline, Step, StepInput
 from liminal_jupyter.step.marshal import save_value
@@ -179,7 +178,7 @@ def test_no_tracking_is_a_null_tracker(tmp_path):
 
 
 def test_default_sqlite_store_records_runs_metrics_notebooks_and_model(
-    tmp_path, no_env_uri, global_uri
+    tmp_path, no_env_uri, global_uri, capfd
 ):
     from mlflow import MlflowClient
 
@@ -187,7 +186,10 @@ def test_default_sqlite_store_records_runs_metrics_notebooks_and_model(
     pipeline = _pipeline(models=[Model("clf", registered_name="churn-model")])
     tracker = create_tracker(None, pipeline, liminal)
     assert isinstance(tracker, RunTracker)
+    capfd.readouterr()
     first, second, frame = _run_pipeline(tracker, pipeline, tmp_path)
+    # A new store's tables are created quietly: nothing of MLflow's over the progress view
+    assert "mlflow.store.db.utils" not in capfd.readouterr().err
     assert tracker.disabled_reason is None, tracker.messages
     # MLflow's process-global state is put back: steps started later inherit nothing of ours
     assert "MLFLOW_TRACKING_URI" not in os.environ
@@ -354,6 +356,24 @@ def test_a_forest_is_logged_once_with_skops_and_registered_without_printing(
     loaded = mlflow.pyfunc.load_model("models:/forest/1")
     features = frame[["a", "b"]]
     assert list(loaded.predict(features)) == list(forest.predict(features))
+    _assert_pinned_not_inferred("models:/forest/1", "skops")
+
+
+def _assert_pinned_not_inferred(uri: str, serializer: str) -> None:
+    """A scikit-learn model's requirements are the versions it was built with, given to
+    MLflow rather than inferred (inference re-loads the model in a new process, seconds
+    of every tracked run, and pins whatever that process imported, pytest included)."""
+    from importlib.metadata import version
+
+    import mlflow
+
+    folder = mlflow.artifacts.download_artifacts(uri)
+    pins = (Path(folder) / "requirements.txt").read_text().split()
+    expected = {f"{name}=={version(name)}"
+                for name in ("scikit-learn", "numpy", "scipy", "pandas", serializer)}
+    assert expected <= set(pins), pins
+    assert not any(pin.startswith(("pytest", "rich", "psutil")) for pin in pins), pins
+    assert any(pin.startswith("mlflow") for pin in pins), pins  # MLflow adds itself
 
 
 def test_promote_records_the_gates_decision_and_sets_only_what_it_allows(
@@ -435,3 +455,7 @@ def test_a_model_logged_with_a_lesser_flavor_says_why(tmp_path, no_env_uri, glob
     global_uri(default_tracking_uri(liminal))
     loaded = mlflow.pyfunc.load_model(result["models"]["clf"])
     assert list(loaded.predict(features)) == list(model.predict(features))
+    # The notebook's own code inside may call any library: only inference can tell.
+    pins = (Path(mlflow.artifacts.download_artifacts(result["models"]["clf"]))
+            / "requirements.txt").read_text().split()
+    assert any(pin.startswith("cloudpickle==") for pin in pins), pins
