@@ -74,8 +74,13 @@ chromium:
 lab: $(STAMP) labextension
 	$(BIN)/jupyter lab --ContentsManager.allow_hidden=True $(LAB_ARGS) $(DEMO_NB)
 
+# Tests run in parallel (pytest-xdist): one worker per core, at least two, since most of a
+# test's time is spent waiting on kernels and servers. Tests that share a server or a
+# JupyterLab stay in one worker (tests/conftest.py). TEST_WORKERS=0 runs them serially.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 2 ] && n=2; echo $$n)
+
 test: $(STAMP) lint labextension jstest chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info node_modules lib tsconfig.tsbuildinfo liminal_jupyter/labextension

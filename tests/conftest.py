@@ -10,8 +10,10 @@ import pytest
 from liminal_jupyter.notebook.parse import parse_notebook
 from liminal_jupyter.pipeline import Pipeline
 
-# pytester runs pytest inside tests (tests/nbtest: the notebook plugin).
-pytest_plugins = ["pytester"]
+# pytester runs pytest inside tests (tests/nbtest: the notebook plugin). The session's
+# heavy fixtures are registered here, once: a fixture imported into several test modules
+# is a separate fixture in each, and its "session" scope would start one per module.
+pytest_plugins = ["pytester", "tests.mlflow_servers", "tests.engines.airflow.airflow_sessions"]
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_NOTEBOOKS = REPO / "tests" / "notebooks"
@@ -72,3 +74,44 @@ def inputs_of(pipeline: Pipeline, step: str) -> dict[str, str | None]:
 
 def codes(pipeline: Pipeline, severity: str = "error") -> list[str]:
     return [d.code for d in pipeline.diagnostics if d.severity == severity]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups the tests that share an expensive fixture, for `pytest -n N --dist loadgroup`
+    (pytest-xdist; `make test`): each group runs in one worker, so a module-scoped
+    JupyterLab or a session's MLflow server starts once, not once per worker that happens
+    to get one of its tests. Tests sharing nothing are spread one by one.
+
+    Two tests are in one group when they use the same module-scoped fixture of one module,
+    or the same session-scoped fixture of ours (tests/...); groups that share a test merge.
+    """
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    shared: dict[str, list[str]] = {}
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        keys = []
+        for name, definitions in info.name2fixturedefs.items():
+            definition = definitions[-1]
+            if definition.scope == "module":
+                keys.append(f"{item.module.__name__}::{name}")
+            elif definition.scope == "session" and getattr(
+                definition.func, "__module__", ""
+            ).startswith("tests."):
+                keys.append(f"session::{name}")
+        for key in keys[1:]:
+            parent[find(key)] = find(keys[0])
+        if keys:
+            shared[item.nodeid] = keys
+    for item in items:
+        keys = shared.get(item.nodeid)
+        if keys:
+            item.add_marker(pytest.mark.xdist_group(find(keys[0])))

@@ -151,24 +151,28 @@ def lab_without_server_extension(tmp_path_factory) -> Iterator[Lab]:
         yield lab
 
 
-@pytest.fixture
-def page(tmp_path) -> Iterator:
-    """A fresh headless chromium page (its own profile) at 1400x1000."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """One headless chromium per test module: launching it is a second or two, paid once;
+    each test still gets a context of its own (page), as isolated as a new profile."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport=VIEWPORT,
-            accept_downloads=True,
-        )
-        context.set_default_timeout(UI_TIMEOUT_MS)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
         try:
-            yield context.new_page()
+            yield launched
         finally:
-            context.close()
+            launched.close()
 
 
+@pytest.fixture
+def page(browser) -> Iterator:
+    """A fresh page at 1400x1000, in its own browser context: no storage, cookies or
+    JupyterLab state shared with another test."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
 from process_groups import group_gone
 
 from tests.browser.lab import (

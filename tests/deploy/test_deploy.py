@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import code, notebook_json
-from mlflow_servers import free_port, mlflow_server  # noqa: F401 (a fixture)
+from mlflow_servers import free_port
 
 from liminal_jupyter.cli import main
 from liminal_jupyter.deploy.serve import port_in_use

@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from mlflow_servers import mlflow_server  # noqa: F401 (a fixture)
 from process_groups import group_gone
 
 from liminal_jupyter.deploy.serve import port_in_use

@@ -6,7 +6,8 @@ would shadow tests/conftest.py. Test modules import the fixtures they use from h
 Airflow configures logging and reads its settings once per process at import, so every
 DagBag load and every `airflow dags test` happens in a child process with its own
 throwaway AIRFLOW_HOME; the pytest process never imports Airflow. The SQLite database is
-migrated once per test session (the `airflow_cache` folder) and copied for each run.
+migrated once per test session (the `airflow_cache` folder, airflow_sessions.py) and
+copied for each run.
 """
 
 from __future__ import annotations
@@ -80,12 +81,6 @@ INSPECT = textwrap.dedent("""\
         }
     print("LIMINAL-DAGS " + json.dumps({"import_errors": bag.import_errors, "dags": dags}))
 """)
-
-
-@pytest.fixture(scope="session")
-def airflow_cache(tmp_path_factory) -> Path:
-    """One cache folder for the session: the database is migrated once and copied."""
-    return tmp_path_factory.mktemp("airflow-cache")
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,6 @@ from liminal_jupyter.notebook.parse import parse_notebook
 from tests.conftest import EXAMPLES, TEST_NOTEBOOKS, code
 from tests.engines.airflow.airflow_helpers import (  # noqa: F401 - fixtures
     HOSTILE,
-    airflow_cache,
     inspect_dags,
     isolated_airflow,
 )

@@ -24,7 +24,6 @@ from liminal_jupyter.step.marshal import load_value
 from tests.conftest import EXAMPLES, code
 from tests.engines.airflow.airflow_helpers import (  # noqa: F401 - fixtures
     HOSTILE,
-    airflow_cache,
     dags_test,
     isolated_airflow,
 )

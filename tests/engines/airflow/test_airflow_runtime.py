@@ -22,7 +22,7 @@ from liminal_jupyter.engines.airflow.runtime import (
 from liminal_jupyter.engines.airflow.task import main as task_main
 from liminal_jupyter.notebook.parse import parse_notebook
 from tests.conftest import code
-from tests.engines.airflow.airflow_helpers import airflow_cache, isolated_airflow  # noqa: F401
+from tests.engines.airflow.airflow_helpers import isolated_airflow  # noqa: F401
 
 
 def test_run_ids_become_safe_folder_names():
