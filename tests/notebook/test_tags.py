@@ -194,3 +194,32 @@ def test_a_metric_naming_nothing_a_step_defines_is_an_error(parse):
     p = parse([code("acc = 0.9", "step:a"), code("accuracy", "metrics")])
     assert codes(p) == ["metric-undefined"]
     assert p.errors[0].location.cell_index == 1
+
+
+def test_a_metric_naming_parameters_is_logged_by_the_last_step_that_reads_them(parse):
+    """Kale's `print(d1)` in a pipeline-metrics cell logs the parameter's value."""
+    p = parse([
+        code("d1 = 5\nd2 = 6\nunused = 1", "pipeline-parameters"),
+        code("m = d1 * 2", "step:make"),
+        code("total = m + d2", "step:sum"),
+        code("after = total", "step:last"),
+        code("print(d1)\nprint(d2)\nunused", "pipeline-metrics"),
+    ])
+    assert codes(p) == []
+    assert [m.name for m in p.step("make").metrics] == ["d1"]
+    # make and sum both read a parameter; each metric goes to the last reader of its own
+    assert [m.name for m in p.step("sum").metrics] == ["d2"]
+    # a parameter no step reads: the last step before the metrics cell logs it and reads it
+    assert [m.name for m in p.step("last").metrics] == ["unused"]
+    assert ("unused", "parameter") in [(i.name, i.kind) for i in p.step("last").inputs]
+
+
+def test_a_metric_mixing_a_parameter_and_a_step_value_reads_both(parse):
+    p = parse([
+        code("scale = 2.0", "parameters"),
+        code("acc = 0.9", "step:a"),
+        code("scaled = acc * scale", "metrics"),
+    ])
+    assert codes(p) == []
+    kinds = {(i.name, i.kind) for i in p.step("a").inputs}
+    assert ("scale", "parameter") in kinds
