@@ -223,3 +223,16 @@ def test_a_metric_mixing_a_parameter_and_a_step_value_reads_both(parse):
     assert codes(p) == []
     kinds = {(i.name, i.kind) for i in p.step("a").inputs}
     assert ("scale", "parameter") in kinds
+
+
+def test_kales_sub_pipeline_reference_is_refused_with_the_cell(parse):
+    """Kale 2.3's notebook:NAME composes another notebook; dropping it would lose work."""
+    p = parse([code("a = 1", "step:one"), code("# the other notebook", "notebook:prep"),
+               code("b = a", "step:two")])
+    assert codes(p) == ["unsupported-tag"]
+    assert p.errors[0].location.cell_index == 1 and "sub-pipeline" in p.errors[0].message
+
+
+def test_kales_report_tag_is_accepted_quietly(parse):
+    p = parse([code("a = 1", "step:one", "report:disabled"), code("b = a", "step:two")])
+    assert codes(p) == [] and codes(p, "warning") == []
