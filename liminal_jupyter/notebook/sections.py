@@ -24,6 +24,7 @@ from liminal_jupyter.notebook.tags import (
     ROLE_KINDS,
     Tag,
     TagError,
+    empty_step,
     kale_sub_pipeline,
     looks_like_ours,
     parse_tag,
@@ -117,6 +118,15 @@ def _add(sections: Sections, role: str, cell: Cell, step: StepDraft | None) -> N
 def _cell_tags(nb: RawNotebook, cell: Cell, diags: Diagnostics) -> list[Tag]:
     tags: list[Tag] = []
     for raw in cell.tags:
+        if empty_step(raw):
+            diags.warning(
+                "empty-step-tag",
+                f"tag '{raw}' names no step, so the cell continues the section above as an "
+                "untagged cell does (Kale's own examples tag such cells 'step:'). Write "
+                "step:NAME to start a step.",
+                nb.location(cell),
+            )
+            continue
         try:
             tag = parse_tag(raw)
         except TagError as exc:

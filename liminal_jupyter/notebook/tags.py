@@ -123,6 +123,14 @@ def parse_tag(raw: str) -> Tag | None:
     return _KEYED_PARSERS[key](value, raw)
 
 
+def empty_step(raw: str) -> bool:
+    """`step:` or `block:` with no name. Kale accepts it (its tag pattern allows an empty
+    name) and treats the cell as untagged, continuing the step above; so do we, with a
+    warning, instead of refusing the notebook."""
+    key, sep, value = raw.strip().partition(":")
+    return bool(sep) and key.strip().lower() in ("step", "block") and not value.strip()
+
+
 def kale_sub_pipeline(raw: str) -> bool:
     """Kale 2.3's `notebook:NAME`: the cell stands for another notebook, composed as a
     sub-pipeline. We cannot honour it, and ignoring it would drop work, so callers refuse it."""

@@ -236,3 +236,12 @@ def test_kales_sub_pipeline_reference_is_refused_with_the_cell(parse):
 def test_kales_report_tag_is_accepted_quietly(parse):
     p = parse([code("a = 1", "step:one", "report:disabled"), code("b = a", "step:two")])
     assert codes(p) == [] and codes(p, "warning") == []
+
+
+def test_an_empty_step_tag_continues_the_step_above_like_kale(parse):
+    """Kale's titanic example tags cells `step:`; Kale treats them as untagged."""
+    p = parse([code("df = [3, 1]", "step:load"), code("df.sort()", "step:"),
+               code("n = len(df)", "step:count")])
+    assert codes(p) == [] and codes(p, "warning") == ["empty-step-tag"]
+    assert [c.index for c in p.step("load").cells] == [0, 1]
+    assert p.warnings[0].location.cell_index == 1
