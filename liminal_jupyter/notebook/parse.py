@@ -13,7 +13,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from liminal_jupyter.diagnostics import Diagnostics, NotebookError
+from liminal_jupyter.diagnostics import Diagnostic, Diagnostics, NotebookError
 from liminal_jupyter.notebook.dataflow import BUILTIN_NAMES, BlockAnalyzer, BlockFacts, Read
 from liminal_jupyter.notebook.keep import kept_names
 from liminal_jupyter.notebook.parameters import parse_parameters
@@ -71,10 +71,11 @@ class _Builder:
         settings = read_settings(self.nb, self.diags)
         sections = split_sections(self.nb, self.diags)
         if not any(c.cell_type == "code" and c.source.strip() for c in self.nb.cells):
-            raise NotebookError.single(
-                "no-code", "the notebook has no code cells, so there is nothing to run.",
-                self.nb.location(),
-            )
+            # A Kale composition notebook is only empty notebook: cells; say why first.
+            refused = [d for d in self.diags.items if d.code == "unsupported-tag"]
+            raise NotebookError([*refused, Diagnostic(
+                "error", "no-code", "the notebook has no code cells, so there is nothing to "
+                "run.", self.nb.location())])
         parameters = self._parameters(sections)
         prelude = self._prelude(sections)
         defaults = _default_tags(settings.get("steps_defaults", []), self.nb, self.diags)

@@ -245,3 +245,15 @@ def test_an_empty_step_tag_continues_the_step_above_like_kale(parse):
     assert codes(p) == [] and codes(p, "warning") == ["empty-step-tag"]
     assert [c.index for c in p.step("load").cells] == [0, 1]
     assert p.warnings[0].location.cell_index == 1
+
+
+def test_a_kale_composition_notebook_says_why_before_saying_it_has_no_code(write_nb):
+    """Kale's examples/composition/main.ipynb: nothing but empty notebook: cells."""
+    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.notebook.parse import parse_notebook
+
+    nb = write_nb([code("", "notebook:notebook_a"), code("", "notebook:notebook_b")])
+    with pytest.raises(NotebookError) as info:
+        parse_notebook(nb)
+    assert [d.code for d in info.value.diagnostics] == ["unsupported-tag"] * 2 + ["no-code"]
+    assert [d.location.cell_index for d in info.value.diagnostics] == [0, 1, None]
