@@ -103,3 +103,21 @@ def test_kale_1_docker_image_and_volumes_reach_the_kfp_yaml(tmp_path, capsys):
         assert executor["container"]["image"] == "gcr.io/arrikto/jupyter-kale:v0.5.0"
         (mount,) = platform["deploymentSpec"]["executors"][name]["pvcMount"]
         assert (mount["constant"], mount["mountPath"]) == ("workspace-pvc", "/home/jovyan")
+
+
+def test_kales_parameters_notebook_compiles_to_what_kales_own_dsl_says(tmp_path, capsys):
+    """Kale's golden DSL for this notebook (kale/tests/assets/kfp_dsl/ in its wheel): typed
+    parameters with their defaults, create_matrix cached (cache:enabled) and sum_matrix not
+    (enable_caching: false), two nvidia.com/gpu on create_matrix, sum_matrix after it."""
+    spec, _ = compiled(PARAMS_AND_METRICS, tmp_path, capsys)
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert {n: (p["parameterType"], p["defaultValue"]) for n, p in params.items()} == {
+        "d1": ("NUMBER_INTEGER", 5), "d2": ("NUMBER_INTEGER", 6),
+        "booltest": ("BOOLEAN", True), "strtest": ("STRING", "test")}
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["step-create-matrix"]["cachingOptions"] == {"enableCache": True}
+    assert tasks["step-sum-matrix"]["cachingOptions"] == {}  # kfp writes no enableCache: off
+    assert tasks["step-sum-matrix"]["dependentTasks"] == ["step-create-matrix"]
+    accelerator = spec["deploymentSpec"]["executors"]["exec-step-create-matrix"]["container"][
+        "resources"]["accelerator"]
+    assert (accelerator["resourceType"], accelerator["resourceCount"]) == ("nvidia.com/gpu", "2")
