@@ -22,7 +22,8 @@ from liminal_jupyter.pipeline import PARAMETER_TYPES, SCHEMA_VERSION, Pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(
-    [*(REPO / "example_notebooks").glob("*.ipynb"), *(REPO / "tests" / "notebooks").glob("*.ipynb")]
+    [*(REPO / "example_notebooks").glob("*.ipynb"), *(REPO / "tests" / "notebooks").glob("*.ipynb"),
+     *(REPO / "tests" / "notebooks" / "kale").glob("*.ipynb")]
 )
 SCHEMA_FILES = ("pipeline.schema.json", "inspect-error.schema.json")
 

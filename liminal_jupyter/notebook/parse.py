@@ -13,7 +13,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from liminal_jupyter.diagnostics import Diagnostics, NotebookError
+from liminal_jupyter.diagnostics import Diagnostic, Diagnostics, NotebookError
 from liminal_jupyter.notebook.dataflow import BUILTIN_NAMES, BlockAnalyzer, BlockFacts, Read
 from liminal_jupyter.notebook.keep import kept_names
 from liminal_jupyter.notebook.parameters import parse_parameters
@@ -71,10 +71,11 @@ class _Builder:
         settings = read_settings(self.nb, self.diags)
         sections = split_sections(self.nb, self.diags)
         if not any(c.cell_type == "code" and c.source.strip() for c in self.nb.cells):
-            raise NotebookError.single(
-                "no-code", "the notebook has no code cells, so there is nothing to run.",
-                self.nb.location(),
-            )
+            # A Kale composition notebook is only empty notebook: cells; say why first.
+            refused = [d for d in self.diags.items if d.code == "unsupported-tag"]
+            raise NotebookError([*refused, Diagnostic(
+                "error", "no-code", "the notebook has no code cells, so there is nothing to "
+                "run.", self.nb.location())])
         parameters = self._parameters(sections)
         prelude = self._prelude(sections)
         defaults = _default_tags(settings.get("steps_defaults", []), self.nb, self.diags)
@@ -290,24 +291,33 @@ class _Builder:
         source = ast.unparse(expr)
         providers = {n: self._provider_before(n, cell.index) for n in names}
         steps = [p.step for p in providers.values() if p and p.kind == "step"]
+        params = [n for n, p in providers.items() if p and p.kind == "parameter"]
         where = self.nb.location(cell, line)
-        if not steps:
+        order = [s.name for s in by_name.values()]
+        if steps:
+            owner = by_name[max(steps, key=order.index)]
+        elif params and by_name:
+            owner = _parameter_metric_owner(params, cell.index, list(by_name.values()))
+        else:
             self.diags.error(
                 "metric-undefined",
-                f"metric '{source}' uses no variable that a step defines; a metric is a value "
-                "computed by a step, such as its accuracy.",
+                f"metric '{source}' uses no variable that a step or parameter defines; a "
+                "metric is a value computed by a step, such as its accuracy, or a parameter.",
                 where,
             )
             return
-        order = [s.name for s in by_name.values()]
-        owner = by_name[max(steps, key=order.index)]
         for name, provider in providers.items():
             if provider is None or provider.kind in ("deleted",):
                 self.diags.error("metric-undefined",
                                  f"metric '{source}' uses '{name}', which no step defines.", where)
-            elif provider.kind == "step" and provider.step != owner.name:
-                if all(i.name != name for i in owner.inputs):
+            elif all(i.name != name for i in owner.inputs):
+                # The owner evaluates the metric, so it reads what the metric names: a value
+                # of an earlier step, or a parameter (on KFP a step only gets the parameters
+                # it reads, and an override must reach the metric).
+                if provider.kind == "step" and provider.step != owner.name:
                     owner.inputs.append(StepInput(name, "data", provider.step))
+                elif provider.kind == "parameter":
+                    owner.inputs.append(StepInput(name, "parameter"))
         owner.metrics.append(Metric(key, source, cell.index, cell.id, line))
 
     def _models(self, sections: Sections, steps: list[Step]) -> None:
@@ -359,6 +369,17 @@ class _Builder:
                 "ignored.",
                 self.nb.location(cell),
             )
+
+
+def _parameter_metric_owner(params: list[str], cell_index: int, steps: list[Step]) -> Step:
+    """The step that logs a metric naming only parameters (Kale's `print(d1)` in a
+    pipeline-metrics cell): like Kale, the last step that reads one of them; else the last
+    step before the metrics cell; else the last step. The value is the parameter's value
+    for the run, overrides included."""
+    before = [s for s in steps if s.cells and s.cells[0].index < cell_index] or steps
+    readers = [s for s in before
+               if any(i.kind == "parameter" and i.name in params for i in s.inputs)]
+    return (readers or before)[-1]
 
 
 def _names_in(expression: str) -> set[str]:

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 
 from liminal_jupyter.diagnostics import Diagnostics
 from liminal_jupyter.notebook.reader import Cell, RawNotebook
-from liminal_jupyter.notebook.tags import ROLE_KINDS, Tag, TagError, looks_like_ours, parse_tag
+from liminal_jupyter.notebook.tags import (
+    ROLE_KINDS,
+    Tag,
+    TagError,
+    empty_step,
+    kale_sub_pipeline,
+    looks_like_ours,
+    parse_tag,
+)
 
 
 @dataclass
@@ -110,6 +118,15 @@ def _add(sections: Sections, role: str, cell: Cell, step: StepDraft | None) -> N
 def _cell_tags(nb: RawNotebook, cell: Cell, diags: Diagnostics) -> list[Tag]:
     tags: list[Tag] = []
     for raw in cell.tags:
+        if empty_step(raw):
+            diags.warning(
+                "empty-step-tag",
+                f"tag '{raw}' names no step, so the cell continues the section above as an "
+                "untagged cell does (Kale's own examples tag such cells 'step:'). Write "
+                "step:NAME to start a step.",
+                nb.location(cell),
+            )
+            continue
         try:
             tag = parse_tag(raw)
         except TagError as exc:
@@ -117,6 +134,17 @@ def _cell_tags(nb: RawNotebook, cell: Cell, diags: Diagnostics) -> list[Tag]:
             continue
         if tag is not None:
             tags.append(tag)
+            continue
+        if kale_sub_pipeline(raw):
+            diags.error(
+                "unsupported-tag",
+                f"tag '{raw}' makes this cell a reference to another notebook, which Kale 2.3 "
+                "compiles as a sub-pipeline; liminal-jupyter does not compose notebooks, and "
+                "leaving the reference out would run the pipeline without that work. Copy the "
+                "other notebook's steps into this one (or run it as its own pipeline) and "
+                "remove the tag.",
+                nb.location(cell),
+            )
             continue
         meant = looks_like_ours(raw)
         if meant:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,22 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "keep_max": ((int, str), 'a size per kept value, in bytes or such as "500MB"'),
 }
 
+# Kale's key -> ours. `base_image` (Kale 2.x) comes after `docker_image` (Kale 1.x) so that
+# the newer spelling wins when a notebook carries both.
 _KALE_KEYS = {
     "pipeline_name": "name",
     "pipeline_description": "description",
     "experiment_name": "experiment",
     "docker_image": "image",
+    "base_image": "image",
     "steps_defaults": "steps_defaults",
+    "kfp_host": "kfp_host",
+}
+# Kale keys we read but cannot honour, and why (a warning when they are set).
+_KALE_UNSUPPORTED = {
+    "katib_run": "Katib hyperparameter tuning is not supported; the pipeline runs once with "
+                 "its parameters",
+    "snapshot_volumes": "Rok volume snapshots are not supported",
 }
 
 
@@ -58,9 +69,17 @@ def read_settings(nb: RawNotebook, diags: Diagnostics) -> dict[str, Any]:
         if key == "tracking_uri":
             key = "mlflow_uri"
         _check(key, value, "liminal", settings, nb, diags)
-    for key, value in _kale_settings(nb.metadata.get("kubeflow_notebook")).items():
+    kale = _kale_settings(nb.metadata.get("kubeflow_notebook"), nb, diags)
+    if "volumes" in settings and "steps_defaults" in kale:
+        # our volumes replace Kale's, and with them the variables Kale's would set
+        kale["steps_defaults"] = [v for v in kale["steps_defaults"]
+                                  if not v.startswith("env:KALE_VOLUME_")]
+    for key, value in kale.items():
         if key not in settings:
             _check(key, value, "kubeflow_notebook", settings, nb, diags)
+        elif key == "steps_defaults" and isinstance(settings[key], list):
+            # what Kale's enable_caching and volumes imply still applies under our own list
+            settings[key] = [v for v in value if v.startswith(_IMPLIED)] + settings[key]
     return settings
 
 
@@ -158,12 +177,73 @@ def _is_volume(value: Any) -> bool:
             and isinstance(value["mount_path"], str) and value["mount_path"].startswith("/"))
 
 
-def _kale_settings(kale: Any) -> dict[str, Any]:
-    """Kale's notebook metadata under our names; only keys Kale set to something."""
+# steps_defaults entries that stand for Kale pipeline settings rather than Kale's own list
+_IMPLIED = ("cache:off", "env:KALE_VOLUME_")
+
+
+def _kale_settings(kale: Any, nb: RawNotebook, diags: Diagnostics) -> dict[str, Any]:
+    """Kale's notebook metadata under our names; only keys Kale set to something.
+
+    Kale's pipeline-wide `enable_caching: false` and a volume's `expose_as_env_var` become
+    steps_defaults tags (cache:off, env:KALE_VOLUME_<NAME>=<mount point>), so a step's own
+    cache: tag still wins, as in Kale, and every engine sets the variable.
+    """
     if not isinstance(kale, dict):
         return {}
     found = {key: kale[kale_key] for kale_key, key in _KALE_KEYS.items() if kale.get(kale_key)}
     experiment = kale.get("experiment")
     if isinstance(experiment, dict) and experiment.get("name") and "experiment" not in found:
         found["experiment"] = experiment["name"]
+    implied: list[str] = []
+    if kale.get("enable_caching") is False:
+        implied.append("cache:off")
+    if kale.get("volumes"):
+        volumes, env_tags = _kale_volumes(kale["volumes"], nb, diags)
+        if volumes:
+            found["volumes"] = volumes
+        implied += env_tags
+    if implied:
+        defaults = found.get("steps_defaults")
+        found["steps_defaults"] = implied + (defaults if isinstance(defaults, list) else [])
+    for key, why in _KALE_UNSUPPORTED.items():
+        if kale.get(key):
+            diags.warning("unsupported-setting",
+                          f"notebook metadata kubeflow_notebook.{key} is set, but {why}.",
+                          nb.location())
     return found
+
+
+def _kale_volumes(volumes: Any, nb: RawNotebook, diags: Diagnostics
+                  ) -> tuple[list[dict[str, str]], list[str]]:
+    """Kale's `volumes` ({"name", "mount_point", "type", ...}) as our liminal.volumes, plus
+    the env tags of volumes with `expose_as_env_var`. Like Kale 2.x, only `type: pvc` (an
+    existing claim) is mounted; other types are a warning, not a silent drop."""
+    if not isinstance(volumes, list):
+        diags.error("bad-setting", "notebook metadata kubeflow_notebook.volumes should be a list "
+                    "of Kale volume objects.", nb.location())
+        return [], []
+    found, env_tags = [], []
+    for i, vol in enumerate(volumes):
+        name = vol.get("name") if isinstance(vol, dict) else None
+        mount = vol.get("mount_point") if isinstance(vol, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(mount, str):
+            diags.error("bad-setting", f"notebook metadata kubeflow_notebook.volumes[{i}] needs "
+                        f'a "name" and a "mount_point", not {vol!r}.', nb.location())
+            continue
+        kind = vol.get("type", "pvc")
+        if kind != "pvc":
+            diags.warning("unsupported-setting", f"notebook metadata kubeflow_notebook.volumes"
+                          f"[{i}] ({name!r}) has type {kind!r}; only existing claims (type "
+                          "'pvc') are mounted, as in Kale 2.x. Create the claim and use type "
+                          "'pvc'.", nb.location())
+            continue
+        found.append({"pvc": name, "mount_path": mount})
+        if vol.get("expose_as_env_var"):
+            env_tags.append(f"env:{kale_volume_env(name)}={mount}")
+    return found, env_tags
+
+
+def kale_volume_env(pvc: str) -> str:
+    """Kale's KALE_VOLUME_<NAME> variable for a claim: upper case, every character that is
+    not a letter or digit becomes '_' (as kale.compiler.to_kale_env_var_name)."""
+    return "KALE_VOLUME_" + re.sub(r"[^A-Z0-9]", "_", pvc.upper())

@@ -75,6 +75,9 @@ FOREIGN_TAGS = {
     "full-width",
     "margin",
 }
+# Kale's `report:enabled/disabled` (its per-step HTML report) needs no warning: every engine
+# writes the executed notebook and its page anyway (`liminal-nb run --no-html` turns it off).
+FOREIGN_KEYS = {"report"}
 KNOWN_WORDS = tuple(_PLAIN) + _KEYED
 
 STEP_NAME = re.compile(r"^[a-z_][a-z0-9_-]*$")
@@ -120,12 +123,27 @@ def parse_tag(raw: str) -> Tag | None:
     return _KEYED_PARSERS[key](value, raw)
 
 
+def empty_step(raw: str) -> bool:
+    """`step:` or `block:` with no name. Kale accepts it (its tag pattern allows an empty
+    name) and treats the cell as untagged, continuing the step above; so do we, with a
+    warning, instead of refusing the notebook."""
+    key, sep, value = raw.strip().partition(":")
+    return bool(sep) and key.strip().lower() in ("step", "block") and not value.strip()
+
+
+def kale_sub_pipeline(raw: str) -> bool:
+    """Kale 2.3's `notebook:NAME`: the cell stands for another notebook, composed as a
+    sub-pipeline. We cannot honour it, and ignoring it would drop work, so callers refuse it."""
+    key, sep, _ = raw.strip().partition(":")
+    return bool(sep) and key.strip().lower() == "notebook"
+
+
 def looks_like_ours(raw: str) -> str | None:
     """The tag of ours that an unknown tag probably meant, for a 'did you mean' warning."""
     text = raw.strip().lower()
-    if text in FOREIGN_TAGS:
-        return None
     key = text.partition(":")[0].strip()
+    if text in FOREIGN_TAGS or key in FOREIGN_KEYS:
+        return None
     match = difflib.get_close_matches(key, KNOWN_WORDS, n=1, cutoff=0.75)
     if not match:
         return None

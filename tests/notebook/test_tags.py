@@ -194,3 +194,66 @@ def test_a_metric_naming_nothing_a_step_defines_is_an_error(parse):
     p = parse([code("acc = 0.9", "step:a"), code("accuracy", "metrics")])
     assert codes(p) == ["metric-undefined"]
     assert p.errors[0].location.cell_index == 1
+
+
+def test_a_metric_naming_parameters_is_logged_by_the_last_step_that_reads_them(parse):
+    """Kale's `print(d1)` in a pipeline-metrics cell logs the parameter's value."""
+    p = parse([
+        code("d1 = 5\nd2 = 6\nunused = 1", "pipeline-parameters"),
+        code("m = d1 * 2", "step:make"),
+        code("total = m + d2", "step:sum"),
+        code("after = total", "step:last"),
+        code("print(d1)\nprint(d2)\nunused", "pipeline-metrics"),
+    ])
+    assert codes(p) == []
+    assert [m.name for m in p.step("make").metrics] == ["d1"]
+    # make and sum both read a parameter; each metric goes to the last reader of its own
+    assert [m.name for m in p.step("sum").metrics] == ["d2"]
+    # a parameter no step reads: the last step before the metrics cell logs it and reads it
+    assert [m.name for m in p.step("last").metrics] == ["unused"]
+    assert ("unused", "parameter") in [(i.name, i.kind) for i in p.step("last").inputs]
+
+
+def test_a_metric_mixing_a_parameter_and_a_step_value_reads_both(parse):
+    p = parse([
+        code("scale = 2.0", "parameters"),
+        code("acc = 0.9", "step:a"),
+        code("scaled = acc * scale", "metrics"),
+    ])
+    assert codes(p) == []
+    kinds = {(i.name, i.kind) for i in p.step("a").inputs}
+    assert ("scale", "parameter") in kinds
+
+
+def test_kales_sub_pipeline_reference_is_refused_with_the_cell(parse):
+    """Kale 2.3's notebook:NAME composes another notebook; dropping it would lose work."""
+    p = parse([code("a = 1", "step:one"), code("# the other notebook", "notebook:prep"),
+               code("b = a", "step:two")])
+    assert codes(p) == ["unsupported-tag"]
+    assert p.errors[0].location.cell_index == 1 and "sub-pipeline" in p.errors[0].message
+
+
+def test_kales_report_tag_is_accepted_quietly(parse):
+    p = parse([code("a = 1", "step:one", "report:disabled"), code("b = a", "step:two")])
+    assert codes(p) == [] and codes(p, "warning") == []
+
+
+def test_an_empty_step_tag_continues_the_step_above_like_kale(parse):
+    """Kale's titanic example tags cells `step:`; Kale treats them as untagged."""
+    p = parse([code("df = [3, 1]", "step:load"), code("df.sort()", "step:"),
+               code("n = len(df)", "step:count")])
+    assert codes(p) == [] and codes(p, "warning") == ["empty-step-tag"]
+    assert [c.index for c in p.step("load").cells] == [0, 1]
+    assert p.warnings[0].location.cell_index == 1
+
+
+def test_a_kale_composition_notebook_says_why_before_saying_it_has_no_code(write_nb):
+    """Kale's examples/composition/main.ipynb: nothing but empty notebook: cells."""
+    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.notebook.parse import parse_notebook
+
+    nb = write_nb([code("", "notebook:notebook_a"), code("", "notebook:notebook_b")])
+    with pytest.raises(NotebookError) as info:
+        parse_notebook(nb)
+    assert [d.code for d in info.value.diagnostics] == ["unsupported-tag"] * 2 + ["no-code"]
+    assert [d.location.cell_index for d in info.value.diagnostics] == [0, 1, None]
