@@ -36,7 +36,11 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "alias": ((str,), "a registry alias such as champion"),
     "keep": ((str,), '"all" (keep every value each step defines) or "default"'),
     "keep_max": ((int, str), 'a size per kept value, in bytes or such as "500MB"'),
+    "files": ((list,), "a list of glob patterns relative to the notebook's folder"),
+    "exclude": ((list,), "a list of glob patterns relative to the notebook's folder"),
 }
+
+_STRING_LISTS = ("requirements", "steps_defaults", "files", "exclude")
 
 _KALE_KEYS = {
     "pipeline_name": "name",
@@ -85,7 +89,7 @@ def _check(
             nb.location(),
         )
         return
-    if key in ("requirements", "steps_defaults") and not all(isinstance(v, str) for v in value):
+    if key in _STRING_LISTS and not all(isinstance(v, str) for v in value):
         diags.error("bad-setting", f"notebook metadata {origin}.{key} should be {wanted}.",
                     nb.location())
         return
