@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import os
 import posixpath
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from liminal_jupyter.step.workspace import excluded
 
 _MAX_PATH = 1024  # longer strings are text, not paths: not worth a stat
 _SYSTEM = ("/dev/", "/proc/", "/sys/")  # system paths a notebook may name, never data
+_SIMPLE_TEMPLATE = re.compile(r"(?:[^{}]|\{\d*\})*")
 _PATH_CALLS = {"join", "Path", "PurePath", "PosixPath", "PurePosixPath"}
 
 
@@ -83,7 +85,15 @@ class WorkspaceFinder:
 
     # -- constant folding ---------------------------------------------------------------
     def fold(self, node: ast.AST) -> str | None:
-        """The string an expression always evaluates to, when simple folding can tell."""
+        """The string an expression always evaluates to, when simple folding can tell.
+
+        Results longer than a path can be are dropped as they grow, so `x = x + x` chains
+        cannot make the analysis build huge strings.
+        """
+        value = self._fold(node)
+        return value if value is None or len(value) <= _MAX_PATH else None
+
+    def _fold(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Constant):
             return node.value if isinstance(node.value, str) else None
         if isinstance(node, ast.Name):
@@ -122,9 +132,11 @@ class WorkspaceFinder:
             return None
         if name == "format" and isinstance(func, ast.Attribute):
             template = self.fold(func.value)
+            if template is None or not _SIMPLE_TEMPLATE.fullmatch(template):
+                return None  # only {} and {0}: a format spec could build anything
             try:
-                return template.format(*args) if template is not None else None
-            except (IndexError, KeyError, ValueError):
+                return template.format(*args)
+            except (IndexError, ValueError):
                 return None
         if name in _PATH_CALLS and args and (name != "join" or _is_path_join(func)):
             return posixpath.join(*args)
