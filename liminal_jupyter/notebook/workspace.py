@@ -8,7 +8,8 @@ hold the same files, so the analysis finds them with no declaration in the commo
   level of an earlier cell (`folder = "data/"`), `+`, `/` on paths, `os.path.join`,
   `Path(...)`, `"{}".format(...)` and f-strings whose parts fold. A top-level binding
   itself (`folder = "data/"`) is not a use: the step that uses the name is the one that
-  needs the file. The folder itself (`"."`) never counts;
+  needs the file. The folder itself (`"."`) never counts, nor does a path the code
+  writes (`df.to_csv("out.csv")`, `open(p, "w")`);
 - local modules the code imports (`import utils` with `utils.py`, or a package folder with
   `__init__.py`, beside the notebook), and the local modules those import in turn.
 
@@ -34,6 +35,14 @@ from liminal_jupyter.step.workspace import excluded
 _MAX_PATH = 1024  # longer strings are text, not paths: not worth a stat
 _SYSTEM = ("/dev/", "/proc/", "/sys/")  # system paths a notebook may name, never data
 _SIMPLE_TEMPLATE = re.compile(r"(?:[^{}]|\{\d*\})*")
+# Calls whose path arguments are written (pandas, numpy, matplotlib, joblib, torch, os).
+_WRITE_CALLS = {
+    "to_csv", "to_parquet", "to_json", "to_excel", "to_pickle", "to_feather", "to_hdf",
+    "to_html", "to_latex", "to_markdown", "to_xml", "to_stata", "to_netcdf", "to_zarr",
+    "savefig", "save", "savez", "savez_compressed", "savetxt", "dump", "save_model",
+    "imwrite", "write_image", "write_html", "mkdir", "makedirs",
+}
+_WRITE_RECEIVER = {"write_text", "write_bytes", "touch", "mkdir"}  # Path(p).write_text(...)
 _PATH_CALLS = {"join", "Path", "PurePath", "PosixPath", "PurePosixPath"}
 
 
@@ -172,6 +181,11 @@ class WorkspaceFinder:
             if value is not None:
                 yield value, getattr(node, "lineno", 1)
                 return
+        written: set[int] = set()
+        if isinstance(node, ast.Call):
+            written = {id(n) for n in self._written(node)}
+            if isinstance(node.func, ast.Attribute) and id(node.func.value) in written:
+                written.add(id(node.func))  # Path(p).write_text(...): p is written
         for name, child in ast.iter_fields(node):
             if isinstance(node, ast.Subscript) and name == "slice" or isinstance(
                     node, ast.Dict) and name == "keys":
@@ -179,8 +193,41 @@ class WorkspaceFinder:
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Constant):
                 continue  # "/".join(parts): a separator, not a path
             for item in child if isinstance(child, list) else [child]:
-                if isinstance(item, ast.AST):
+                if isinstance(item, ast.keyword):
+                    item = item.value
+                if isinstance(item, ast.AST) and id(item) not in written:
                     yield from self._values(item)
+
+    def _written(self, call: ast.Call) -> list[ast.AST]:
+        """The arguments of a call that writes a file rather than reading it.
+
+        `df.to_csv("out.csv")`, `open(p, "w")`, `Path(p).write_text(...)`: a file a step
+        writes is no input of it (it may not exist yet, and its new content must not change
+        the step's own cache key); files steps hand each other are a separate concern.
+        """
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        receiver = [func.value] if isinstance(func, ast.Attribute) else []
+        if name == "open":
+            return self._opened_for_writing(call, receiver)
+        found: list[ast.AST] = []
+        if name in _WRITE_RECEIVER:
+            found += receiver
+        if name in _WRITE_CALLS:
+            found += [*call.args, *(k.value for k in call.keywords)]
+        return found
+
+    def _opened_for_writing(self, call: ast.Call, receiver: list[ast.AST]) -> list[ast.AST]:
+        """`open(p, "w")` -> [p]; `Path(p).open("w")` -> [Path(p)]; [] when reading."""
+        args = [self.fold(a) for a in call.args[:2]]
+        method = bool(receiver) and bool(args) and args[0] is not None and _is_mode(args[0])
+        mode = args[0] if method else (args[1] if len(args) > 1 else None)
+        keyword = next((k.value for k in call.keywords if k.arg == "mode"), None)
+        if keyword is not None:
+            mode = self.fold(keyword)
+        if mode is None or not set(mode) & set("wax"):
+            return []
+        return receiver if method or not call.args else call.args[:1]
 
     # -- paths --------------------------------------------------------------------------
     def _resolve(self, value: str, cell: Cell, line: int, step: str | None) -> str | None:
@@ -268,6 +315,10 @@ def _module_imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         found |= imported_roots(node)
     return found
+
+
+def _is_mode(text: str) -> bool:
+    return 0 < len(text) <= 3 and set(text) <= set("rwxabt+")
 
 
 def _is_path_join(func: ast.expr) -> bool:

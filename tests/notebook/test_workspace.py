@@ -136,6 +136,27 @@ def test_strings_that_name_nothing_here_are_not_files(ws, tmp_path):
     assert pipeline.warnings == []
 
 
+def test_files_a_step_writes_are_not_its_workspace_files(ws, tmp_path):
+    for name in ("out.csv", "report.txt", "fig.png", "model.pkl", "log.txt", "new/"):
+        (tmp_path / name.rstrip("/")).mkdir() if name.endswith("/") else \
+            (tmp_path / name).write_text("from an earlier run")
+    pipeline = ws([
+        code("import os, io\nfrom pathlib import Path\nimport joblib\nimport pandas as pd\n"
+             "import matplotlib.pyplot as plt", "imports"),
+        code("df = pd.read_csv('data/train.csv')\n"
+             "df.to_csv('out.csv')\n"
+             "with open('report.txt', 'w') as f:\n    f.write('x')\n"
+             "plt.savefig(fname='fig.png')\n"
+             "joblib.dump(df, 'model.pkl')\n"
+             "Path('log.txt').write_text('done')\n"
+             "io.open('log.txt', mode='a').close()\n"
+             "os.makedirs('new', exist_ok=True)\n"
+             "Path('config.yaml').open('rb').read()\n"  # read: counts
+             "Path('data/test.csv').open().read()", "step:work"),
+    ])
+    assert files_of(pipeline) == {"work": ["config.yaml", "data/test.csv", "data/train.csv"]}
+
+
 def test_a_name_rebound_to_something_unknown_stops_folding(ws):
     pipeline = ws([
         code("import random\nfolder = 'data/'", "step:a"),
