@@ -24,7 +24,7 @@ import ast
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +54,13 @@ class CellFiles:
     modules: set[str] = field(default_factory=set)  # top-level module names it imports
 
 
+@dataclass
+class _Scan:
+    values: list[tuple[str, int]] = field(default_factory=list)  # (folded value, line)
+    rebound: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)
+
+
 class WorkspaceFinder:
     """Finds the workspace files of cells, in notebook order (bindings flow downwards)."""
 
@@ -73,16 +80,18 @@ class WorkspaceFinder:
         found = CellFiles()
         for stmt in tree.body:
             bound = self._binding(stmt)
-            # `folder = "data/"` names no file by itself: the code using `folder` does.
-            for value, line in [] if bound else self._values(stmt):
+            scan = _Scan()
+            if not bound:  # `folder = "data/"` names no file: the code using `folder` does
+                self._scan(stmt, scan)
+            for value, line in scan.values:
                 path = self._resolve(value, cell, line, step)
                 if path:
                     found.files.add(path)
-            self._unbind(stmt)
+            for name in scan.rebound:  # no longer holds its constant
+                self.constants.pop(name, None)
+            found.modules |= scan.modules
             if bound:
                 self.constants[bound[0]] = bound[1]
-        for node in ast.walk(tree):
-            found.modules.update(imported_roots(node))
         return found
 
     def module_files(self, names: Iterable[str]) -> set[str]:
@@ -164,23 +173,24 @@ class WorkspaceFinder:
         value = self.fold(stmt.value)
         return (target.id, value) if value is not None else None
 
-    def _unbind(self, stmt: ast.stmt) -> None:
-        """A name rebound anywhere in a top-level statement no longer holds its constant."""
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-                self.constants.pop(node.id, None)
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                self.constants.pop(node.name, None)
-
-    def _values(self, node: ast.AST) -> Iterator[tuple[str, int]]:
-        """(value, line) of the largest expressions that fold, outside keys and separators."""
+    def _scan(self, node: ast.AST, scan: _Scan) -> None:
+        """One walk of a statement: the largest expressions that fold (outside keys,
+        separators and paths written), the names it rebinds and the modules it imports."""
         if isinstance(node, ast.expr):
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                scan.rebound.add(node.id)
                 return
             value = self.fold(node)
             if value is not None:
-                yield value, getattr(node, "lineno", 1)
+                scan.values.append((value, getattr(node, "lineno", 1)))
+            if value is not None or isinstance(node, ast.Name | ast.Constant):
                 return
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            scan.rebound.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            scan.modules |= imported_roots(node)
+            scan.rebound |= {(a.asname or a.name).partition(".")[0] for a in node.names}
+            return
         written: set[int] = set()
         if isinstance(node, ast.Call):
             written = {id(n) for n in self._written(node)}
@@ -196,7 +206,7 @@ class WorkspaceFinder:
                 if isinstance(item, ast.keyword):
                     item = item.value
                 if isinstance(item, ast.AST) and id(item) not in written:
-                    yield from self._values(item)
+                    self._scan(item, scan)
 
     def _written(self, call: ast.Call) -> list[ast.AST]:
         """The arguments of a call that writes a file rather than reading it.
