@@ -48,7 +48,7 @@ _PATH_CALLS = {"join", "Path", "PurePath", "PosixPath", "PurePosixPath"}
 
 @dataclass
 class CellFiles:
-    """What one cell's code names: workspace paths found, and where each escape is."""
+    """What one cell's code names: workspace paths, and the modules it imports."""
 
     files: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)  # top-level module names it imports
