@@ -361,7 +361,8 @@ class _Builder:
                                    leaf=step.name not in upstream, keep_all=keep_all)
 
     def _workspace(self, sections: Sections, steps: list[Step], settings: dict) -> None:
-        """Each step's workspace files: what its cells, the prelude and its imports name."""
+        """Each step's workspace files: what its cells, the prelude, the parameters cells and
+        the imports it re-runs name, plus liminal.files, less liminal.exclude."""
         if self.nb.folder is None:
             return
         folder = Path(self.nb.folder)
@@ -375,8 +376,8 @@ class _Builder:
             if code is not None:
                 found[cell.index] = finder.cell(cell, code.tree, owner.get(cell.index))
         shared = setting_files(self.nb, folder, settings.get("files", []), self.diags)
-        for cell, _ in sections.prelude:
-            if cell.index in found:
+        for cell in [*sections.parameters, *(c for c, _ in sections.prelude)]:
+            if cell.index in found:  # every step runs these cells first
                 shared |= found[cell.index].files
                 shared |= finder.module_files(found[cell.index].modules)
         exclude = settings.get("exclude", [])

@@ -165,12 +165,15 @@ def test_a_name_rebound_to_something_unknown_stops_folding(ws):
     assert files_of(pipeline) == {"a": [], "b": []}
 
 
-def test_parameter_defaults_fold(ws):
+def test_parameter_defaults_fold_and_what_a_parameters_cell_reads_is_every_steps(ws):
     pipeline = ws([
-        code("data_dir = 'data'", "parameters"),
+        code("data_dir = 'data'\nscale = float(open('config.yaml').read().split()[1])",
+             "parameters"),
         code("t = open(f'{data_dir}/train.csv').read()", "step:load"),
+        code("u = 1", "step:other"),
     ])
-    assert files_of(pipeline) == {"load": ["data/train.csv"]}
+    assert files_of(pipeline) == {"load": ["config.yaml", "data/train.csv"],
+                                  "other": ["config.yaml"]}
 
 
 # -- escapes ---------------------------------------------------------------------------------
