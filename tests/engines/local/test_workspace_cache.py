@@ -14,6 +14,7 @@ from conftest import code
 from liminal_jupyter.cli import main
 from liminal_jupyter.engines.local.cache import step_cache_key
 from liminal_jupyter.runs.store import RunStore
+from liminal_jupyter.step import workspace
 
 
 def project(root: Path) -> None:
@@ -46,12 +47,19 @@ def run(capsys, notebook: Path) -> dict[str, str]:
 
 
 def test_editing_a_data_file_reruns_the_step_that_reads_it_and_its_dependants(
-        write_nb, tmp_path, capsys):
+        write_nb, tmp_path, capsys, monkeypatch):
     project(tmp_path)
     notebook = write_nb(CELLS)
     steps = ["config", "load_train", "load_test", "train", "evaluate"]
     assert set(run(capsys, notebook).values()) == {"succeeded"}
+
+    hashed: list[str] = []  # files read to hash them, counted on the real function
+    real_hash = workspace._file_hash
+    monkeypatch.setattr(workspace, "_file_hash",
+                        lambda path: hashed.append(path.name) or real_hash(path))
     assert run(capsys, notebook) == dict.fromkeys(steps, "cached")
+    # once per run: four files, though five steps name helpers.py and each is looked up
+    assert sorted(hashed) == ["config.yaml", "helpers.py", "test.csv", "train.csv"]
 
     (tmp_path / "data" / "test.csv").write_text("x\n20\n")
     assert run(capsys, notebook) == {
