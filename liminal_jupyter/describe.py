@@ -77,6 +77,8 @@ def _step(number: int, step: Step) -> list[str]:
     for model in step.models:
         registered = f" (registered as {model.registered_name})" if model.registered_name else ""
         lines.append(f"       model:   {model.variable}{registered}")
+    if step.files:
+        lines.append(f"       files:   {', '.join(step.files)}")
     options = _options(step.options)
     if options:
         lines.append(f"       options: {options}")

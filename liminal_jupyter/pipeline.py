@@ -112,6 +112,9 @@ class Step:
     models: list[Model] = field(default_factory=list)
     # Values saved for loading after the run that no later step reads (notebook/keep.py).
     keep: list[str] = field(default_factory=list)
+    # Workspace files: what the step's code names in the notebook's folder, as POSIX paths
+    # relative to it, folders ending in "/", sorted (notebook/workspace.py).
+    files: list[str] = field(default_factory=list)
 
     @property
     def data_inputs(self) -> list[StepInput]:
@@ -328,6 +331,7 @@ def _step_from_json(data: dict[str, Any]) -> Step:
         metrics=[Metric(**_known(Metric, m)) for m in data.get("metrics", [])],
         models=[Model(**_known(Model, m)) for m in data.get("models", [])],
         keep=list(data.get("keep", [])),
+        files=list(data.get("files", [])),
     )
 
 

@@ -190,6 +190,11 @@ BREAKAGES = {
         "notebook": "n.ipynb", "cell_index": None, "cell_id": None, "line": None,
     }]),
     "line 0": _set("parameters/0/line", 0),
+    "missing step files": lambda d: d["steps"][0].pop("files"),
+    "workspace file outside the folder": _set("steps/0/files", ["../secret.txt"]),
+    "workspace parent folder": _set("steps/0/files", ["data/../.."]),
+    "absolute workspace file": _set("steps/0/files", ["/etc/passwd"]),
+    "workspace file listed twice": _set("steps/0/files", ["a.csv", "a.csv"]),
 }
 
 

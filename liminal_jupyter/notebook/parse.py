@@ -23,6 +23,13 @@ from liminal_jupyter.notebook.sections import Sections, StepDraft, slug, split_s
 from liminal_jupyter.notebook.settings import read_settings
 from liminal_jupyter.notebook.source import CellCode, CellSyntaxError, cell_to_ast
 from liminal_jupyter.notebook.tags import PHASES, Tag, TagError, parse_tag
+from liminal_jupyter.notebook.workspace import (
+    CellFiles,
+    WorkspaceFinder,
+    covering,
+    imported_roots,
+    setting_files,
+)
 from liminal_jupyter.pipeline import (
     CellRef,
     Metric,
@@ -34,6 +41,7 @@ from liminal_jupyter.pipeline import (
     StepInput,
     StepOptions,
 )
+from liminal_jupyter.step.workspace import excluded
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class _Builder:
         self._models(sections, steps)
         self._outputs(steps)
         self._keeps(steps, settings)
+        self._workspace(sections, steps, settings)
         self._stray_tags(sections)
         pipeline = Pipeline(
             name=settings.get("name") or _pipeline_name(self.nb.path),
@@ -361,6 +370,38 @@ class _Builder:
             step.keep = kept_names(self.defined.get(step.name, set()), step.outputs, reads,
                                    leaf=step.name not in upstream, keep_all=keep_all)
 
+    def _workspace(self, sections: Sections, steps: list[Step], settings: dict) -> None:
+        """Each step's workspace files: what its cells, the prelude, the parameters cells and
+        the imports it re-runs name, plus liminal.files, less liminal.exclude."""
+        if self.nb.folder is None:
+            return
+        folder = Path(self.nb.folder)
+        finder = WorkspaceFinder(self.nb, folder, self.diags)
+        owner = {c.index: d.name for d in sections.steps for c in d.cells}
+        cells = [*sections.parameters, *(c for c, _ in sections.prelude),
+                 *(c for d in sections.steps for c in d.cells)]
+        found: dict[int, CellFiles] = {}
+        for cell in sorted(cells, key=lambda c: c.index):  # bindings flow down the notebook
+            code = self._parse(cell)
+            if code is not None:
+                found[cell.index] = finder.cell(cell, code.tree, owner.get(cell.index))
+        shared = setting_files(self.nb, folder, settings.get("files", []), self.diags)
+        for cell in [*sections.parameters, *(c for c, _ in sections.prelude)]:
+            if cell.index in found:  # every step runs these cells first
+                shared |= found[cell.index].files
+                shared |= finder.module_files(found[cell.index].modules)
+        exclude = settings.get("exclude", [])
+        for step in steps:
+            files = set(shared)
+            modules = {m for i in step.inputs if i.kind == "import" and i.statement
+                       for m in _statement_modules(i.statement)}
+            for cell in step.cells:
+                if cell.index in found:
+                    files |= found[cell.index].files
+                    modules |= found[cell.index].modules
+            files |= finder.module_files(modules)
+            step.files = covering(f for f in files if not excluded(f, exclude))
+
     def _stray_tags(self, sections: Sections) -> None:
         for tag, cell in sections.stray_tags:
             self.diags.warning(
@@ -380,6 +421,14 @@ def _parameter_metric_owner(params: list[str], cell_index: int, steps: list[Step
     readers = [s for s in before
                if any(i.kind == "parameter" and i.name in params for i in s.inputs)]
     return (readers or before)[-1]
+
+
+def _statement_modules(statement: str) -> set[str]:
+    try:
+        tree = ast.parse(statement)
+    except SyntaxError:
+        return set()
+    return {m for node in ast.walk(tree) for m in imported_roots(node)}
 
 
 def _names_in(expression: str) -> set[str]:

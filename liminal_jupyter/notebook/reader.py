@@ -8,7 +8,7 @@ Every way a file can be wrong becomes a NotebookError that names the file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ class RawNotebook:
     cells: tuple[Cell, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
     kernel_name: str = "python3"
+    # The notebook's folder on disk (absolute), where its workspace files are looked for;
+    # None for a notebook read from bytes, which then has no workspace.
+    folder: str | None = None
 
     def location(self, cell: Cell | None = None, line: int | None = None) -> Location:
         if cell is None:
@@ -56,7 +59,7 @@ def read_notebook(path: str | Path, display_path: str | None = None) -> RawNoteb
         raise NotebookError.single(
             "unreadable", f"cannot read the file: {exc.strerror}.", where
         ) from None
-    return parse_notebook_bytes(data, shown)
+    return replace(parse_notebook_bytes(data, shown), folder=str(path.resolve().parent))
 
 
 def parse_notebook_bytes(data: bytes, shown: str) -> RawNotebook:

@@ -37,7 +37,11 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "alias": ((str,), "a registry alias such as champion"),
     "keep": ((str,), '"all" (keep every value each step defines) or "default"'),
     "keep_max": ((int, str), 'a size per kept value, in bytes or such as "500MB"'),
+    "files": ((list,), "a list of glob patterns relative to the notebook's folder"),
+    "exclude": ((list,), "a list of glob patterns relative to the notebook's folder"),
 }
+
+_STRING_LISTS = ("requirements", "steps_defaults", "files", "exclude")
 
 # Kale's key -> ours. `base_image` (Kale 2.x) comes after `docker_image` (Kale 1.x) so that
 # the newer spelling wins when a notebook carries both.
@@ -104,7 +108,7 @@ def _check(
             nb.location(),
         )
         return
-    if key in ("requirements", "steps_defaults") and not all(isinstance(v, str) for v in value):
+    if key in _STRING_LISTS and not all(isinstance(v, str) for v in value):
         diags.error("bad-setting", f"notebook metadata {origin}.{key} should be {wanted}.",
                     nb.location())
         return

@@ -2,7 +2,8 @@
 
 As in Ploomber, a step's fingerprint covers what decides its result, and nothing else:
 its own cells, the code every step runs first (prelude and parameters cells), the values
-of the parameters it reads, the content hashes of the data it reads, its imports, what it
+of the parameters it reads, the content hashes of the data it reads and of the workspace
+files it names (`data/train.csv`, a helper module), its imports, what it
 saves (outputs, metrics, models, environment), the kernel and our own version (which
 generates the load and save cells). Content hashes rather than timestamps, so re-running
 an upstream step that produces the same bytes keeps its downstream cached, and a file
@@ -13,8 +14,10 @@ its cache.
 A hit is never trusted on the record's word: `CacheIndex.lookup` re-hashes each output
 file and skips a record whose artifacts vanished or changed, so a half-written or edited
 artifact is never reused. The known blind spot is the outside world: a step reading a file
-or a URL that changed since is only re-run if its code or inputs changed too; tag it
-`cache:off` (`is_cacheable` is then False and the runner never looks it up).
+the analysis did not find (a path built at run time, outside the notebook's folder) or a
+URL that changed since is only re-run if its code or inputs changed too; add the file to
+`liminal.files`, or tag the step `cache:off` (`is_cacheable` is then False and the runner
+never looks it up).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def step_cache_key(
     parameters: dict[str, Any],
     input_hashes: dict[str, str],
     kernel: str,
+    file_hashes: dict[str, str] | None = None,
 ) -> str:
     """sha256 of a canonical JSON of everything that decides the step's result.
 
@@ -46,6 +50,8 @@ def step_cache_key(
     input_hashes: data input name -> sha256 of its saved value; inputs of other steps may
     be included and are ignored. Raises ValueError when one of the step's is missing,
     since a key without it could match a run that read different data.
+    file_hashes: workspace path -> content hash (step/workspace.py, computed once per
+    run); the same rule holds for the step's workspace files (`step.files`).
     """
     step = pipeline.step(step_name)
     fingerprint = {
@@ -55,6 +61,7 @@ def step_cache_key(
         "parameters_cells": parameter_cell_sources(pipeline),
         "parameters": _parameters_read(pipeline, step, parameters),
         "inputs": _input_hashes(step, input_hashes),
+        "files": _file_hashes(step, file_hashes or {}),
         "imports": list(dict.fromkeys(
             i.statement for i in step.inputs if i.kind == "import" and i.statement
         )),
@@ -104,6 +111,15 @@ def _input_hashes(step: Step, given: dict[str, str]) -> dict[str, str]:
             "run the steps that produce them first"
         )
     return {i.name: given[i.name] for i in step.data_inputs}
+
+
+def _file_hashes(step: Step, given: dict[str, str]) -> dict[str, str]:
+    missing = [path for path in step.files if path not in given]
+    if missing:
+        raise ValueError(
+            f"step '{step.name}': no content hash for its workspace files {', '.join(missing)}"
+        )
+    return {path: given[path] for path in step.files}
 
 
 def _canonical(value: Any) -> Any:

@@ -91,6 +91,7 @@ class LocalRun:
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
         partial = self._partial_plan()  # refused before anything is recorded
+        self.file_hashes = self._hash_workspace()
         reusable = self._open_run()
         order = self.pipeline.order()
         self.reporter.run_started(self.run_id, self.pipeline.name, order)
@@ -139,6 +140,14 @@ class LocalRun:
                 self.pages.kill()
         return RunOutcome(self.run_id, status, self.records, self.store.run_dir(self.run_id),
                           tracker.disabled_reason)
+
+    def _hash_workspace(self) -> dict[str, str]:
+        """Content hashes of every step's workspace files, once per run (cache keys)."""
+        from liminal_jupyter.step.workspace import hash_workspace_files
+
+        paths = {path for step in self.pipeline.steps for path in step.files}
+        return hash_workspace_files(self.notebook.parent, paths,
+                                    self.pipeline.settings.get("exclude", []))
 
     def _partial_plan(self) -> Any:
         if not self.options.selection:
@@ -261,7 +270,7 @@ class LocalRun:
     def _cache_key(self, step: Step, inputs: dict[str, dict[str, Any]]) -> str:
         hashes = {name: saved["sha256"] for name, saved in inputs.items()}
         return step_cache_key(self.pipeline, step.name, self.user_parameters, hashes,
-                              self.pipeline.kernel)
+                              self.pipeline.kernel, self.file_hashes)
 
     def _try_cache(self, name: str, tracker) -> bool:
         step = self.pipeline.step(name)
