@@ -12,6 +12,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+from liminal_jupyter.startup import skip_slow_optional_imports
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 _DESCRIPTION = """\
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    skip_slow_optional_imports()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

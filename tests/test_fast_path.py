@@ -91,3 +91,33 @@ def test_asking_whether_airflow_is_installed_does_not_import_it():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr
+
+
+ENTRY_POINTS = [
+    ("liminal_jupyter.cli", "main(['--help'])"),
+    ("liminal_jupyter.step.__main__", "main(['--help'])"),
+    ("liminal_jupyter.step.html", "main(['--help'])"),
+    ("liminal_jupyter.engines.airflow.task", "main({})"),
+]
+
+
+@pytest.mark.parametrize(("module", "call"), ENTRY_POINTS)
+def test_our_processes_skip_the_grammar_jsonschema_compiles_at_import(module, call):
+    """jsonschema (through nbformat, so papermill and every step) imports rfc3987_syntax,
+    which compiles ~30 grammars at import: seconds per process, for two `iri` format
+    checkers no notebook schema uses. Our entry points leave it out, and nbformat still
+    validates notebooks."""
+    code = (f"import contextlib, io, sys\nfrom {module} import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), "
+            "contextlib.redirect_stderr(io.StringIO()):\n"
+            f"    try:\n        {call}\n    except SystemExit:\n        pass\n"
+            "import nbformat\n"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+            "nbformat.validate(nb)\n"
+            "nb.cells[0]['execution_count'] = 'one'\n"
+            "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n"
+            "    print('invalid notebook refused')\n"
+            "print('grammar imported' if sys.modules.get('rfc3987_syntax') else 'skipped')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["invalid notebook refused", "skipped"], done.stdout

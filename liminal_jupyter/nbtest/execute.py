@@ -33,6 +33,7 @@ from liminal_jupyter.nbtest.results import (
     CaseResult,
     Failure,
 )
+from liminal_jupyter.startup import skip_slow_optional_imports
 
 CASE_FILE = "case.json"
 INPUT_NOTEBOOK = "input.ipynb"
@@ -43,6 +44,7 @@ START_TIMEOUT = 120
 
 
 def main(argv: list[str]) -> int:
+    skip_slow_optional_imports()
     case_dir = Path(argv[0])
     spec = json.loads((case_dir / CASE_FILE).read_text(encoding="utf-8"))
     started = time.monotonic()

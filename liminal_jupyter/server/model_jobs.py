@@ -118,6 +118,10 @@ def main() -> int:
     import logging
     import warnings
 
+    from liminal_jupyter.startup import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
+
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     from liminal_jupyter.deploy.monitor import NoReference

@@ -16,6 +16,7 @@ from typing import Any
 
 from liminal_jupyter.atomic import atomic_write_text
 from liminal_jupyter.pipeline import Pipeline
+from liminal_jupyter.startup import skip_slow_optional_imports
 
 RESULT = "result.json"
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_slow_optional_imports()
     args = build_parser().parse_args(argv)
     try:
         return _run(args)

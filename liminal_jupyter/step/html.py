@@ -188,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import os
 
+    from liminal_jupyter.startup import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
+
     parser = argparse.ArgumentParser(prog="python -m liminal_jupyter.step.html",
                                      description=main.__doc__)
     parser.add_argument("--nice", type=int, default=0, help="lower this process's priority")

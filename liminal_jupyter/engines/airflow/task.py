@@ -19,6 +19,9 @@ REQUIRED = ("LIMINAL_PIPELINE", "LIMINAL_STEP", "LIMINAL_PARAMETERS", "LIMINAL_R
 
 
 def main(environ: dict[str, str] | None = None) -> int:
+    from liminal_jupyter.startup import skip_slow_optional_imports
+
+    skip_slow_optional_imports()  # Airflow's own task process may have imported it already
     from liminal_jupyter.engines.airflow.runtime import StepFailed, run_task
 
     env = dict(os.environ if environ is None else environ)

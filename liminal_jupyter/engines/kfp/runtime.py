@@ -59,6 +59,9 @@ def run_step(
     standalone page (rendered before a failure is raised, so a failed step has one too).
     Returns the step's metrics (also logged on `metrics`).
     """
+    from liminal_jupyter.startup import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
     from liminal_jupyter.pipeline import Pipeline
     from liminal_jupyter.step.execute import EXECUTED_NOTEBOOK, execute_step
     from liminal_jupyter.step.html import render_step_page
