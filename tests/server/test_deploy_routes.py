@@ -36,8 +36,10 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 @pytest.fixture(scope="module")
 def trained(mlflow_server, tmp_path_factory):  # noqa: F811 (the fixture imported above)
-    """The iris example, run once with tracking to the MLflow server: version 1 registered,
-    validated, alias champion. Its folder is the Jupyter server's root in these tests."""
+    """The iris example, run once with tracking to the MLflow server: a new version
+    registered, validated, alias champion. Its folder is the Jupyter server's root in these
+    tests. The server is the test session's, shared with other modules that register the
+    same model, so the version is whichever this run made (the newest), not always 1."""
     root = tmp_path_factory.mktemp("deploy-root")
     shutil.copy(EXAMPLES / "iris_classification.ipynb", root / NOTEBOOK)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -45,7 +47,11 @@ def trained(mlflow_server, tmp_path_factory):  # noqa: F811 (the fixture importe
                           capture_output=True, text=True, cwd=root, env=env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     [run] = run_store_for(root / NOTEBOOK).list_runs(limit=1)
-    return {"root": root, "uri": mlflow_server.url, "run_id": run.run_id}
+    from mlflow import MlflowClient
+
+    versions = MlflowClient(mlflow_server.url).search_model_versions(f"name = '{MODEL}'")
+    version = str(max(int(v.version) for v in versions))
+    return {"root": root, "uri": mlflow_server.url, "run_id": run.run_id, "version": version}
 
 
 @pytest.fixture
@@ -75,17 +81,18 @@ async def test_a_run_detail_lists_the_models_the_run_registered(api, trained):
     assert status == 200, detail
     assert detail["models_pending"] is False
     assert detail["models"] == [{
-        "name": MODEL, "version": "1", "uri": f"models:/{MODEL}/1", "step": "train",
+        "name": MODEL, "version": trained["version"],
+        "uri": f"models:/{MODEL}/{trained['version']}", "step": "train",
         "variable": "clf", "aliases": ["champion"], "validation": "passed",
         "tracking_uri": trained["uri"]}]
 
 
 async def test_a_served_model_answers_http_and_delete_stops_its_process_group(api, trained):
     status, served = await api("POST", "models", "serve", body={
-        "name": MODEL, "version": "1", "tracking_uri": trained["uri"]})
+        "name": MODEL, "version": trained["version"], "tracking_uri": trained["uri"]})
 
     assert status == 201, served
-    assert (served["name"], served["version"]) == (MODEL, "1")
+    assert (served["name"], served["version"]) == (MODEL, trained["version"])
     assert served["url"] == f"http://127.0.0.1:{served['port']}"
     assert served["invocations_url"] == served["url"] + "/invocations"
     rows = iris_frame().iloc[[0, 75, 149]].to_dict(orient="records")
@@ -130,7 +137,7 @@ async def test_served_models_are_stopped_when_the_jupyter_server_shuts_down(
     status, served = await api("POST", "models", "serve", body={
         "name": MODEL, "alias": "champion", "tracking_uri": trained["uri"]})
     assert status == 201, served
-    assert served["version"] == "1"
+    assert served["version"] == trained["version"]
 
     await jp_serverapp.cleanup_extensions()  # what the server's shutdown awaits
 
@@ -157,7 +164,7 @@ async def test_monitor_finds_drift_in_shifted_data_and_none_in_training_like_dat
 
     status, calm = await api("POST", "models", "monitor", body={**ask, "data": "data/same.csv"})
     assert status == 200, calm
-    assert calm["drifted"] == [] and calm["version"] == "1" and calm["rows"] == 150
+    assert calm["drifted"] == [] and calm["version"] == trained["version"] and calm["rows"] == 150
     assert calm["threshold"] == 0.2  # the default: the notebook sets none
     assert {f["feature"] for f in calm["features"]} == set(FEATURES)
     assert all(f["psi"] < 0.2 for f in calm["features"])
@@ -174,7 +181,7 @@ async def test_monitor_finds_drift_in_shifted_data_and_none_in_training_like_dat
     # The report, through its route: HTML that can show but never run anything.
     status, page = await api("GET", "models", "report", params={"path": shifted["report"]})
     assert status == 200
-    assert "<h1>Drift detected: iris-classification version 1</h1>" in page
+    assert f"<h1>Drift detected: iris-classification version {trained['version']}</h1>" in page
     assert shifted["report_url"].endswith("liminal/models/report?path=" + shifted["report"])
 
 
@@ -224,4 +231,5 @@ def test_the_terminal_shows_the_models_a_run_registered(trained):
     done = subprocess.run([LIMINAL_NB, "show", trained["run_id"]], capture_output=True,
                           text=True, cwd=trained["root"], timeout=120)
     assert done.returncode == 0, done.stderr
-    assert f"model: {MODEL} version 1 (champion), from clf of step train" in done.stdout
+    assert (f"model: {MODEL} version {trained['version']} (champion), from clf of step train"
+            in done.stdout)
