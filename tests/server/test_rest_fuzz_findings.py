@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from liminal_jupyter.runs.launch import LaunchError, launch_run, run_store_for
-from tests.server.live_server import LiveServer, live_server
+from tests.server.live_server import DROPPED, HEAD_LIMIT, LiveServer, live_server
 from tests.server.rest_strategies import Deep, build_root, encode
 
 LONG_NAME = "a" * 10_000
@@ -170,3 +170,16 @@ def test_the_runner_reads_a_json_params_file_as_json(tmp_path):
     path.write_text('{"' + LONG_NAME + '": 1, "x": 1e3}')
 
     assert read_params_file(path) == {LONG_NAME: 1, "x": 1000.0}
+
+
+def test_a_request_head_over_64_kib_is_dropped_by_tornado_and_one_under_is_answered(server):
+    """The one exception to the error contract (docs/rest-api.md): tornado reads at most
+    64 KiB of request line and headers, and closes the connection on a longer head before
+    any handler runs. Just under it, the handler answers as usual."""
+    under = "/liminal/runs?path=" + "a" * (HEAD_LIMIT - 2048) + ".ipynb"
+    over = "/liminal/runs?path=" + "a" * HEAD_LIMIT + ".ipynb"
+
+    status, reply = call(server, "GET", under)
+    assert status == 400 and "too long" in reply["message"]
+    assert server.request("GET", over).status == DROPPED
+    assert call(server, "GET", "/liminal/status")[0] == 200  # the server carries on
