@@ -36,12 +36,20 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 
 
 def read_params_file(path: str | Path) -> dict[str, Any]:
-    """A YAML (or JSON) mapping of parameter names to values."""
+    """A YAML (or JSON) mapping of parameter names to values.
+
+    JSON is read as JSON first: it is YAML too, but PyYAML refuses a key longer than 1024
+    characters with a scanner error, so a long (wrong) name would be reported as broken
+    YAML instead of as an unknown parameter. The server and the Python API write JSON.
+    """
     import yaml
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = _json_or_yaml(text)
+    except RecursionError:
+        raise ParameterError(f"--params-file {path}: nested too deeply.") from None
     except OSError as exc:
         raise ParameterError(f"--params-file {path}: {exc.strerror}.") from None
     except UnicodeDecodeError:
@@ -54,6 +62,15 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise ParameterError(f"--params-file {path}: expected a mapping of name: value.")
     return data
+
+
+def _json_or_yaml(text: str) -> Any:
+    import yaml
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return yaml.safe_load(text)
 
 
 def resolve(
@@ -108,6 +125,8 @@ def effective(pipeline: Pipeline, overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unknown(name: str, source: str, declared: dict[str, Parameter]) -> str:
+    if len(name) > 80:  # a message is one readable paragraph, whatever was sent
+        name = f"{name[:60]}... ({len(name)} characters)"
     if not declared:
         return (f"{source} {name}: the notebook has no parameters. Tag the cell that sets "
                 "them 'parameters' (papermill's tag).")

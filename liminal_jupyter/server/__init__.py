@@ -22,4 +22,7 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     from liminal_jupyter.server.deploy_routes import setup_deploy_handlers
 
     setup_deploy_handlers(server_app)
+    from liminal_jupyter.server.routes import setup_not_found_handler
+
+    setup_not_found_handler(server_app.web_app)  # last: it answers what no route took
     server_app.log.info("liminal_jupyter: registered the /liminal/ REST handlers")

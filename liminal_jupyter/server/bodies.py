@@ -20,6 +20,15 @@ class Body:
     def __init__(self, raw: bytes) -> None:
         try:
             data = json.loads(raw or b"{}")
+            # A "\ud800" escape decodes to a lone surrogate, which no file name, command
+            # line or log can carry: refused here rather than deep in the handler.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise ApiError(400, "the request body is nested too deeply (hundreds of levels "
+                           "of lists or objects); no field of this API nests.") from None
+        except UnicodeEncodeError:
+            raise ApiError(400, "the request body has a string that is not valid Unicode (a "
+                           "lone surrogate escape such as \\ud800).") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"the request body is not valid JSON: {exc}.") from None
         if not isinstance(data, dict):

@@ -33,6 +33,7 @@ from liminal_jupyter.server.model_views import (
     report_file,
     report_path_for,
 )
+from liminal_jupyter.server.paths import shown_path
 from liminal_jupyter.server.routes import LiminalHandler
 from liminal_jupyter.server.serving import PortTaken, ServedModels
 
@@ -105,8 +106,8 @@ class ServedOneHandler(ModelHandler):
     async def delete(self, entry_id: str) -> None:
         entry = await self.in_model_thread(self.served.stop, entry_id)
         if entry is None:
-            raise ApiError(404, f"no served model {entry_id!r} (GET /liminal/models/served "
-                           "lists what this server serves).")
+            raise ApiError(404, f"no served model {shown_path(entry_id)!r} (GET "
+                           "/liminal/models/served lists what this server serves).")
         self.reply({"stopped": True, **entry.to_json()})
 
 

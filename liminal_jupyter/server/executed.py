@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.server.errors import ApiError
-from liminal_jupyter.server.paths import inside_root
+from liminal_jupyter.server.paths import inside_root, shown_path
 from liminal_jupyter.server.run_views import find_run
 
 # A step name as the run store accepts it for a folder name (runs/store.py); `..` in it
@@ -29,8 +29,8 @@ _STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 def check_step_name(step: str) -> str:
     """`step` when it can name a step folder; 400 otherwise (slashes, `..`, blanks)."""
     if not _STEP_NAME.match(step) or ".." in step:
-        raise ApiError(400, f"{step!r} is not a step name: step names are letters, digits, "
-                       "'_', '-' and '.', without '/' or '..'.")
+        raise ApiError(400, f"{shown_path(step)!r} is not a step name: step names are "
+                       "letters, digits, '_', '-' and '.', without '/' or '..'.")
     return step
 
 
@@ -50,7 +50,7 @@ def executed_notebook(root: Path, notebook: Path, run_id: str, step: str) -> dic
     except StoreError as exc:  # the index cannot be read: the server's trouble
         raise ApiError(500, str(exc)) from None
     if record is None:
-        raise ApiError(404, f"run {run.run_id} has no step {step!r}.")
+        raise ApiError(404, f"run {run.run_id} has no step {shown_path(step)!r}.")
     if not record.executed_notebook:
         raise ApiError(404, f"step {step!r} of run {run.run_id} has no executed notebook "
                        f"(it is {record.status}).")

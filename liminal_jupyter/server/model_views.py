@@ -14,7 +14,7 @@ from liminal_jupyter.runs.location import LIMINAL_DIR
 from liminal_jupyter.runs.registered import read_registered_models
 from liminal_jupyter.runs.store import RunRecord, RunStore, process_alive
 from liminal_jupyter.server.errors import ApiError
-from liminal_jupyter.server.paths import _relative_parts
+from liminal_jupyter.server.paths import _relative_parts, file_system_errors, shown_path
 
 DATA_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 REPORTS_DIR = (LIMINAL_DIR, "reports")
@@ -42,14 +42,17 @@ def confined_file(root: Path, path: object, suffixes: tuple[str, ...], what: str
     out), 400 a wrong kind of file, 404 no such file."""
     if not isinstance(path, str) or not path.strip():
         raise ApiError(400, f"give the {what} as a path relative to the server's root dir.")
-    resolved = root.joinpath(*_relative_parts(path)).resolve()
-    if not resolved.is_relative_to(root):
-        raise ApiError(403, f"{path}: the path leads outside the server's root dir "
-                       "(through a symbolic link).")
-    if not path.lower().endswith(suffixes):
-        raise ApiError(400, f"{path}: not a {what}; give a {', '.join(suffixes)} file.")
-    if not resolved.is_file():
-        raise ApiError(404, f"{path}: no such file under the server's root dir.")
+    relative = _relative_parts(path)
+    shown = shown_path(path)
+    with file_system_errors(path):
+        resolved = root.joinpath(*relative).resolve()
+        if not resolved.is_relative_to(root):
+            raise ApiError(403, f"{shown}: the path leads outside the server's root dir "
+                           "(through a symbolic link).")
+        if not path.lower().endswith(suffixes):
+            raise ApiError(400, f"{shown}: not a {what}; give a {', '.join(suffixes)} file.")
+        if not resolved.is_file():
+            raise ApiError(404, f"{shown}: no such file under the server's root dir.")
     return resolved
 
 
@@ -65,7 +68,8 @@ def report_file(root: Path, path: object) -> Path:
     folder under the root. Anything else is 404, so this route serves no other file."""
     report = confined_file(root, path, (".html",), "drift report")
     if report.parent.parts[-2:] != REPORTS_DIR:
-        raise ApiError(404, f"{path}: not a drift report (those live in .liminal/reports/).")
+        raise ApiError(404, f"{shown_path(path)}: not a drift report (those live in "
+                       ".liminal/reports/).")
     return report
 
 

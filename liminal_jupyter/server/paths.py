@@ -8,7 +8,10 @@ location (symlinks followed) lies outside the root.
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from jupyter_core.paths import is_hidden
@@ -24,26 +27,51 @@ def root_of(settings: dict) -> Path:
 def notebook_path(root: Path, path: object, allow_hidden: bool = False) -> Path:
     """The real path of notebook `path` under `root`.
 
-    403 outside the root, 400 not a .ipynb name, 404 no such notebook. A hidden file or
-    folder (`.name`) is 404 unless `allow_hidden`, as Jupyter's contents API answers: the
-    IR carries cell sources, so this API must not show what the contents API hides.
+    403 outside the root, 400 not a .ipynb name (or no name a file system can hold: too
+    long, a NUL character), 404 no such notebook. A hidden file or folder (`.name`) is 404
+    unless `allow_hidden`, as Jupyter's contents API answers: the IR carries cell sources,
+    so this API must not show what the contents API hides.
     """
     if not isinstance(path, str) or not path.strip():
         raise ApiError(400, "give the notebook as 'path', relative to the server's root "
                        "dir, e.g. 'notebooks/train.ipynb'.")
     relative = _relative_parts(path)
-    resolved = (root.joinpath(*relative)).resolve()
-    if not resolved.is_relative_to(root):
-        raise ApiError(403, f"{path}: the path leads outside the server's root dir "
-                       "(through a symbolic link).")
-    if not path.endswith(".ipynb"):
-        raise ApiError(400, f"{path}: not a notebook; give the path of a .ipynb file.")
-    missing = ApiError(404, f"{path}: no such notebook under the server's root dir.")
-    if not resolved.is_file():
-        raise missing
-    if not allow_hidden and is_hidden(str(root.joinpath(*relative)), str(root)):
-        raise missing
+    shown = shown_path(path)
+    with file_system_errors(path):
+        resolved = (root.joinpath(*relative)).resolve()
+        if not resolved.is_relative_to(root):
+            raise ApiError(403, f"{shown}: the path leads outside the server's root dir "
+                           "(through a symbolic link).")
+        if not path.endswith(".ipynb"):
+            raise ApiError(400, f"{shown}: not a notebook; give the path of a .ipynb file.")
+        missing = ApiError(404, f"{shown}: no such notebook under the server's root dir.")
+        if not resolved.is_file():
+            raise missing
+        if not allow_hidden and is_hidden(str(root.joinpath(*relative)), str(root)):
+            raise missing
     return resolved
+
+
+def shown_path(path: str, limit: int = 200) -> str:
+    """`path` as an error message shows it: at most `limit` characters, so a 10,000-character
+    name does not become a 10,000-character message."""
+    return path if len(path) <= limit else f"{path[:limit]}... ({len(path)} characters)"
+
+
+@contextmanager
+def file_system_errors(path: str) -> Iterator[None]:
+    """What the file system says about a name it cannot hold, as a 400 (or 403 when it may
+    not be read), never a server error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ApiError(400, f"{shown_path(path)}: the path is too long for the file "
+                           "system (a name over 255 bytes, or a path over 4096).") from None
+        if isinstance(exc, PermissionError):
+            raise ApiError(403, f"{shown_path(path)}: the server may not read it "
+                           f"({exc.strerror}).") from None
+        raise ApiError(404, f"{shown_path(path)}: cannot be read ({exc.strerror}).") from None
 
 
 def relative_to_root(root: Path, path: str | os.PathLike[str] | None) -> str | None:
@@ -68,12 +96,19 @@ def inside_root(root: Path, path: str | os.PathLike[str] | None) -> Path | None:
 
 
 def _relative_parts(path: str) -> tuple[str, ...]:
+    if "\x00" in path:
+        raise ApiError(400, f"{shown_path(path)!r}: a path cannot hold a NUL character.")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, f"{shown_path(path)!r}: the path is not valid Unicode (a lone "
+                       "surrogate).") from None
     posix = PurePosixPath(path)
     if posix.is_absolute() or _has_drive(path):
-        raise ApiError(403, f"{path}: absolute paths are refused; give the path relative "
-                       "to the server's root dir.")
+        raise ApiError(403, f"{shown_path(path)}: absolute paths are refused; give the path "
+                       "relative to the server's root dir.")
     if ".." in posix.parts:
-        raise ApiError(403, f"{path}: '..' is refused; give the path relative to the "
+        raise ApiError(403, f"{shown_path(path)}: '..' is refused; give the path relative to the "
                        "server's root dir, without '..'.")
     return tuple(part for part in posix.parts if part not in ("", "."))
 

@@ -54,6 +54,27 @@ def valid_pipeline(notebook: Path, path: str) -> Pipeline:
                    errors=[d.to_json() for d in problems])
 
 
+def check_parameters(notebook: Path, path: str, parameters: dict[str, Any]) -> None:
+    """400 for parameter values the runner would refuse (unknown name, wrong type, out of
+    range), in the runner's words (`params.resolve`), before a runner process is started
+    for them: a bad request then costs no process. A notebook that cannot be parsed is
+    left to the runner, which says why."""
+    from liminal_jupyter import params
+    from liminal_jupyter.diagnostics import NotebookError
+    from liminal_jupyter.notebook.parse import parse_notebook
+
+    if not parameters:
+        return
+    try:
+        pipeline = parse_notebook(notebook, display_path=path)
+    except NotebookError:
+        return
+    try:
+        params.resolve(pipeline, parameters, file_label="parameter")
+    except params.ParameterError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
 def compile_for(notebook: Path, path: str, target: str, image: str | None) -> Any:
     """The notebook's pipeline compiled by engine `target`, as a download (CompiledFile)."""
     from liminal_jupyter.engines.base import EngineRefused

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -100,9 +101,11 @@ class RunsHandler(LiminalHandler):
     async def post(self) -> None:
         from liminal_jupyter.engines.registry import DEFAULT, names
         from liminal_jupyter.runs.launch import LaunchError, launch_run
+        from liminal_jupyter.server.pipelines import check_parameters
 
         body = Body(self.request.body)
-        notebook = self.notebook(body.get("path", "str"))
+        path = body.get("path", "str")
+        notebook = self.notebook(path)
         backend = body.get("backend", "str", DEFAULT)
         runnable = names(run=True)
         if backend not in runnable:
@@ -122,6 +125,7 @@ class RunsHandler(LiminalHandler):
         steps = _step_selection(body.get("steps", "dict", {}))
         if steps:
             options["steps"] = steps
+        await self.in_thread(check_parameters, notebook, path, options["parameters"])
         try:
             launched = await self.in_thread(lambda: launch_run(notebook, **options))
         except LaunchError as exc:
@@ -134,7 +138,8 @@ class RunsHandler(LiminalHandler):
         text = self.get_query_argument("limit", None)
         if text is None:
             return DEFAULT_RUNS_LIMIT
-        if not text.isdigit() or not 1 <= int(text) <= MAX_RUNS_LIMIT:
+        # ASCII digits only: str.isdigit() is also true of '²', which int() refuses.
+        if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_RUNS_LIMIT:
             raise ApiError(400, f"'limit' must be a whole number from 1 to {MAX_RUNS_LIMIT}.")
         return int(text)
 
@@ -222,6 +227,24 @@ class StatusHandler(LiminalHandler):
                     "allow_hidden": self.allow_hidden})
 
 
+class NotFoundHandler(LiminalHandler):
+    """Any other path under /liminal/: a JSON 404 as the error contract says, rather than
+    Jupyter's HTML page (which also fails on a path that is not UTF-8)."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        from liminal_jupyter.server.paths import shown_path
+
+        path = self.request.path
+        hint = (" (without the trailing '/')" if path.endswith("/") and len(path) > 1
+                else "")
+        raise ApiError(404, f"no route {self.request.method} {shown_path(path, 120)!r}{hint}; "
+                       "the routes under /liminal/ are listed in docs/rest-api.md (run ids "
+                       "and step names are letters, digits, '_', '-' and '.').")
+
+    post = put = patch = delete = head = get
+
+
 def json_text(data: Any) -> str:
     """Strict JSON (what a browser's JSON.parse accepts): a NaN or infinite metric is null."""
     try:
@@ -263,11 +286,18 @@ def setup_route_handlers(web_app: Any) -> None:
     ])
 
 
+def setup_not_found_handler(web_app: Any) -> None:
+    """The JSON 404 for every other path under /liminal/, added after all the extension's
+    routes (tornado tries groups of handlers in the order they were added). A path ending
+    in '/' too: Jupyter would redirect a GET of it and answer anything else with an HTML
+    403 (no XSRF token), neither of which the panel can read."""
+    base = url_path_join(web_app.settings["base_url"], "liminal")
+    web_app.add_handlers(".*$", [(base + r"(?:/.*)?", NotFoundHandler)])
+
+
 def _step_selection(raw: dict) -> dict:
     """A partial run's {"from", "to", "only"} as launch_run takes it: step names only
     (they become command-line arguments of the runner, never code)."""
-    import re
-
     name = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
     unknown = set(raw) - {"from", "to", "only"}
     if unknown:

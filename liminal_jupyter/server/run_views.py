@@ -14,7 +14,7 @@ from typing import Any
 
 from liminal_jupyter.runs.store import RunRecord, RunStore, StepRecord
 from liminal_jupyter.server.errors import ApiError
-from liminal_jupyter.server.paths import inside_root, relative_to_root
+from liminal_jupyter.server.paths import inside_root, relative_to_root, shown_path
 
 LOG_TAIL_LINES = 40
 _TAIL_BYTES = 64 * 1024  # enough for 40 long lines; a log can be large
@@ -115,7 +115,7 @@ def find_run(notebook: Path, run_id: str) -> tuple[RunStore, RunRecord]:
         with _store_errors():
             return store, store.get_run(run_id)
     except RunNotFound:
-        raise ApiError(404, f"no run {run_id!r} of {notebook.name} (or the id is "
+        raise ApiError(404, f"no run {shown_path(run_id)!r} of {notebook.name} (or the id is "
                        "ambiguous): GET /liminal/runs lists its runs.") from None
 
 
