@@ -268,9 +268,13 @@ class LocalRun:
         return {i.name: self.records[i.producer].outputs[i.name] for i in step.data_inputs}
 
     def _cache_key(self, step: Step, inputs: dict[str, dict[str, Any]]) -> str:
+        from liminal_jupyter.step.workspace import hash_workspace_files
+
         hashes = {name: saved["sha256"] for name, saved in inputs.items()}
+        # A file an earlier step wrote (a file edge) is hashed now, after that step ran.
+        handed = hash_workspace_files(self.notebook.parent, [i.name for i in step.file_inputs])
         return step_cache_key(self.pipeline, step.name, self.user_parameters, hashes,
-                              self.pipeline.kernel, self.file_hashes)
+                              self.pipeline.kernel, {**self.file_hashes, **handed})
 
     def _try_cache(self, name: str, tracker) -> bool:
         step = self.pipeline.step(name)

@@ -1,0 +1,65 @@
+"""The workspace, packed for an engine whose steps do not run in the notebook's folder.
+
+KFP and Airflow compile the same way: pack the files the steps name into one
+content-addressed archive (step/workspace_pack.py); small archives travel inside the
+compiled pipeline, larger ones are stored at a folder (a path or an fsspec URL) the steps
+fetch from. A problem with a file is a CompileError at compile time, not a failure in a pod.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from liminal_jupyter.engines.compiling import CompileError
+from liminal_jupyter.step.workspace_pack import (
+    EMBED_LIMIT,
+    WorkspaceError,
+    pack_workspace,
+    store_archive,
+    workspace_paths,
+    workspace_reference,
+)
+
+
+def packed_workspace(pipeline: Any, *, uri: str | None = None, default_uri: str | None = None,
+                     embed: bool = True) -> tuple[dict[str, Any] | None, list[str]]:
+    """(the reference each step carries, notes), or (None, []) when no step names a file.
+
+    uri: where a large archive goes (--workspace-uri), else the notebook's
+    liminal.workspace_uri, else `default_uri` (an engine's own place, e.g. the run
+    folder). embed: small archives (< 1 MiB) travel inside the compiled pipeline; an
+    engine with a shared disk may store every archive instead.
+    """
+    paths = workspace_paths(pipeline)
+    if not paths:
+        return None, []
+    folder = Path(pipeline.notebook).resolve().parent
+    owners: dict[str, str] = {}
+    for step in pipeline.steps:
+        for path in step.files:
+            owners.setdefault(path, f"step '{step.name}'")
+    target = uri or (pipeline.settings or {}).get("workspace_uri") or default_uri
+    with tempfile.TemporaryDirectory(prefix="liminal-pack-") as staging:
+        try:
+            packed = pack_workspace(folder, paths, staging,
+                                    exclude=(pipeline.settings or {}).get("exclude") or [],
+                                    owners=owners)
+        except WorkspaceError as exc:
+            raise CompileError(f"notebook {pipeline.notebook}: {exc}") from None
+        if embed and packed.size < EMBED_LIMIT:
+            return workspace_reference(packed, None), packed.warnings
+        if not target:
+            raise CompileError(
+                f"notebook {pipeline.notebook}: the workspace archive is "
+                f"{packed.size / (1 << 20):.1f} MiB, too big to travel inside the compiled "
+                "pipeline (under 1 MiB does). Give a folder the steps can read it from: "
+                "--workspace-uri s3://bucket/folder (any fsspec URL, or a shared path), or "
+                "the notebook's liminal.workspace_uri setting.")
+        try:
+            store_archive(packed, str(target))
+        except (OSError, ImportError, ValueError) as exc:
+            raise CompileError(f"the workspace archive could not be stored at {target}: "
+                               f"{type(exc).__name__}: {exc}") from None
+        return workspace_reference(packed, str(target)), packed.warnings
