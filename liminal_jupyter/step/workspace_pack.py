@@ -70,11 +70,13 @@ def workspace_paths(pipeline: Any) -> list[str]:
 
 def pack_workspace(folder: str | os.PathLike[str], paths: Iterable[str],
                    dest: str | os.PathLike[str], *, exclude: Iterable[str] = (),
-                   owners: dict[str, str] | None = None) -> PackedWorkspace:
+                   owners: dict[str, str] | None = None,
+                   warn_above: int = LARGE) -> PackedWorkspace:
     """Pack `paths` (workspace paths under `folder`) into DEST/workspace-<sha256>.tar.gz.
 
     owners: path -> who names it (a step, a cell and line), for the error when a file is
-    missing. Raises WorkspaceError for a missing file or a symlink out of the folder.
+    missing. warn_above: files totalling more than this many bytes are a warning.
+    Raises WorkspaceError for a missing file or a symlink out of the folder.
     """
     root = Path(os.path.abspath(folder))
     real_root = Path(os.path.realpath(root))
@@ -98,7 +100,7 @@ def pack_workspace(folder: str | os.PathLike[str], paths: Iterable[str],
         Path(raw.name).unlink(missing_ok=True)
         raise
     warnings = []
-    if content > LARGE:
+    if content > warn_above:
         warnings.append(
             f"the workspace is {content / (1 << 20):.0f} MiB ({len(files)} files): every step "
             "fetches and unpacks it. Leave big files out with the notebook's liminal.exclude "

@@ -16,8 +16,9 @@ def summarize(frame, column):
 '''
 
 
-def write_workspace_notebook(folder: Path) -> Path:
-    """folder/reads_files.ipynb with data/train.csv, config.yaml and helpers.py beside it."""
+def write_workspace_notebook(folder: Path, settings: dict | None = None) -> Path:
+    """folder/reads_files.ipynb with data/train.csv, config.yaml and helpers.py beside it;
+    settings: the notebook's `liminal` metadata."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     rows = ["kind,size"] + [f"{'ab'[i % 2]},{i}" for i in range(11)]
     (folder / "data" / "train.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -35,5 +36,6 @@ def write_workspace_notebook(folder: Path) -> Path:
         code("total\nrows", "metrics"),
     ]
     path = folder / "reads_files.ipynb"
-    path.write_text(json.dumps(notebook_json(cells)), encoding="utf-8")
+    metadata = {"liminal": settings} if settings else None
+    path.write_text(json.dumps(notebook_json(cells, metadata)), encoding="utf-8")
     return path
