@@ -53,6 +53,7 @@ def test_a_notebook_reading_its_files_gives_the_same_results_on_every_engine(
     local_metrics = {k: v for s in store.steps(local_id) for k, v in (s.metrics or {}).items()}
     assert local_metrics == pytest.approx(EXPECTED)
     written = (folder / "report.csv").read_text()  # locally steps run in the folder
+    runs["local"] = local_id
     for backend, run_id in runs.items():
         steps = {s.step: s for s in store.steps(run_id)}
         assert {k: v for s in steps.values() for k, v in (s.metrics or {}).items()} == \
