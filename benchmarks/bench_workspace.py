@@ -3,16 +3,16 @@ one, and what each step pays to fetch and unpack it.
 
 The same notebook (tests/engines/workspace_notebook.py: data/train.csv read through a
 folder variable, config.yaml, helpers.py, report.csv handed between steps) is compiled to
-KFP YAML with `liminal-nb compile` as a subprocess (interpreter start included), in two
-folders that differ only in data/: one whose data/ also holds a 50 MiB file (random
-bytes, so gzip cannot shrink it; `liminal.files: ["data/"]` puts it in the workspace), one
-whose workspace is the three small files only (embedded in the YAML). Rows interleave,
-after one untimed warm-up each.
+KFP YAML with `liminal-nb compile` as a subprocess (interpreter start included), in three
+folders that differ only in what the workspace holds: nothing (`liminal.exclude: ["*"]`);
+the three small files (embedded in the YAML); those plus a 50 MiB file in data/ (random
+bytes, so gzip cannot shrink it; `liminal.files: ["data/"]` puts it in the workspace,
+stored at --workspace-uri). Rows interleave, after one untimed warm-up each.
 
-Per step: `step_folder` (step/workdir.py) as a KFP component runs it, from the archive in
-a folder (--workspace-uri, a path here; an object store adds its transfer time): read,
-sha256 check, extract into a fresh temporary folder, note the files, then collect and
-remove. Same for the small embedded archive.
+Per step: `step_folder` (step/workdir.py), as a KFP component or an Airflow task runs it:
+read the archive (from a folder given as --workspace-uri, a path here; an object store
+adds its transfer time), check its sha256, extract into a fresh temporary folder, note
+the files, then collect and remove.
 
   python benchmarks/bench_workspace.py [--repeat 5] [--size-mib 50]
 """
@@ -33,10 +33,11 @@ sys.path.insert(0, str(REPO))
 LIMINAL_NB = Path(sys.executable).with_name("liminal-nb")
 
 
-def _project(root: Path, big_mib: int) -> Path:
+def _project(root: Path, big_mib: int, none: bool = False) -> Path:
     from tests.engines.workspace_notebook import write_workspace_notebook
 
-    notebook = write_workspace_notebook(root, {"files": ["data/"]} if big_mib else None)
+    settings = {"exclude": ["*"]} if none else {"files": ["data/"]} if big_mib else None
+    notebook = write_workspace_notebook(root, settings)
     if big_mib:
         with open(root / "data" / "big.bin", "wb") as f:
             for _ in range(big_mib):
@@ -77,11 +78,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-workspace-") as tmp:
         root = Path(tmp)
         small, big = _project(root / "small", 0), _project(root / "big", args.size_mib)
-        rows: dict[str, list[float]] = {"small": [], "big": []}
-        for name, notebook in (("small", small), ("big", big)):  # warm-up
+        none = _project(root / "none", 0, none=True)
+        projects = (("none", none), ("small", small), ("big", big))
+        rows: dict[str, list[float]] = {name: [] for name, _ in projects}
+        for name, notebook in projects:  # warm-up
             _compile(notebook, root / f"warm-{name}")
         for i in range(args.repeat):
-            for name, notebook in (("small", small), ("big", big)):
+            for name, notebook in projects:
                 rows[name].append(_compile(notebook, root / f"{name}-{i}"))
         unpack: dict[str, list[float]] = {"small": [], "big": []}
         references = {name: _reference(nb, root / f"store-{name}")
@@ -92,8 +95,11 @@ def main() -> int:
         sizes = {name: r["size"] for name, r in references.items()}
     print(f"liminal-nb compile (KFP YAML), median of {args.repeat}, interpreter start included")
     print(f"  {'workspace':<34} {'compile s':>10} {'archive':>12} {'per-step unpack s':>18}")
-    labels = {"small": "3 small files (embedded in YAML)",
+    labels = {"none": "none (liminal.exclude: [\"*\"])",
+              "small": "3 small files (embedded in YAML)",
               "big": f"+ {args.size_mib} MiB file (stored, fetched)"}
+    print(f"  {labels['none']:<34} {statistics.median(rows['none']):>10.2f} "
+          f"{'-':>12} {'-':>18}")
     for name in ("small", "big"):
         print(f"  {labels[name]:<34} {statistics.median(rows[name]):>10.2f} "
               f"{sizes[name] / (1 << 20):>10.2f}Mi {statistics.median(unpack[name]):>18.3f}")
