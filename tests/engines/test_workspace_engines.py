@@ -89,3 +89,20 @@ def test_a_large_archive_needs_a_workspace_uri_and_the_yaml_then_carries_only_it
     archive = next(store.glob("workspace-*.tar.gz"))
     text = (tmp_path / "p.yaml").read_text()
     assert archive.name in text and len(text) < 200_000
+
+
+def test_where_the_archive_travels_for_kfp_and_airflow(tmp_path):
+    """KFP: a small archive inside the YAML, only in the steps that name files; Airflow:
+    next to the run folders, the DAG naming its sha256 and location."""
+    notebook = write_workspace_notebook(tmp_path / "nb")
+    pipeline = parse_notebook(notebook)
+    compile_pipeline(pipeline, tmp_path / "p.yaml", python_path=tmp_path / "p.py")
+    source = (tmp_path / "p.py").read_text()
+    assert source.count("'embedded': ") == 3  # every step imports helpers.py
+    assert "report.csv" not in pipeline.step("check").files
+
+    result = write_dag(pipeline, tmp_path / "dags" / "p.py")
+    archive = next((tmp_path / "nb" / ".liminal" / "airflow" / "workspace").glob("*.tar.gz"))
+    dag = result.path.read_text()
+    assert archive.name in dag and archive.name[len("workspace-"):-len(".tar.gz")] in dag
+    assert "WORKDIR = None" in dag
