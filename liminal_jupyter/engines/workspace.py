@@ -36,10 +36,7 @@ def packed_workspace(pipeline: Any, *, uri: str | None = None, default_uri: str 
     if not paths:
         return None, []
     folder = Path(pipeline.notebook).resolve().parent
-    owners: dict[str, str] = {}
-    for step in pipeline.steps:
-        for path in step.files:
-            owners.setdefault(path, f"step '{step.name}'")
+    owners = {path: _named_by(pipeline, path) for path in paths}
     target = uri or (pipeline.settings or {}).get("workspace_uri") or default_uri
     with tempfile.TemporaryDirectory(prefix="liminal-pack-") as staging:
         try:
@@ -63,3 +60,21 @@ def packed_workspace(pipeline: Any, *, uri: str | None = None, default_uri: str 
             raise CompileError(f"the workspace archive could not be stored at {target}: "
                                f"{type(exc).__name__}: {exc}") from None
         return workspace_reference(packed, str(target)), packed.warnings
+
+
+def _named_by(pipeline: Any, path: str) -> str:
+    """Who names a workspace path, for an error: the first step listing it, and the cell
+    and line whose source holds the path's last part (the IR keeps no location per file,
+    and a folded path such as `folder + "train.csv"` still shows its file name)."""
+    steps = [s for s in pipeline.steps if any(f == path or path.startswith(f) and
+                                              f.endswith("/") for f in s.files)]
+    if not steps:
+        return "liminal.files"
+    step = steps[0]
+    leaf = path.rstrip("/").rsplit("/", 1)[-1]
+    for cell in [*pipeline.parameter_cells, *pipeline.prelude, *step.cells]:
+        for number, text in enumerate(cell.source.splitlines(), start=1):
+            if leaf in text:
+                return (f"step '{step.name}', notebook cell {cell.index} (id {cell.id}), "
+                        f"line {number}")
+    return f"step '{step.name}'"

@@ -106,3 +106,13 @@ def test_where_the_archive_travels_for_kfp_and_airflow(tmp_path):
     dag = result.path.read_text()
     assert archive.name in dag and archive.name[len("workspace-"):-len(".tar.gz")] in dag
     assert "WORKDIR = None" in dag
+
+
+def test_a_file_gone_since_the_analysis_is_a_compile_error_naming_step_cell_and_line(
+        tmp_path):
+    notebook = write_workspace_notebook(tmp_path / "nb")
+    pipeline = parse_notebook(notebook)
+    (notebook.parent / "data" / "train.csv").unlink()
+    with pytest.raises(CompileError, match=r"'data/train.csv' \(named by step 'load', notebook "
+                                           r"cell 1 \(id c1\), line 2\) does not exist"):
+        compile_pipeline(pipeline, tmp_path / "p.yaml")
