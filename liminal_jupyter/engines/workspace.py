@@ -1,7 +1,9 @@
 """The workspace, packed for an engine whose steps do not run in the notebook's folder.
 
-KFP and Airflow compile the same way: pack the files the steps name into one
-content-addressed archive (step/workspace_pack.py); small archives travel inside the
+KFP and Airflow compile the same way: pack the files the steps name into
+content-addressed archives (step/workspace_pack.py): one for the whole workspace, or, for
+KFP when it is small, one per set of files steps name (KFP's task cache then follows the
+files each step reads); small archives travel inside the
 compiled pipeline, larger ones are stored at a folder (a path or an fsspec URL) the steps
 fetch from. A problem with a file is a CompileError at compile time, not a failure in a pod.
 """
@@ -35,6 +37,38 @@ def packed_workspace(pipeline: Any, *, uri: str | None = None, default_uri: str 
     paths = workspace_paths(pipeline)
     if not paths:
         return None, []
+    return _pack(pipeline, paths, uri, default_uri, embed)
+
+
+def step_workspaces(pipeline: Any, *, uri: str | None = None, default_uri: str | None = None,
+                    embed: bool = True) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """({step: the reference of the archive it unpacks}, notes).
+
+    When the whole workspace is small enough to embed, each step carries an archive of
+    its own files (steps naming the same files share one), so an orchestrator that caches
+    tasks by their definition (KFP) re-runs only the steps whose files changed, as a local
+    run does. A larger workspace is packed and stored once, for every step: packing and
+    uploading it per set of files would multiply the cost of compiling.
+    """
+    whole, notes = packed_workspace(pipeline, uri=uri, default_uri=default_uri, embed=embed)
+    if whole is None:
+        return {}, []
+    if "embedded" not in whole:
+        return {s.name: whole for s in pipeline.steps if s.files}, notes
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for step in pipeline.steps:
+        if step.files:
+            groups.setdefault(tuple(step.files), []).append(step.name)
+    references: dict[str, dict[str, Any]] = {}
+    for files, steps in groups.items():
+        reference, more = _pack(pipeline, list(files), uri, default_uri, embed)
+        references.update(dict.fromkeys(steps, reference))
+        notes += [n for n in more if n not in notes]
+    return references, notes
+
+
+def _pack(pipeline: Any, paths: list[str], uri: str | None, default_uri: str | None,
+          embed: bool) -> tuple[dict[str, Any], list[str]]:
     folder = Path(pipeline.notebook).resolve().parent
     owners = {path: _named_by(pipeline, path) for path in paths}
     target = uri or (pipeline.settings or {}).get("workspace_uri") or default_uri

@@ -116,3 +116,23 @@ def test_a_file_gone_since_the_analysis_is_a_compile_error_naming_step_cell_and_
     with pytest.raises(CompileError, match=r"'data/train.csv' \(named by step 'load', notebook "
                                            r"cell 1 \(id c1\), line 2\) does not exist"):
         compile_pipeline(pipeline, tmp_path / "p.yaml")
+
+
+def test_editing_a_data_file_changes_only_the_kfp_steps_that_read_it(tmp_path):
+    """KFP caches a task by its definition: each step carries an archive of its own files
+    (when the workspace is small), so editing data/train.csv changes the component of
+    `load` only, and a KFP run with caching re-runs `load` and what reads its outputs."""
+    notebook = write_workspace_notebook(tmp_path / "nb")
+    pipeline = parse_notebook(notebook)
+
+    def components(name):
+        compile_pipeline(pipeline, tmp_path / f"{name}.yaml", python_path=tmp_path / f"{name}.py")
+        text = (tmp_path / f"{name}.py").read_text()
+        return {step: text.split(f"def step_{step}(")[1].split("\n@dsl")[0]
+                for step in ("load", "report", "check")}
+
+    before = components("before")
+    (notebook.parent / "data" / "train.csv").write_text("kind,size\na,1\n")
+    after = components("after")
+    assert before["load"] != after["load"]
+    assert before["report"] == after["report"] and before["check"] == after["check"]

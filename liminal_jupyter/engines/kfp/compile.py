@@ -98,11 +98,12 @@ def _literal(value: Any) -> str:
 
 
 def generate_module(pipeline: Pipeline, image: str | None = None,
-                    workspace: dict[str, Any] | None = None) -> tuple[str, list[str]]:
+                    workspaces: dict[str, dict[str, Any]] | None = None
+                    ) -> tuple[str, list[str]]:
     """(source of a KFP DSL module defining `pipeline_func`, notes on what was left out).
 
-    workspace: the packed workspace's reference (step/workspace_pack.py), given to the
-    steps that name workspace files."""
+    workspaces: step name -> the reference of the archive of its workspace files
+    (engines/workspace.py), given to the steps that name files."""
     if not pipeline.valid:
         raise CompileError("the pipeline has errors; `liminal-nb inspect` shows them")
     notes: list[str] = []
@@ -154,7 +155,8 @@ def generate_module(pipeline: Pipeline, image: str | None = None,
     for step in pipeline.steps:
         lines += _component(step, funcs[step.name], args, params,
                             step_image(step, pipeline, image), ir[step.name],
-                            model_outputs(step, set(params)), workspace)
+                            model_outputs(step, set(params)),
+                            (workspaces or {}).get(step.name))
         notes += _left_out(step)
 
     metric_steps = [s for s in pipeline.steps if s.metrics]
@@ -353,13 +355,13 @@ def compile_pipeline(
     from kfp import compiler
 
     from liminal_jupyter.atomic import atomic_write_text
-    from liminal_jupyter.engines.workspace import packed_workspace
+    from liminal_jupyter.engines.workspace import step_workspaces
 
     if not pipeline.valid:
         raise CompileError("the pipeline has errors; `liminal-nb inspect` shows them")
-    workspace, notes = packed_workspace(pipeline, uri=workspace_uri,
+    workspaces, notes = step_workspaces(pipeline, uri=workspace_uri,
                                         default_uri=default_workspace_uri)
-    source, more = generate_module(pipeline, image, workspace)
+    source, more = generate_module(pipeline, image, workspaces)
     notes += more
     if _needs_kubernetes(pipeline) and not have_kfp_kubernetes():
         raise CompileError(NEEDS_KFP_KUBERNETES)
