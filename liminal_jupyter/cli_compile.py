@@ -36,6 +36,12 @@ def add_compile_command(commands: argparse._SubParsersAction) -> None:
                           help="container image for every step (overrides image: tags and the "
                           "liminal.image setting); with --target airflow, for the kubernetes "
                           "operator")
+    compile_.add_argument("--workspace-uri", metavar="FOLDER_OR_URL",
+                          help="where the workspace archive (the files beside the notebook "
+                          "the steps read) is stored for the steps to fetch: a shared path "
+                          "or an fsspec URL such as s3://bucket/folder (default: the "
+                          "liminal.workspace_uri setting; kfp embeds archives under 1 MiB in "
+                          "the YAML, airflow stores it next to the run folders)")
     descriptions, epilogs = [], []
     for target in targets:
         description, epilog = registry.get_engine(target).add_compile_arguments(compile_)

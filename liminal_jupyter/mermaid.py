@@ -30,8 +30,8 @@ def to_mermaid(pipeline: Pipeline) -> str:
         if phase is not None:
             lines.append("  end")
     for edge in pipeline.edges:
-        if edge.kind == "data":
-            label = _label(", ".join(edge.variables))
+        if edge.kind in ("data", "file"):  # a file edge is labelled with its paths
+            label = _label(", ".join([*edge.variables, *edge.files]))
             lines.append(f'  {_id(edge.source)} -->|"{label}"| {_id(edge.target)}')
         else:
             lines.append(f"  {_id(edge.source)} -.-> {_id(edge.target)}")

@@ -48,8 +48,9 @@ class StepInput:
     """A name the step reads from outside itself.
 
     kind: 'data' (produced by step `producer`, passed as an artifact), 'parameter' (a
-    pipeline parameter, injected by papermill) or 'import' (an import statement of an
-    earlier step, re-run in this step: `statement`).
+    pipeline parameter, injected by papermill), 'import' (an import statement of an
+    earlier step, re-run in this step: `statement`) or 'file' (`name` is a path relative
+    to the notebook's folder that step `producer` writes: a file edge).
     """
 
     name: str
@@ -121,19 +122,30 @@ class Step:
         return [i for i in self.inputs if i.kind == "data"]
 
     @property
+    def file_inputs(self) -> list[StepInput]:
+        return [i for i in self.inputs if i.kind == "file"]
+
+    @property
+    def producers(self) -> list[str]:
+        """Steps whose outputs this step reads (values or files), in input order."""
+        return list(dict.fromkeys(i.producer for i in [*self.data_inputs, *self.file_inputs]
+                                  if i.producer))
+
+    @property
     def upstream(self) -> set[str]:
-        producers = {i.producer for i in self.data_inputs if i.producer}
-        return producers | set(self.after)
+        return set(self.producers) | set(self.after)
 
 
 @dataclass
 class Edge:
-    """source -> target; kind 'data' carries `variables`, 'order' only orders (after:)."""
+    """source -> target; kind 'data' carries `variables` (and maybe `files`), 'file' only
+    `files` (paths the source writes and the target reads), 'order' only orders (after:)."""
 
     source: str
     target: str
     kind: str
     variables: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -185,6 +197,12 @@ class Pipeline:
                         (inp.producer, step.name), Edge(inp.producer, step.name, "data")
                     )
                     edge.variables.append(inp.name)
+            for inp in step.file_inputs:
+                if inp.producer:
+                    edge = edges.setdefault(
+                        (inp.producer, step.name), Edge(inp.producer, step.name, "file")
+                    )
+                    edge.files.append(inp.name)
             for before in step.after:
                 edges.setdefault((before, step.name), Edge(before, step.name, "order"))
         return list(edges.values())

@@ -174,7 +174,11 @@ BREAKAGES = {
     "prelude_reads not names": _set("prelude_reads", [1]),
     "unknown parameter type": _set("parameters/0/type", "double"),
     "unknown phase": _set("steps/0/phase", "cook"),
-    "unknown input kind": _set("steps/1/inputs/0/kind", "file"),
+    "unknown input kind": _set("steps/1/inputs/0/kind", "socket"),
+    "file input without producer": lambda d: d["steps"][1]["inputs"][0].update(
+        kind="file", name="report.csv", producer=None),
+    "file edge carrying no file": lambda d: d["edges"][0].update(kind="file", variables=[],
+                                                                   files=[]),
     "data input without producer": _set("steps/1/inputs/0/producer", None),
     "bad step name": _set("steps/0/name", "Fetch Data"),
     "timeout as text": _set("steps/0/options/timeout", "30m"),

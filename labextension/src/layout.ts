@@ -44,7 +44,7 @@ export interface ILayoutNode {
 export interface ILayoutEdge {
   source: string;
   target: string;
-  kind: 'data' | 'order';
+  kind: 'data' | 'file' | 'order';
   variables: string[];
   /** Short text drawn on the edge; `title` is the full text for a tooltip. */
   label: string;
@@ -157,9 +157,14 @@ function laneName(edge: IEdge, layer: number): string {
   return ` lane ${edge.source}->${edge.target}@${layer}`;
 }
 
+/** What travels on an edge: its variables, then the files it hands over. */
+function flowing(edge: IEdge): string[] {
+  return [...edge.variables, ...(edge.files ?? [])];
+}
+
 /** `a, b, c` cut to `max` characters with an ellipsis. */
 export function edgeLabel(edge: IEdge, max: number): string {
-  const text = edge.kind === 'order' ? 'after' : edge.variables.join(', ');
+  const text = edge.kind === 'order' ? 'after' : flowing(edge).join(', ');
   return text.length <= max ? text : `${text.slice(0, Math.max(1, max - 1))}…`;
 }
 
@@ -326,7 +331,7 @@ export function layoutPipeline(
       title:
         edge.kind === 'order'
           ? `${edge.target} runs after ${edge.source}`
-          : `${edge.source} → ${edge.target}: ${edge.variables.join(', ')}`,
+          : `${edge.source} → ${edge.target}: ${flowing(edge).join(', ')}`,
       path,
       ...placement,
       back

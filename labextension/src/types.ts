@@ -45,7 +45,8 @@ export interface ICellRef {
 
 export interface IStepInput {
   name: string;
-  kind: 'data' | 'parameter' | 'import';
+  /** 'file': `name` is a path an earlier step (`producer`) writes (a file edge). */
+  kind: 'data' | 'parameter' | 'import' | 'file';
   producer: string | null;
 }
 
@@ -76,8 +77,10 @@ export interface IStep {
 export interface IEdge {
   source: string;
   target: string;
-  kind: 'data' | 'order';
+  kind: 'data' | 'file' | 'order';
   variables: string[];
+  /** Paths the source writes and the target reads (absent in older IR documents). */
+  files?: string[];
 }
 
 export interface IDiagnostic {

@@ -401,6 +401,21 @@ class _Builder:
                     modules |= found[cell.index].modules
             files |= finder.module_files(modules)
             step.files = covering(f for f in files if not excluded(f, exclude))
+        self._file_edges(steps, found)
+
+    def _file_edges(self, steps: list[Step], found: dict[int, CellFiles]) -> None:
+        """A path a step reads that an earlier step writes (`df.to_csv("report.csv")`, then
+        `pd.read_csv("report.csv")`) comes from that step: a 'file' input (a file edge),
+        not a workspace file, even when a local run left the file beside the notebook."""
+        writer: dict[str, str] = {}
+        for step in steps:  # notebook order: the last earlier writer provides the file
+            cells = [found[c.index] for c in step.cells if c.index in found]
+            mentions = set().union(*(c.mentions for c in cells)) if cells else set()
+            handed = sorted(m for m in mentions if writer.get(m, step.name) != step.name)
+            step.inputs += [StepInput(name=m, kind="file", producer=writer[m]) for m in handed]
+            step.files = [f for f in step.files if f.rstrip("/") not in handed]
+            for cell in cells:
+                writer.update(dict.fromkeys(cell.writes, step.name))
 
     def _stray_tags(self, sections: Sections) -> None:
         for tag, cell in sections.stray_tags:

@@ -39,6 +39,7 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "keep_max": ((int, str), 'a size per kept value, in bytes or such as "500MB"'),
     "files": ((list,), "a list of glob patterns relative to the notebook's folder"),
     "exclude": ((list,), "a list of glob patterns relative to the notebook's folder"),
+    "workspace_uri": ((str,), "a folder path or fsspec URL for the workspace archive"),
 }
 
 _STRING_LISTS = ("requirements", "steps_defaults", "files", "exclude")

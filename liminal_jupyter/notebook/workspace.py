@@ -52,6 +52,10 @@ class CellFiles:
 
     files: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)  # top-level module names it imports
+    # Relative paths (normalised, existing or not) the code reads and writes: a path a step
+    # writes and a later step reads is a file edge (notebook/parse.py).
+    mentions: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class _Scan:
     values: list[tuple[str, int]] = field(default_factory=list)  # (folded value, line)
     rebound: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
+    writes: list[str] = field(default_factory=list)  # folded values of paths written
 
 
 class WorkspaceFinder:
@@ -87,6 +92,9 @@ class WorkspaceFinder:
                 path = self._resolve(value, cell, line, step)
                 if path:
                     found.files.add(path)
+                if (relative := relative_path(value)) is not None:
+                    found.mentions.add(relative)
+            found.writes |= {r for v in scan.writes if (r := relative_path(v)) is not None}
             for name in scan.rebound:  # no longer holds its constant
                 self.constants.pop(name, None)
             found.modules |= scan.modules
@@ -196,6 +204,7 @@ class WorkspaceFinder:
             written = {id(n) for n in self._written(node)}
             if isinstance(node.func, ast.Attribute) and id(node.func.value) in written:
                 written.add(id(node.func))  # Path(p).write_text(...): p is written
+            scan.writes += [v for n in self._written(node) if (v := self.fold(n)) is not None]
         for name, child in ast.iter_fields(node):
             if isinstance(node, ast.Subscript) and name == "slice" or isinstance(
                     node, ast.Dict) and name == "keys":
@@ -305,6 +314,18 @@ class WorkspaceFinder:
                 files += self._module(other, depth + 1)
         self.modules[name] = files
         return files
+
+
+def relative_path(value: str) -> str | None:
+    """A value as a normalised path relative to the notebook's folder, or None when it
+    cannot be one (absolute, a URL, leaving the folder, the folder itself, not a path)."""
+    if not value or len(value) > _MAX_PATH or "\n" in value or "\0" in value \
+            or "://" in value or os.path.isabs(value):
+        return None
+    normal = posixpath.normpath(value.replace(os.sep, "/"))
+    if normal == "." or normal == ".." or normal.startswith("../"):
+        return None
+    return normal
 
 
 def imported_roots(node: ast.AST) -> set[str]:

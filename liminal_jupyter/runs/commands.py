@@ -147,6 +147,10 @@ def _show(args: argparse.Namespace) -> int:
             outs = ", ".join(f"{n} ({o.get('marshaller')}, {_size(o.get('size'))})"
                              for n, o in record.outputs.items())
             print(f"      outputs: {outs}")
+        files = step_files(store, run.run_id, record.step)
+        if files:
+            print(f"      files:   {', '.join(files)} (in {store.step_dir(run.run_id, record.step)}"
+                  "/files)")
         from liminal_jupyter.runs.values import not_kept
 
         for name, why in not_kept(record, store).items():
@@ -225,3 +229,12 @@ def _size(size: int | None) -> str:
             return f"{size:.0f} {unit}"
         size /= 1024
     return f"{size:.0f} TB"
+
+
+def step_files(store: Any, run_id: str, step: str) -> list[str]:
+    """The files a step wrote in its working directory, as kept in the run's step folder
+    (engines whose steps run away from the notebook's folder bring them back there)."""
+    folder = store.step_dir(run_id, step) / "files"
+    if not folder.is_dir():
+        return []
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())

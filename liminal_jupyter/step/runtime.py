@@ -8,7 +8,7 @@ them is the same everywhere, so it lives here once:
 - a step's saved values are described by a manifest in its output folder, with paths
   relative to that folder, so a downstream task finds them wherever its orchestrator put
   the folder (`write_manifest`, `read_manifest`);
-- the kernel's working directory is chosen the same way (`working_directory`).
+- the kernel's working directory is made, filled and harvested the same way (workdir.py).
 
 Only the standard library at import time: a task pays for what its step needs.
 """
@@ -16,8 +16,6 @@ Only the standard library at import time: a task pays for what its step needs.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +53,9 @@ def parameter_values(pipeline: Any, given: dict[str, Any] | None,
 
 
 def write_manifest(folder: Path, step: str, outputs: dict[str, dict[str, Any]],
-                   metrics: dict[str, Any]) -> dict[str, Any]:
-    """Describe a succeeded step's saved values, relative to `folder`, in its MANIFEST."""
+                   metrics: dict[str, Any], files: list[str] | None = None) -> dict[str, Any]:
+    """Describe a succeeded step's saved values, relative to `folder`, in its MANIFEST;
+    `files`: the files it wrote in its working directory, kept under `folder`/files/."""
     from liminal_jupyter.atomic import atomic_write_text
 
     manifest = {
@@ -64,6 +63,7 @@ def write_manifest(folder: Path, step: str, outputs: dict[str, dict[str, Any]],
         "outputs": {name: {**record, "path": relative_to(record["path"], folder)}
                     for name, record in outputs.items()},
         "metrics": metrics or {},
+        "files": sorted(files or []),
     }
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True,
                                                     default=str))
@@ -88,11 +88,8 @@ def relative_to(path: str, folder: Path) -> str:
         raise StepFailed(f"saved value {path} is outside the step's folder {folder}") from None
 
 
-def working_directory(preferred: str | None = None) -> str:
-    """Where the step's kernel runs: $LIMINAL_WORKDIR (a mounted volume, say), else
-    `preferred`, when either is an existing folder; else a fresh temporary folder, since a
-    pod or a worker has no notebook folder."""
-    for candidate in (os.environ.get("LIMINAL_WORKDIR"), preferred):
-        if candidate and Path(candidate).is_dir():
-            return candidate
-    return tempfile.mkdtemp(prefix="liminal-workdir-")
+def file_inputs(step: Any, folders: dict[str, Path]) -> dict[str, Path]:
+    """The files the step reads that earlier steps wrote: path -> the writer's output
+    folder (`folders`: producer step -> its output folder, as the orchestrator put it)."""
+    return {i.name: folders[i.producer] for i in step.inputs
+            if i.kind == "file" and i.producer in folders}

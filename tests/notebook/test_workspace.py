@@ -303,3 +303,34 @@ def test_real_notebooks_name_only_real_workspace_files_and_stay_fast(notebook):
             assert not path.startswith(("/", "../")), (step.name, path)
     assert [d for d in pipeline.warnings if d.code.startswith("workspace")] == []
     assert with_workspace < 1.0, f"{notebook.name}: analysis took {with_workspace:.2f} s"
+
+
+def test_a_path_a_step_writes_and_a_later_step_reads_is_a_file_edge(tmp_path):
+    """Even when a local run left report.csv beside the notebook, the reader gets it from
+    the step that writes it (a 'file' input), not from the workspace; the IR says so and
+    still validates against the schema."""
+    root = project(tmp_path / "nb")
+    (root / "report.csv").write_text("left by a local run\n")
+    path = root / "nb.ipynb"
+    path.write_text(json.dumps(notebook_json([
+        code('import pandas as pd\nname = "report.csv"\n'
+             'pd.read_csv("data/train.csv").to_csv(name, index=False)', "step:write"),
+        code('from pathlib import Path\nPath("notes/summary.txt").write_text("x")',
+             "step:note"),
+        code('back = pd.read_csv(name)\nwith open("notes/summary.txt") as f:\n    text = f.read()',
+             "step:read"),
+    ])))
+    pipeline = parse_notebook(path)
+    read = pipeline.step("read")
+    assert [(i.name, i.producer) for i in read.file_inputs] == [
+        ("notes/summary.txt", "note"), ("report.csv", "write")]
+    assert "report.csv" not in read.files and "report.csv" not in pipeline.step("write").files
+    assert read.upstream == {"write", "note"}
+    edges = {(e.source, e.target): (e.kind, e.files) for e in pipeline.edges}
+    assert edges[("write", "read")] == ("data", ["report.csv"])  # `name` flows too
+    assert edges[("note", "read")] == ("file", ["notes/summary.txt"])
+    schema = json.loads(importlib.resources.files("liminal_jupyter.schema")
+                        .joinpath("pipeline.schema.json").read_text(encoding="utf-8"))
+    data = pipeline.to_json()
+    assert list(Draft202012Validator(schema).iter_errors(data)) == []
+    assert Pipeline.from_json(data).step("read").file_inputs == read.file_inputs

@@ -175,4 +175,10 @@ describe('edge labels', () => {
   it("labels an order-only edge 'after'", () => {
     expect(edgeLabel({ source: 'a', target: 'b', kind: 'order', variables: [] }, 20)).toBe('after');
   });
+
+  it('labels a file edge with the paths it hands over, after any variables', () => {
+    const only = { source: 'a', target: 'b', kind: 'file' as const, variables: [], files: ['report.csv'] };
+    expect(edgeLabel(only, 20)).toBe('report.csv');
+    expect(edgeLabel({ ...data('a', 'b', 'x'), files: ['out/r.csv'] }, 20)).toBe('x, out/r.csv');
+  });
 });

@@ -65,7 +65,8 @@ def compile_airflow(args: argparse.Namespace, pipeline: Any, notebook: Path) -> 
               file=sys.stderr)
         return EXIT_INVALID
     options = DagOptions(operator=args.airflow_operator, artifacts=args.artifacts,
-                         image=args.image, dag_id=args.dag_id)
+                         image=args.image, dag_id=args.dag_id,
+                         workspace_uri=args.workspace_uri)
     path = Path(args.output) if args.output else default_dag_path(notebook, pipeline)
     try:
         result = write_dag(pipeline, path, options)

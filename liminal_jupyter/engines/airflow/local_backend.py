@@ -38,6 +38,7 @@ from liminal_jupyter.engines.recorded import (
     run_recorded,
 )
 from liminal_jupyter.runs.progress import Reporter
+from liminal_jupyter.step.workdir import FILES
 
 BACKEND = "airflow"
 LOG_NAME = "airflow.log"
@@ -241,6 +242,11 @@ class _TaskFollower:
                 events = self.events
                 shutil.copyfile(folder / "inputs.json",
                                 events.store.step_dir(events.run_id, step) / "inputs.json")
+            # The files the step wrote, where `show` lists them for every engine.
+            if data.get("files") and (folder / FILES).is_dir():
+                shutil.copytree(folder / FILES,
+                                self.events.store.step_dir(self.events.run_id, step) / FILES,
+                                dirs_exist_ok=True)
 
     def _record(self, step: str, data: dict[str, Any]) -> None:
         from liminal_jupyter.step.execute import render_error

@@ -15,6 +15,11 @@ Run folder: ARTIFACTS/<cleaned run id>/<step>/ receives what the step executor w
 - `airflow-task.json`, the task's state ('running', then 'succeeded' or 'failed') with its
   outputs, metrics and error: what `liminal-nb run --backend airflow` follows and records.
 
+Working directory: a fresh temporary folder (or $LIMINAL_WORKDIR) holding the workspace
+(the archive written next to ARTIFACTS at compile time, fetched and checked) and the files
+earlier steps wrote that this step reads; files the step writes there are kept in
+`files/` of its run folder and listed in its manifest and task state (step/workdir.py).
+
 ARTIFACTS may be an fsspec URL (s3://, gs://, file://): the step then runs in a local
 staging folder, its upstream folders are fetched first and its own is uploaded after.
 
@@ -38,9 +43,9 @@ from typing import Any
 from liminal_jupyter.step.runtime import (
     MANIFEST,
     StepFailed,
+    file_inputs,
     parameter_values,
     read_manifest,
-    working_directory,
     write_manifest,
 )
 
@@ -71,6 +76,7 @@ def run_task(
     python: str | None = None,
     workdir: str | None = None,
     try_number: int | None = None,
+    workspace: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run `step` of the pipeline `ir` (JSON) for Airflow run `run_id`; return its metrics.
 
@@ -78,7 +84,8 @@ def run_task(
     not declare are ignored, None keeps the notebook's own default. artifacts: the root of
     the run folders, a path or an fsspec URL. python: the interpreter for the step executor
     (default: this one). workdir: the kernel's working directory ($LIMINAL_WORKDIR wins;
-    a fresh temporary folder when neither exists). Raises StepFailed when the step fails.
+    a fresh temporary folder when neither exists). workspace: the workspace archive's
+    reference (step/workspace_pack.py). Raises StepFailed when the step fails.
     """
     from liminal_jupyter.pipeline import Pipeline
 
@@ -91,8 +98,15 @@ def run_task(
                              "try_number": try_number, "run_id": run_id}
     _write_json(out / TASK_STATE, state)
     store.upload(step, out)
+    files: list[str] = []
     try:
-        result = _execute(pipeline, the_step, params, store, out, python, workdir)
+        from liminal_jupyter.step.workdir import step_folder
+
+        handed = file_inputs(the_step, {p: store.fetch(p) for p in the_step.producers})
+        with step_folder(workspace if the_step.files else None, handed, out,
+                         workdir) as folder:
+            result = _execute(pipeline, the_step, params, store, out, python, str(folder.path))
+        files = folder.files
     except BaseException as exc:  # a timeout or a kill must still leave a final state
         if type(exc).__name__ == "AirflowTaskTimeout":
             message = (f"step '{step}' timed out after {the_step.options.timeout} s (its "
@@ -107,8 +121,9 @@ def run_task(
     _html_page(result, out, f"{store.root}/{step}")
     succeeded = result.get("status") == "succeeded"
     if succeeded:
-        write_manifest(out, step, result.get("outputs") or {}, result.get("metrics") or {})
-    state.update(state="succeeded" if succeeded else "failed", ended=time.time(),
+        write_manifest(out, step, result.get("outputs") or {}, result.get("metrics") or {},
+                       files)
+    state.update(state="succeeded" if succeeded else "failed", ended=time.time(), files=files,
                  outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
                  error=result.get("error"), executed_notebook=result.get("executed_notebook"),
                  log_path=str(out / LOG))
@@ -122,7 +137,7 @@ def run_task(
 
 
 def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder, out: Path,
-             python: str | None, workdir: str | None) -> dict[str, Any]:
+             python: str | None, workdir: str) -> dict[str, Any]:
     """Run the step executor in a child process; its result.json as a dict."""
     from liminal_jupyter.step.__main__ import RESULT
 
@@ -135,7 +150,7 @@ def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder
     command = [python or sys.executable, "-m", "liminal_jupyter.step", "run",
                "--pipeline", str(pipeline_path), "--step", step.name,
                "--output-dir", str(out), "--parameters", str(params_path),
-               "--inputs", str(inputs_path), "--cwd", working_directory(workdir), "--log-output"]
+               "--inputs", str(inputs_path), "--cwd", workdir, "--log-output"]
     env = {**os.environ, **{str(k): str(v) for k, v in step.options.env.items()},
            "PYTHONUNBUFFERED": "1"}
     code = _run_logged(command, env, out / LOG)

@@ -4,7 +4,8 @@ kubernetes operators.
 Everything comes from environment variables, which the DAG sets and no shell parses:
 LIMINAL_PIPELINE (the pipeline IR, JSON), LIMINAL_STEP, LIMINAL_PARAMETERS (the run's
 params, JSON), LIMINAL_RUN_ID, LIMINAL_ARTIFACTS (a path or an fsspec URL), and optionally
-LIMINAL_TRY_NUMBER and LIMINAL_WORKDIR. Exit codes: 0 the step succeeded, 1 it failed (its
+LIMINAL_TRY_NUMBER, LIMINAL_WORKDIR and LIMINAL_WORKSPACE (the workspace archive's
+reference, JSON). Exit codes: 0 the step succeeded, 1 it failed (its
 one-paragraph error on stderr), 2 a variable is missing or not valid JSON.
 """
 
@@ -33,16 +34,18 @@ def main(environ: dict[str, str] | None = None) -> int:
     try:
         params = json.loads(env["LIMINAL_PARAMETERS"])
         json.loads(env["LIMINAL_PIPELINE"])
+        workspace = json.loads(env.get("LIMINAL_WORKSPACE") or "null")
     except ValueError as exc:
-        print(f"error: LIMINAL_PARAMETERS or LIMINAL_PIPELINE is not valid JSON ({exc})",
-              file=sys.stderr)
+        print("error: LIMINAL_PARAMETERS, LIMINAL_PIPELINE or LIMINAL_WORKSPACE is not valid "
+              f"JSON ({exc})", file=sys.stderr)
         return 2
     try_number = env.get("LIMINAL_TRY_NUMBER", "")
     try:
         metrics = run_task(env["LIMINAL_PIPELINE"], env["LIMINAL_STEP"], params,
                            env["LIMINAL_RUN_ID"], env["LIMINAL_ARTIFACTS"],
                            workdir=env.get("LIMINAL_WORKDIR") or None,
-                           try_number=int(try_number) if try_number.isdigit() else None)
+                           try_number=int(try_number) if try_number.isdigit() else None,
+                           workspace=workspace)
     except StepFailed as exc:
         print(str(exc), file=sys.stderr)
         return 1

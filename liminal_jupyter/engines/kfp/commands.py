@@ -24,8 +24,10 @@ annotations/labels need kfp-kubernetes and are reported, not compiled.
 The image (--image, else a step's image: tag, else the notebook's liminal.image setting,
 else python:3.11) must have liminal-jupyter and the kernel installed; the notebook's
 liminal.requirements are pip-installed at task start. In a pod there is no notebook
-folder: steps run in a fresh temporary working directory ($LIMINAL_WORKDIR if set), so
-relative paths do not point next to the notebook.
+folder: steps run in a fresh temporary working directory ($LIMINAL_WORKDIR if set) that
+holds the workspace, the files beside the notebook the steps read (inside the YAML when
+under 1 MiB, else fetched from --workspace-uri), so relative paths and local imports work
+as next to the notebook.
 
 Exit status: 0 when written, 2 for a notebook with errors, 1 when kfp refuses it.
 
@@ -60,7 +62,8 @@ def compile_kfp(args: argparse.Namespace, pipeline: Any, notebook: Path) -> int:
     yaml_path = Path(args.output) if args.output else notebook.with_name(f"{stem}.pipeline.yaml")
     python_path = yaml_path.with_name(f"{stem}_kfp.py") if args.python else None
     try:
-        result = compile_pipeline(pipeline, yaml_path, image=args.image, python_path=python_path)
+        result = compile_pipeline(pipeline, yaml_path, image=args.image, python_path=python_path,
+                                  workspace_uri=args.workspace_uri)
     except CompileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -97,8 +97,13 @@ def _literal(value: Any) -> str:
 # The generated module
 
 
-def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, list[str]]:
-    """(source of a KFP DSL module defining `pipeline_func`, notes on what was left out)."""
+def generate_module(pipeline: Pipeline, image: str | None = None,
+                    workspaces: dict[str, dict[str, Any]] | None = None
+                    ) -> tuple[str, list[str]]:
+    """(source of a KFP DSL module defining `pipeline_func`, notes on what was left out).
+
+    workspaces: step name -> the reference of the archive of its workspace files
+    (engines/workspace.py), given to the steps that name files."""
     if not pipeline.valid:
         raise CompileError("the pipeline has errors; `liminal-nb inspect` shows them")
     notes: list[str] = []
@@ -150,7 +155,8 @@ def generate_module(pipeline: Pipeline, image: str | None = None) -> tuple[str, 
     for step in pipeline.steps:
         lines += _component(step, funcs[step.name], args, params,
                             step_image(step, pipeline, image), ir[step.name],
-                            model_outputs(step, set(params)))
+                            model_outputs(step, set(params)),
+                            (workspaces or {}).get(step.name))
         notes += _left_out(step)
 
     metric_steps = [s for s in pipeline.steps if s.metrics]
@@ -215,9 +221,10 @@ def model_outputs(step: Step, avoid: set[str] = frozenset()) -> dict[str, str]:
 
 
 def _component(step: Step, func: str, args: dict[str, str], params: dict, image: str,
-               ir: str, models: dict[str, str]) -> list[str]:
+               ir: str, models: dict[str, str],
+               workspace: dict[str, Any] | None = None) -> list[str]:
     read = [i.name for i in step.inputs if i.kind == "parameter" and i.name in params]
-    producers = list(dict.fromkeys(i.producer for i in step.data_inputs if i.producer))
+    producers = step.producers
     sig = []
     for name in read:
         p = params[name]
@@ -257,6 +264,7 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
         f"        metrics={'step_metrics' if step.metrics else 'None'},",
         *([f"        models={{{', '.join(f'{v!r}: {n}' for v, n in models.items())}}},"]
           if models else []),
+        *([f"        workspace={workspace!r},"] if workspace and step.files else []),
         "    )",
         "",
     ]
@@ -266,7 +274,7 @@ def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str],
           volumes: list[dict[str, str]], pod_deadlines: bool) -> list[str]:
     var = tasks[step.name]
     read = [i.name for i in step.inputs if i.kind == "parameter"]
-    producers = list(dict.fromkeys(i.producer for i in step.data_inputs if i.producer))
+    producers = step.producers
     call = [f"{n}={n}" for n in read]
     call += [f"from_{args[p]}={tasks[p]}.outputs['step_outputs']" for p in producers]
     out = [f"    {var} = {func}({', '.join(call)})",
@@ -333,17 +341,28 @@ def compile_pipeline(
     *,
     image: str | None = None,
     python_path: str | Path | None = None,
+    workspace_uri: str | None = None,
+    default_workspace_uri: str | None = None,
 ) -> CompileResult:
     """Write KFP v2 IR YAML for `pipeline` (and the DSL module, when python_path is given).
 
-    Raises CompileError when the pipeline is invalid or kfp refuses a setting.
+    The workspace files the steps name travel inside the YAML when small, else are stored
+    at `workspace_uri` (or liminal.workspace_uri, or `default_workspace_uri`).
+    Raises CompileError when the pipeline is invalid, a workspace file is missing or kfp
+    refuses a setting.
     """
     from google.protobuf import json_format
     from kfp import compiler
 
     from liminal_jupyter.atomic import atomic_write_text
+    from liminal_jupyter.engines.workspace import step_workspaces
 
-    source, notes = generate_module(pipeline, image)
+    if not pipeline.valid:
+        raise CompileError("the pipeline has errors; `liminal-nb inspect` shows them")
+    workspaces, notes = step_workspaces(pipeline, uri=workspace_uri,
+                                        default_uri=default_workspace_uri)
+    source, more = generate_module(pipeline, image, workspaces)
+    notes += more
     if _needs_kubernetes(pipeline) and not have_kfp_kubernetes():
         raise CompileError(NEEDS_KFP_KUBERNETES)
     yaml_path = Path(yaml_path)

@@ -114,7 +114,8 @@ class KfpLocalRun(RecordedRun):
         from liminal_jupyter.engines.kfp.compile import CompileError, compile_pipeline
 
         try:
-            compile_pipeline(pipeline, run_dir / "pipeline.yaml", image=self.request.image)
+            compile_pipeline(pipeline, run_dir / "pipeline.yaml", image=self.request.image,
+                             default_workspace_uri=str(run_dir / "workspace"))
         except CompileError as exc:
             (run_dir / "pipeline.yaml").unlink(missing_ok=True)
             raise KfpLocalError(str(exc)) from exc
@@ -146,6 +147,7 @@ class KfpLocalRun(RecordedRun):
                 if events.status.get(name) != "succeeded":
                     events.finished(name, "succeeded")
         _keep_step_notebooks(events, run_dir, self.tasks)
+        _keep_step_files(events, run_dir / "pipeline-root")
         log_text = _ANSI.sub("", log_path.read_text(encoding="utf-8", errors="replace"))
         errors = {m.group(2): m.group(1) for m in _STEP_ERROR.finditer(log_text)}
         for name, text in errors.items():
@@ -202,6 +204,21 @@ def _keep_step_notebooks(events: Any, run_dir: Path, tasks: dict[str, str]) -> N
             shutil.copyfile(notebook.parent / "executed_html", folder / "executed.html")
         events.store.update_step(events.run_id, step,
                                  executed_notebook=str(folder / "executed.ipynb"))
+
+
+def _keep_step_files(events: Any, root: Path) -> None:
+    """The files each step wrote (its output artifact's files/), into the run's step
+    folder, where `liminal-nb show` lists them as for every engine."""
+    import shutil
+
+    from liminal_jupyter.step.runtime import MANIFEST
+    from liminal_jupyter.step.workdir import FILES
+
+    for path in sorted(root.rglob(MANIFEST)) if root.is_dir() else []:
+        manifest = read_json(path)
+        if manifest and manifest.get("files") and (path.parent / FILES).is_dir():
+            target = events.store.step_dir(events.run_id, manifest["step"]) / FILES
+            shutil.copytree(path.parent / FILES, target, dirs_exist_ok=True)
 
 
 def _manifest_metrics(root: Path) -> dict[str, dict[str, Any]]:

@@ -18,7 +18,10 @@ Downstream steps still read the value from `step_outputs`.
 
 Working directory: a pod has no notebook folder, so the kernel runs in a fresh temporary
 directory (or in $LIMINAL_WORKDIR when that names an existing folder, e.g. a mounted
-volume): relative paths in the notebook resolve there, not next to the notebook.
+volume) holding the workspace (the archive compiled in, or fetched from its URL) and the
+files earlier steps wrote that this one reads (step/workdir.py). Files the step writes
+there are kept in `step_outputs`/files/ and listed in the manifest; a temporary directory
+is removed after the step.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from typing import Any
 
 from liminal_jupyter.step.runtime import (
     MANIFEST,
+    file_inputs,
     parameter_values,
     read_manifest,
-    working_directory,
     write_manifest,
 )
+from liminal_jupyter.step.workdir import step_folder
 
 KFP_MANIFEST = MANIFEST  # the name kfp-local's follower reads metrics from
 
@@ -49,6 +53,7 @@ def run_step(
     metrics: Any = None,
     models: dict[str, Any] | None = None,
     executed_html: Any = None,
+    workspace: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Run one step; raise RuntimeError with the step's one-paragraph error if it fails.
 
@@ -57,6 +62,8 @@ def run_step(
     models: model:VAR variable -> its kfp Output[Model] artifact.
     executed_html: the kfp Output[HTML] artifact that receives the executed notebook as a
     standalone page (rendered before a failure is raised, so a failed step has one too).
+    workspace: the workspace archive's reference (step/workspace_pack.py), None when the
+    notebook names no file.
     Returns the step's metrics (also logged on `metrics`).
     """
     from liminal_jupyter.startup import skip_slow_optional_imports
@@ -80,10 +87,12 @@ def run_step(
         )
     out = Path(step_outputs.path)
     out.mkdir(parents=True, exist_ok=True)
-    result = execute_step(
-        pipeline, step, values, {k: v for k, v in saved.items() if k in wanted}, out,
-        cwd=working_directory(), log_output=True, timeout=the_step.options.timeout,
-    )
+    handed = file_inputs(the_step, {p: Path(path) for p, path in inputs.items()})
+    with step_folder(workspace if the_step.files else None, handed, out) as folder:
+        result = execute_step(
+            pipeline, step, values, {k: v for k, v in saved.items() if k in wanted}, out,
+            cwd=folder.path, log_output=True, timeout=the_step.options.timeout,
+        )
     if executed_notebook is not None and result.executed_notebook:
         shown = Path(result.executed_notebook)
         if shown.is_file():
@@ -95,7 +104,7 @@ def run_step(
                          executed_html.path)
     if not result.succeeded:
         raise RuntimeError(result.error.render() if result.error else f"step '{step}' failed")
-    write_manifest(out, step, result.outputs, result.metrics)
+    write_manifest(out, step, result.outputs, result.metrics, folder.files)
     if metrics is not None:
         for name, value in result.metrics.items():
             metrics.log_metric(name, value)

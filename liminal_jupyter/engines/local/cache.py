@@ -119,7 +119,9 @@ def _file_hashes(step: Step, given: dict[str, str]) -> dict[str, str]:
         raise ValueError(
             f"step '{step.name}': no content hash for its workspace files {', '.join(missing)}"
         )
-    return {path: given[path] for path in step.files}
+    # Files earlier steps wrote that this one reads: hashed as they are when it runs.
+    handed = {i.name: given[i.name] for i in step.inputs if i.kind == "file" and i.name in given}
+    return {**{path: given[path] for path in step.files}, **handed}
 
 
 def _canonical(value: Any) -> Any:

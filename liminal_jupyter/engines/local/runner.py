@@ -268,9 +268,13 @@ class LocalRun:
         return {i.name: self.records[i.producer].outputs[i.name] for i in step.data_inputs}
 
     def _cache_key(self, step: Step, inputs: dict[str, dict[str, Any]]) -> str:
+        from liminal_jupyter.step.workspace import hash_workspace_files
+
         hashes = {name: saved["sha256"] for name, saved in inputs.items()}
+        # A file an earlier step wrote (a file edge) is hashed now, after that step ran.
+        handed = hash_workspace_files(self.notebook.parent, [i.name for i in step.file_inputs])
         return step_cache_key(self.pipeline, step.name, self.user_parameters, hashes,
-                              self.pipeline.kernel, self.file_hashes)
+                              self.pipeline.kernel, {**self.file_hashes, **handed})
 
     def _try_cache(self, name: str, tracker) -> bool:
         step = self.pipeline.step(name)
@@ -318,12 +322,29 @@ class LocalRun:
         status = "succeeded" if result.get("status") == "succeeded" else "failed"
         if status == "failed" and self.cancelled:
             status = "interrupted"  # stopped by the cancel, not by its own code
+        if status == "succeeded":
+            self._keep_handed_files(name, step_dir)
         self.store.update_step(
             self.run_id, name, status=status, ended=ended, attempt=attempt,
             outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
             error=result.get("error"), executed_notebook=result.get("executed_notebook"),
         )
         return self.store.get_step(self.run_id, name)
+
+    def _keep_handed_files(self, name: str, step_dir: Path) -> None:
+        """Files this step wrote that a later step reads (file edges): locally they stay
+        beside the notebook, where the step wrote them; a copy goes to the run's step
+        folder (files/), where every engine keeps them and `liminal-nb show` lists them."""
+        import shutil
+
+        handed = {i.name for s in self.pipeline.steps for i in s.file_inputs
+                  if i.producer == name}
+        for path in sorted(handed):
+            source = self.notebook.parent / path.rstrip("/")
+            target = step_dir / "files" / path.rstrip("/")
+            if source.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
 
     def _prelude(self) -> list[str] | None:
         """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
