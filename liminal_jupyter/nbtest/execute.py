@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -45,6 +46,12 @@ START_TIMEOUT = 120
 
 def main(argv: list[str]) -> int:
     skip_slow_optional_imports()
+    # The timeout is a SIGINT from the runner, so it must raise KeyboardInterrupt here even
+    # when this process was born with SIGINT ignored: a Jupyter kernel ignores it (ipykernel
+    # does, so `!liminal-nb test` in a notebook passes that on), as does a background job
+    # of a non-interactive shell. Ignored, the case ran on to the grace period, was killed
+    # and reported without the cell it was running.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     case_dir = Path(argv[0])
     spec = json.loads((case_dir / CASE_FILE).read_text(encoding="utf-8"))
     started = time.monotonic()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import xmlschema
 
 from liminal_jupyter.nbtest.cases import BadInput, find_notebooks
 from tests.conftest import code, md, notebook_json
-from tests.nbtest.helpers import JUNIT_XSD, junit_cases, liminal_test
+from tests.nbtest.helpers import JUNIT_XSD, LIMINAL_NB, junit_cases, liminal_test
 
 
 def write(path: Path, cells: list[dict], metadata: dict | None = None) -> Path:
@@ -104,6 +107,27 @@ def test_a_notebook_over_its_timeout_is_stopped_and_reported(tmp_path, mode):
     [case] = junit_cases(tmp_path / "r.xml").values()
     error = case.find("error")
     assert error is not None and "timed out after 15 s" in error.get("message")
+
+
+def test_the_timeout_stops_a_case_even_when_started_with_sigint_ignored(tmp_path):
+    """Found in `make test`: a test earlier in the same process had run ipykernel's set-up,
+    which ignores SIGINT, and children inherit an ignored signal. So does `!liminal-nb test`
+    from a notebook. The case child ignored the runner's SIGINT, ran on through the grace
+    period, was killed at 45 s and was reported without the cell it was running."""
+    write(tmp_path / "slow.ipynb", [
+        code("import time"),
+        code("time.sleep(600)", "step:sleep"),
+    ])
+    ignoring = ("import signal, subprocess, sys\n"
+                "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                "sys.exit(subprocess.call(sys.argv[1:]))\n")
+    done = subprocess.run(
+        [sys.executable, "-c", ignoring, str(LIMINAL_NB), "test", "slow.ipynb", "--timeout",
+         "10"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "200"})
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "timed out after 10 s, while running cell 2 (id c1)" in done.stdout, done.stdout
 
 
 MATRIX_NB = [

@@ -36,7 +36,7 @@ async def test_the_pipeline_is_exactly_what_inspect_json_prints(api, put_nb, jp_
     assert list(steps) == ["load", "add"]
     assert steps["add"]["inputs"][0]["producer"] == "load"
     assert reply["pipeline"]["edges"] == [
-        {"source": "load", "target": "add", "kind": "data", "variables": ["rows"]}]
+        {"source": "load", "target": "add", "kind": "data", "variables": ["rows"], "files": []}]
     assert reply["pipeline"]["parameters"][0]["name"] == "n"
 
 
