@@ -9,7 +9,6 @@ which test modules import as `conftest`); helpers are in lab.py.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 
 from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, VIEWPORT, Lab
 from tests.conftest import REPO
+from tests.process_groups import stop_group
 
 LAB_START_TIMEOUT = 120.0  # seconds; the machine is shared
 TOKEN = "liminal-browser-test"
@@ -40,20 +40,6 @@ def _require_built_panel() -> None:
         pytest.fail("the panel is not built and linked into this venv: run `make labextension`")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stops the server's whole process group (kernels and runners it started included)."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    except ProcessLookupError:
-        pass
 
 
 @contextmanager
@@ -122,7 +108,7 @@ def running_lab(base: Path, *extra_args: str, ready_route: str = "api/status",
                 time.sleep(0.5)
         yield lab
     finally:
-        _stop(process)
+        stop_group(process)
         log.close()
 
 

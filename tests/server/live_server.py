@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.process_groups import stop_group
 
 START_TIMEOUT = 120.0  # seconds; the machine is shared
 REQUEST_TIMEOUT = 120.0
@@ -141,17 +142,4 @@ def live_server(base: Path, root: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.close()
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stops the server's whole process group (the model jobs it started included)."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-        except ProcessLookupError:
-            pass
+        stop_group(process)
