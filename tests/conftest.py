@@ -76,6 +76,7 @@ def codes(pipeline: Pipeline, severity: str = "error") -> list[str]:
     return [d.code for d in pipeline.diagnostics if d.severity == severity]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into node ids
 def pytest_collection_modifyitems(config, items):
     """Groups the tests that share an expensive fixture, for `pytest -n N --dist loadgroup`
     (pytest-xdist; `make test`): each group runs in one worker, so a module-scoped
