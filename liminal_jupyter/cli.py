@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--graph", action="store_true", help="print the DAG as Mermaid text")
     inspect.set_defaults(handler=_inspect)
     from liminal_jupyter.cli_compile import add_compile_command
+    from liminal_jupyter.cli_image import add_image_command
     from liminal_jupyter.cli_run import add_run_command
     from liminal_jupyter.deploy.commands import add_deploy_commands, add_monitor_command
     from liminal_jupyter.engines import registry
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_commands(commands)
     add_report_command(commands)
     add_compile_command(commands)
+    add_image_command(commands)
     for engine in registry.engines().values():  # an engine's own commands (kfp: submit, watch)
         if hasattr(engine, "add_commands"):
             engine.add_commands(commands)

@@ -40,9 +40,13 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "files": ((list,), "a list of glob patterns relative to the notebook's folder"),
     "exclude": ((list,), "a list of glob patterns relative to the notebook's folder"),
     "workspace_uri": ((str,), "a folder path or fsspec URL for the workspace archive"),
+    "install_runtime": ((bool,), "true or false: steps install liminal-jupyter when they "
+                        "start (default: only in a stock python image)"),
+    "index_url": ((str, list), "a package index URL, or a list of them (the first replaces "
+                  "pip's index, the others are extra ones)"),
 }
 
-_STRING_LISTS = ("requirements", "steps_defaults", "files", "exclude")
+_STRING_LISTS = ("requirements", "steps_defaults", "files", "exclude", "index_url")
 
 # Kale's key -> ours. `base_image` (Kale 2.x) comes after `docker_image` (Kale 1.x) so that
 # the newer spelling wins when a notebook carries both.

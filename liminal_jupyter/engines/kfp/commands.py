@@ -52,7 +52,25 @@ def add_compile_arguments(compile_: argparse.ArgumentParser) -> tuple[str, str]:
     group.add_argument("--python", action="store_true",
                        help="also write the generated KFP DSL module (NOTEBOOK_STEM_kfp.py, "
                        "next to the YAML)")
+    add_runtime_install_arguments(group)
     return _COMPILE_HELP, _COMPILE_EPILOG
+
+
+def add_runtime_install_arguments(group: Any) -> None:
+    """--install-runtime / --index-url: how steps in a stock image get liminal-jupyter
+    (compile and submit both take them)."""
+    group.add_argument("--install-runtime", action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help="steps install liminal-jupyter (this exact version), the runtime it "
+                       "needs, kfp and liminal.requirements when they start. Default: only in "
+                       "a stock python image (no image set, or python:*); other images are "
+                       "taken to have them (`liminal-nb image` builds one). Also the "
+                       "liminal.install_runtime setting")
+    group.add_argument("--index-url", metavar="URL", action="append", dest="index_urls",
+                       help="the package index steps install from (repeat for more: the "
+                       "first replaces pip's index, the others are extra ones; default: the "
+                       "liminal.index_url setting, else $LIMINAL_INDEX_URL, else the image's "
+                       "pip configuration)")
 
 
 def compile_kfp(args: argparse.Namespace, pipeline: Any, notebook: Path) -> int:
@@ -63,7 +81,9 @@ def compile_kfp(args: argparse.Namespace, pipeline: Any, notebook: Path) -> int:
     python_path = yaml_path.with_name(f"{stem}_kfp.py") if args.python else None
     try:
         result = compile_pipeline(pipeline, yaml_path, image=args.image, python_path=python_path,
-                                  workspace_uri=args.workspace_uri)
+                                  workspace_uri=args.workspace_uri,
+                                  install_runtime=args.install_runtime,
+                                  index_urls=args.index_urls)
     except CompileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

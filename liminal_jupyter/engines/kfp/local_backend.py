@@ -114,8 +114,10 @@ class KfpLocalRun(RecordedRun):
         from liminal_jupyter.engines.kfp.compile import CompileError, compile_pipeline
 
         try:
+            # kfp.local runs each step in this interpreter, which has liminal-jupyter.
             compile_pipeline(pipeline, run_dir / "pipeline.yaml", image=self.request.image,
-                             default_workspace_uri=str(run_dir / "workspace"))
+                             default_workspace_uri=str(run_dir / "workspace"),
+                             install_runtime=False)
         except CompileError as exc:
             (run_dir / "pipeline.yaml").unlink(missing_ok=True)
             raise KfpLocalError(str(exc)) from exc

@@ -186,8 +186,13 @@ def submit(
     image: str | None = None,
     create_experiment: bool = True,
     client: Any = None,
+    workspace_uri: str | None = None,
+    install_runtime: bool | None = None,
+    index_urls: list[str] | None = None,
 ) -> Submitted:
-    """Compile, create the run on KFP, record it in the store; KfpError / CompileError."""
+    """Compile, create the run on KFP, record it in the store; KfpError / CompileError.
+
+    workspace_uri, install_runtime, index_urls: as for `compile_pipeline`."""
     from liminal_jupyter.engines.kfp.compile import compile_pipeline
 
     notebook = Path(notebook)
@@ -196,7 +201,8 @@ def submit(
     run_name = run_name or f"{pipeline.name} {time.strftime('%Y-%m-%d %H-%M-%S')}"
     with tempfile.TemporaryDirectory(prefix="liminal-submit-") as tmp:
         yaml_path = Path(tmp) / f"{pipeline.name}.pipeline.yaml"
-        result = compile_pipeline(pipeline, yaml_path, image=image)
+        result = compile_pipeline(pipeline, yaml_path, image=image, workspace_uri=workspace_uri,
+                                  install_runtime=install_runtime, index_urls=index_urls)
         if client is None:
             client = connect(host, token, cookies, namespace)
         experiment_id, created = _experiment(client, host, experiment, create_experiment)

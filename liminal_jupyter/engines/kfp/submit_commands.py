@@ -61,6 +61,7 @@ def _add_connection(parser: argparse.ArgumentParser, host_required: bool) -> Non
 
 def add_submit_commands(commands: argparse._SubParsersAction) -> None:
     from liminal_jupyter.cli_support import add_parameter_arguments
+    from liminal_jupyter.engines.kfp.commands import add_runtime_install_arguments
 
     raw = argparse.RawDescriptionHelpFormatter
     submit = commands.add_parser(
@@ -78,6 +79,10 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
     add_parameter_arguments(submit)
     submit.add_argument("--image", metavar="IMG",
                         help="container image for every step (as in `liminal-nb compile`)")
+    submit.add_argument("--workspace-uri", metavar="FOLDER_OR_URL",
+                        help="where a workspace archive over 1 MiB is stored for the steps to "
+                        "fetch (as in `liminal-nb compile`; default: liminal.workspace_uri)")
+    add_runtime_install_arguments(submit)
     submit.set_defaults(handler=_submit)
 
     watch = commands.add_parser(
@@ -111,7 +116,9 @@ def _submit(args: argparse.Namespace) -> int:
         done = submit(notebook, pipeline, args.host, values, experiment=args.experiment,
                       run_name=args.run_name, token=args.token, cookies=args.cookies,
                       namespace=args.namespace, image=args.image,
-                      create_experiment=not args.no_create_experiment)
+                      create_experiment=not args.no_create_experiment,
+                      workspace_uri=args.workspace_uri, install_runtime=args.install_runtime,
+                      index_urls=args.index_urls)
     except CompileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

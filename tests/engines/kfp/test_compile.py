@@ -1,7 +1,9 @@
 """`liminal-nb compile`: KFP v2 IR YAML from the kfp SDK compiler, run with kfp.local.
 
 kfp.local is process-wide state and prints task logs to stdout, so every pipeline run
-happens in a child process that prints its pipeline outputs (the metrics) as JSON.
+happens in a child process that prints its pipeline outputs (the metrics) as JSON. It runs
+the steps in this interpreter, an "image" with liminal-jupyter: pipelines run here are
+compiled with install_runtime=False (tests/engines/kfp/test_stock_image.py runs a stock one).
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def test_iris_runs_under_kfp_local_with_the_local_runner_metrics(tmp_path):
     notebook = tmp_path / "iris_classification.ipynb"
     shutil.copy(IRIS, notebook)
     yaml_path = tmp_path / "iris.yaml"
-    compile_pipeline(parse_notebook(notebook), yaml_path)
+    compile_pipeline(parse_notebook(notebook), yaml_path, install_runtime=False)
     kfp_metrics = run_kfp_local(yaml_path, tmp_path / "root", {"n_estimators": 20})
     metrics = kfp_metrics["evaluate_metrics"]
     # Each step's executed notebook is an HTML artifact holding what the step printed.
@@ -179,7 +181,8 @@ def test_a_string_parameter_is_passed_as_an_inert_string(write_nb, tmp_path):
     source, _ = generate_module(pipeline)
     compile(source, "generated", "exec")  # still valid Python
     yaml_path = tmp_path / "s.yaml"
-    compile_pipeline(pipeline, yaml_path, python_path=tmp_path / "s_kfp.py")
+    compile_pipeline(pipeline, yaml_path, python_path=tmp_path / "s_kfp.py",
+                     install_runtime=False)
     spec = yaml.safe_load(yaml_path.read_text())
     assert spec["root"]["inputDefinitions"]["parameters"]["s"]["defaultValue"] == TRICKY
     value = TRICKY + "'''\x00\"; raise SystemExit(3) #"
@@ -211,7 +214,7 @@ def test_every_step_has_an_html_artifact_with_its_printed_output(write_nb, tmp_p
         code("total", "metrics"),
     ])
     yaml_path = tmp_path / "h.yaml"
-    compile_pipeline(parse_notebook(nb), yaml_path)
+    compile_pipeline(parse_notebook(nb), yaml_path, install_runtime=False)
     spec = yaml.safe_load(yaml_path.read_text())
     for component in spec["components"].values():
         html = component["outputDefinitions"]["artifacts"]["executed_html"]

@@ -58,7 +58,7 @@ def test_iris_model_is_a_kfp_model_artifact_that_loads(tmp_path):
     notebook = tmp_path / "iris_classification.ipynb"
     shutil.copy(IRIS, notebook)
     yaml_path = tmp_path / "iris.yaml"
-    compile_pipeline(parse_notebook(notebook), yaml_path)
+    compile_pipeline(parse_notebook(notebook), yaml_path, install_runtime=False)
     components.load_component_from_file(str(yaml_path))
     spec = yaml.safe_load(yaml_path.read_text())
     outputs = spec["components"]["comp-step-train"]["outputDefinitions"]["artifacts"]
