@@ -116,6 +116,9 @@ class Step:
     # Workspace files: what the step's code names in the notebook's folder, as POSIX paths
     # relative to it, folders ending in "/", sorted (notebook/workspace.py).
     files: list[str] = field(default_factory=list)
+    # Paths relative to the notebook's folder its code writes (literal or folded), sorted:
+    # every engine brings what the step wrote there back into the run's folder.
+    writes: list[str] = field(default_factory=list)
 
     @property
     def data_inputs(self) -> list[StepInput]:
@@ -350,6 +353,7 @@ def _step_from_json(data: dict[str, Any]) -> Step:
         models=[Model(**_known(Model, m)) for m in data.get("models", [])],
         keep=list(data.get("keep", [])),
         files=list(data.get("files", [])),
+        writes=list(data.get("writes", [])),
     )
 
 

@@ -416,6 +416,7 @@ class _Builder:
             step.files = [f for f in step.files if f.rstrip("/") not in handed]
             for cell in cells:
                 writer.update(dict.fromkeys(cell.writes, step.name))
+            step.writes = sorted(set().union(*(c.writes for c in cells))) if cells else []
 
     def _stray_tags(self, sections: Sections) -> None:
         for tag, cell in sections.stray_tags:

@@ -110,13 +110,33 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def snapshot_paths(folder: Path, paths: list[str]) -> dict[str, tuple[int, int]]:
+    """snapshot() of only these paths under `folder` (files, or folders and their files):
+    a local step runs in the notebook's folder, which may hold far more than it writes."""
+    found = {}
+    for path in paths:
+        target = folder / path.rstrip("/")
+        if target.is_symlink():
+            continue
+        if target.is_dir():
+            prefix = path.rstrip("/") + "/"
+            found.update({prefix + p: s for p, s in snapshot(target).items()})
+        elif target.is_file():
+            stat = target.stat()
+            found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
 def collect_files(workdir: Path, baseline: dict[str, tuple[int, int]], out: Path,
-                  cap: int = FILES_CAP) -> tuple[list[str], list[str]]:
+                  cap: int = FILES_CAP, paths: list[str] | None = None
+                  ) -> tuple[list[str], list[str]]:
     """Copy files created or changed since `baseline` into OUT/files/; (kept, warnings).
+    paths: look only there (snapshot_paths), else the whole of `workdir`.
 
     Smallest first within the cap, so one huge file does not push out every report; what
     does not fit is named in the warning (with the fix)."""
-    changed = {p: s for p, s in snapshot(workdir).items() if baseline.get(p) != s}
+    now = snapshot(workdir) if paths is None else snapshot_paths(workdir, paths)
+    changed = {p: s for p, s in now.items() if baseline.get(p) != s}
     kept, skipped, total = [], [], 0
     for path, (size, _) in sorted(changed.items(), key=lambda item: (item[1][0], item[0])):
         if total + size > cap:

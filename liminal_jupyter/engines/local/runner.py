@@ -33,6 +33,7 @@ from liminal_jupyter.runs.progress import Reporter
 from liminal_jupyter.runs.registered import record_registered_models
 from liminal_jupyter.runs.store import RunStore, StepRecord, process_start_time, write_json
 from liminal_jupyter.step.execute import render_error
+from liminal_jupyter.step.workdir import collect_files, snapshot_paths
 
 RESULT = "result.json"
 LOG = "log.txt"
@@ -312,6 +313,8 @@ class LocalRun:
                                cache_key=key, log_path=str(log))
         self.reporter.step_state(name, "running")
         result: dict[str, Any] = {}
+        written = self._written_paths(step)
+        baseline = snapshot_paths(self.notebook.parent, written)
         for attempt in range(step.options.retries + 1):
             if self.cancelled:
                 break
@@ -322,8 +325,11 @@ class LocalRun:
         status = "succeeded" if result.get("status") == "succeeded" else "failed"
         if status == "failed" and self.cancelled:
             status = "interrupted"  # stopped by the cancel, not by its own code
-        if status == "succeeded":
-            self._keep_handed_files(name, step_dir)
+        if status == "succeeded" and written:
+            _, warnings = collect_files(self.notebook.parent, baseline, step_dir,
+                                        paths=written)
+            for warning in warnings:
+                self._warn(f"step '{name}': {warning}")
         self.store.update_step(
             self.run_id, name, status=status, ended=ended, attempt=attempt,
             outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
@@ -331,20 +337,14 @@ class LocalRun:
         )
         return self.store.get_step(self.run_id, name)
 
-    def _keep_handed_files(self, name: str, step_dir: Path) -> None:
-        """Files this step wrote that a later step reads (file edges): locally they stay
-        beside the notebook, where the step wrote them; a copy goes to the run's step
-        folder (files/), where every engine keeps them and `liminal-nb show` lists them."""
-        import shutil
-
+    def _written_paths(self, step: Step) -> list[str]:
+        """What the step writes (the analysis's `writes`, file edges included): locally it
+        stays beside the notebook, where the step wrote it; what the step created or
+        changed there is copied to the run's step folder (files/), where every engine
+        keeps the files a step wrote and `liminal-nb show` lists them."""
         handed = {i.name for s in self.pipeline.steps for i in s.file_inputs
-                  if i.producer == name}
-        for path in sorted(handed):
-            source = self.notebook.parent / path.rstrip("/")
-            target = step_dir / "files" / path.rstrip("/")
-            if source.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
+                  if i.producer == step.name}
+        return sorted(set(step.writes) | handed)
 
     def _prelude(self) -> list[str] | None:
         """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
