@@ -282,7 +282,7 @@ class LocalRun:
         if not (self.options.use_cache and is_cacheable(step)) or self.options.selection:
             return False  # a partial run runs what it selects: that is why it was asked for
         hit = self.cache.lookup(self._cache_key(step, self._inputs(step)))
-        if hit is None:
+        if hit is None or not self._restore_handed_files(step, hit.origin_run):
             return False
         now = time.time()
         self.store.update_step(
@@ -336,6 +336,29 @@ class LocalRun:
             error=result.get("error"), executed_notebook=result.get("executed_notebook"),
         )
         return self.store.get_step(self.run_id, name)
+
+    def _restore_handed_files(self, step: Step, origin_run: str) -> bool:
+        """A cache hit skips the step, so the files it writes are not written: a later step
+        reading one (a file edge) finds it beside the notebook, or here a copy from the run
+        that computed the hit (its files/); False (run the step) when neither has it."""
+        import shutil
+
+        handed = sorted({i.name.rstrip("/") for s in self.pipeline.steps
+                         for i in s.file_inputs if i.producer == step.name})
+        kept = self.store.step_dir(origin_run, step.name) / "files"
+        for path in handed:
+            beside = self.notebook.parent / path
+            if beside.exists():
+                continue
+            copy = kept / path
+            if not copy.exists():
+                return False
+            beside.parent.mkdir(parents=True, exist_ok=True)
+            if copy.is_dir():
+                shutil.copytree(copy, beside)
+            else:
+                shutil.copyfile(copy, beside)
+        return True
 
     def _written_paths(self, step: Step) -> list[str]:
         """What the step writes (the analysis's `writes`, file edges included): locally it

@@ -49,3 +49,24 @@ def test_a_local_run_keeps_what_each_step_wrote_in_the_run_and_show_lists_it(tmp
     assert main(["show", run_id, "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "files:   out/table.csv, summary.txt" in out
+
+
+def test_a_cached_writer_restores_the_file_a_later_step_reads_when_it_was_deleted(
+        tmp_path, capsys):
+    """The writer is a cache hit, so it does not write: the reader still finds the file,
+    copied back from the run that computed the hit."""
+    notebook = tmp_path / "edge.ipynb"
+    notebook.write_text(json.dumps(notebook_json([
+        code("open('handed.txt', 'w').write('from the writer')", "step:writer"),
+        code("text = open('handed.txt').read()\nsize = len(text)", "step:reader"),
+        code("size", "metrics"),
+    ])))
+    store = RunStore(tmp_path / ".liminal")
+    assert main(["run", "--no-tracking", "-q", str(notebook)]) == 0, capsys.readouterr().err
+    (tmp_path / "handed.txt").unlink()
+    assert main(["run", "--no-tracking", "-q", str(notebook)]) == 0, capsys.readouterr().err
+    run_id = store.list_runs(limit=1)[0].run_id
+    steps = {s.step: s for s in store.steps(run_id)}
+    assert steps["writer"].status == "cached"
+    assert steps["reader"].status in ("cached", "succeeded")
+    assert (tmp_path / "handed.txt").read_text() == "from the writer"
