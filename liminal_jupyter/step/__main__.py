@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="time allowed for each cell")
     run.add_argument("--log-output", action="store_true",
                      help="log the cells' output while they run")
+    run.add_argument("--html", metavar="PAGE.html",
+                     help="also write the executed notebook as a standalone page, here (in "
+                     "this process, whose notebook libraries are already loaded: a task "
+                     "that rendered it itself paid their import again)")
     return parser
 
 
@@ -109,6 +113,11 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError(str(exc)) from None
     record = Path(args.output_dir) / RESULT
     atomic_write_text(record, json.dumps(result.to_dict(), indent=2))
+    if args.html:
+        from liminal_jupyter.step.html import render_step_page
+
+        render_step_page(result.executed_notebook
+                         or Path(args.output_dir) / "executed.ipynb", args.html)
     if result.error is not None:
         print(result.error.render(), file=sys.stderr)
         return 1

@@ -152,6 +152,20 @@ def warm_up_imports() -> Iterator[tuple[str, BaseException]]:
             importlib.import_module(name)
         except Exception as exc:  # a broken install: said once here, again when logging
             yield name, exc
+    _warm_requirement_checks()
+
+
+def _warm_requirement_checks() -> None:
+    """MLflow checks a model's pip requirements against what is installed by mapping every
+    installed distribution to its modules, once per process (about a second in a large
+    environment). Built here, while steps run, it is not built after the last one. Best
+    effort: a private helper of MLflow's, so a change there only loses the head start."""
+    try:
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_packages_to_modules_map()
+    except Exception:  # noqa: BLE001 - a warm-up only
+        return
 
 
 def flavor_attempts(value: Any) -> list[tuple[str, str, dict[str, Any]]]:

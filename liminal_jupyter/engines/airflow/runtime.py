@@ -140,7 +140,9 @@ def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder
              python: str | None, workdir: str) -> dict[str, Any]:
     """Run the step executor in a child process; its result.json as a dict."""
     from liminal_jupyter.step.__main__ import RESULT
+    from liminal_jupyter.step.html import EXECUTED_HTML
 
+    (out / EXECUTED_HTML).unlink(missing_ok=True)  # a retry's page is the retry's
     pipeline_path, params_path, inputs_path = (out / "pipeline.json", out / "parameters.json",
                                                out / "inputs.json")
     _write_json(pipeline_path, pipeline.to_json())
@@ -150,7 +152,8 @@ def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder
     command = [python or sys.executable, "-m", "liminal_jupyter.step", "run",
                "--pipeline", str(pipeline_path), "--step", step.name,
                "--output-dir", str(out), "--parameters", str(params_path),
-               "--inputs", str(inputs_path), "--cwd", workdir, "--log-output"]
+               "--inputs", str(inputs_path), "--cwd", workdir, "--log-output",
+               "--html", str(out / EXECUTED_HTML)]
     env = {**os.environ, **{str(k): str(v) for k, v in step.options.env.items()},
            "PYTHONUNBUFFERED": "1"}
     code = _run_logged(command, env, out / LOG)
@@ -187,14 +190,18 @@ def _run_logged(command: list[str], env: dict[str, str], log: Path) -> int:
 
 
 def _html_page(result: dict[str, Any], out: Path, location: str) -> None:
-    """executed.html beside the executed notebook in the step's folder (uploaded with it),
-    and its final location in the task's log, where a reader of the task looks first."""
+    """executed.html beside the executed notebook in the step's folder (uploaded with it;
+    the step executor wrote it), and its final location in the task's log, where a
+    reader of the task looks first. A step executor that could not start wrote none:
+    rendered here then, from whatever notebook there is."""
     from liminal_jupyter.step.html import EXECUTED_HTML, render_step_page
 
-    executed = result.get("executed_notebook") or str(out / "executed.ipynb")
-    if render_step_page(executed, out / EXECUTED_HTML) is not None:
-        print(f"liminal: the executed notebook as HTML: {location}/{EXECUTED_HTML}",
-              flush=True)
+    page = out / EXECUTED_HTML
+    if not page.is_file():
+        executed = result.get("executed_notebook") or str(out / "executed.ipynb")
+        if not Path(executed).is_file() or render_step_page(executed, page) is None:
+            return
+    print(f"liminal: the executed notebook as HTML: {location}/{EXECUTED_HTML}", flush=True)
 
 
 def _inputs(step: Any, store: _RunFolder) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liminal_jupyter.engines.local.cache import CacheIndex, is_cacheable, step_cache_key
 from liminal_jupyter.engines.local.kernels import KernelPool, WarmKernel
@@ -34,6 +34,9 @@ from liminal_jupyter.runs.registered import record_registered_models
 from liminal_jupyter.runs.store import RunStore, StepRecord, process_start_time, write_json
 from liminal_jupyter.step.execute import render_error
 from liminal_jupyter.step.workdir import collect_files, snapshot_paths
+
+if TYPE_CHECKING:
+    from liminal_jupyter.tracking.process import TrackerProcess
 
 RESULT = "result.json"
 LOG = "log.txt"
@@ -180,28 +183,26 @@ class LocalRun:
         write_json(run_dir / "parameters.json", self.user_parameters)
         return reusable
 
-    def _start_tracking(self) -> _TrackingThread:
-        """Tracking starts with the first step that really runs.
+    def _start_tracking(self) -> TrackerProcess:
+        """Tracking starts with the first step that really runs, in a process of its own
+        (tracking/process.py: its seconds of CPU run beside the step's kernel).
 
         A run where every step is a cache hit computed nothing new: it is recorded in the
         run store, and MLflow (whose import alone takes seconds) is not touched, so such a
         re-run takes well under a second.
         """
-        def connect():
-            from liminal_jupyter.tracking.run import create_tracker
+        from liminal_jupyter.tracking.process import TrackerConfig, TrackerProcess
 
-            tracker = create_tracker(self.options.tracking_uri, self.pipeline,
-                                     self.store.root, enabled=self.options.tracking,
-                                     on_warning=self._warn)
-            tracker.start(self.pipeline, self.run_id, self._effective_parameters(),
-                          self.options.experiment, {"liminal.backend": "local"})
-            if getattr(tracker, "parent_run_id", None):
-                self.store.update_run(self.run_id, tracking_run_id=tracker.parent_run_id)
-            if any(step.models for step in self.pipeline.steps):
-                tracker.warm_up()
-            return tracker
-
-        return _TrackingThread(connect if self.options.tracking else None, self._warn)
+        config = None
+        if self.options.tracking:
+            config = TrackerConfig(
+                self.options.tracking_uri, self.pipeline, str(self.store.root), self.run_id,
+                self._effective_parameters(), self.options.experiment,
+                {"liminal.backend": "local"},
+                warm_up=any(step.models for step in self.pipeline.steps))
+        return TrackerProcess(
+            config, self._warn, self.reporter.message,
+            on_started=lambda run: self.store.update_run(self.run_id, tracking_run_id=run))
 
     def _effective_parameters(self) -> dict[str, Any]:
         values = {p.name: p.default for p in self.pipeline.parameters}
@@ -455,7 +456,7 @@ class LocalRun:
             env["LIMINAL_DRIFT_THRESHOLD"] = str(threshold)
         return env
 
-    def _promote(self, tracker: _TrackingThread) -> None:
+    def _promote(self, tracker: TrackerProcess) -> None:
         """Ask the promotion gate (deploy/gate.py) whether the run passed validation, and
         hand its decision to the tracker, which sets the alias and tags it says."""
         from liminal_jupyter.deploy.gate import decide
@@ -499,76 +500,6 @@ class LocalRun:
             return ""
         more = f" (and {len(said) - 3} more)" if len(said) > 3 else ""
         return f"warning{'s' if len(said) > 1 else ''}: " + "; ".join(said[:3]) + more
-
-
-class _TrackingThread:
-    """Calls the tracker from one background thread, in order, connecting on first need.
-
-    Logging a model to MLflow takes seconds; doing it here keeps the scheduler starting
-    steps meanwhile. Events of cache hits wait until a step really runs (`start`); if
-    none does, MLflow is never imported. `finish` waits for everything queued before it.
-    """
-
-    def __init__(self, connect: Any, warn: Any):
-        import queue
-
-        self.connect = connect
-        self.warn = warn  # the runner's: a warning event, never a bare print
-        self.tracker: Any = None
-        self.waiting: list[tuple[str, tuple]] = []
-        self.queue: queue.Queue = queue.Queue()
-        self.thread: threading.Thread | None = None
-
-    @property
-    def disabled_reason(self) -> str | None:
-        return getattr(self.tracker, "disabled_reason", None)
-
-    def start(self) -> None:
-        if self.thread is not None or self.connect is None:
-            return
-        self.thread = threading.Thread(target=self._work, name="liminal-tracking", daemon=True)
-        self.thread.start()
-        for item in self.waiting:
-            self.queue.put(item)
-        self.waiting.clear()
-
-    def submit(self, method: str, *args: Any) -> None:
-        if self.thread is None:
-            self.waiting.append((method, args))
-        else:
-            self.queue.put((method, args))
-
-    def finish(self, status: str) -> None:
-        if self.thread is None:
-            return
-        self.queue.put(("finish", (status,)))
-        self.queue.put(None)
-        self.thread.join()
-
-    def _work(self) -> None:
-        import logging
-        import warnings
-
-        # MLflow's own hints (schema inference, pickle formats) are for MLflow users; the
-        # run's terminal shows our progress and our warnings only.
-        logging.getLogger("mlflow").setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
-        try:
-            self.tracker = self.connect()
-        except Exception as exc:  # tracking must never stop a run; said, then off
-            self.warn(f"MLflow tracking is off for this run: {type(exc).__name__}: {exc}")
-        logging.getLogger("mlflow").setLevel(logging.ERROR)  # importing mlflow resets it
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            method, args = item
-            if self.tracker is None:
-                continue
-            try:
-                getattr(self.tracker, method)(*args)
-            except Exception as exc:  # a tracker bug must not stop the run; said
-                self.warn(f"MLflow tracking failed ({method}): {type(exc).__name__}: {exc}")
 
 
 def _failure(step: str, message: str) -> dict[str, Any]:
