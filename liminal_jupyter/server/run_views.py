@@ -79,14 +79,17 @@ def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
                ) -> dict[str, Any]:
     """GET /liminal/runs/ID: {"run", "steps", "mlflow_url", "models", "models_pending"};
     404 for an unknown run."""
+    from liminal_jupyter.server.remote_runs import engine_url, refresh
+
     store, run = find_run(notebook, run_id)
     with _store_errors():
+        run, note = refresh(store, run)  # a remote run: its engine asked, when due
         steps = [step_view(root, step) for step in store.steps(run.run_id)]
     uri = tracking_uri_for(notebook, tracking_uri)
     from liminal_jupyter.server.model_views import run_models
 
     return {"run": run.to_json(), "steps": steps, "mlflow_url": mlflow_url(run, uri),
-            **run_models(store, run)}
+            "engine_url": engine_url(run), "remote_note": note, **run_models(store, run)}
 
 
 def cancel(notebook: Path, run_id: str) -> None:
@@ -130,11 +133,17 @@ def store_of(notebook: Path) -> RunStore | None:
 
 def list_runs(notebook: Path, limit: int) -> list[dict[str, Any]]:
     """GET /liminal/runs: the notebook's runs (every backend), newest first."""
+    from liminal_jupyter.server.remote_runs import MAX_PER_LIST, is_remote, refresh
+
     store = store_of(notebook)
     if store is None:
         return []
     with _store_errors():
-        return [run.to_json() for run in store.list_runs(notebook, limit=limit)]
+        runs = store.list_runs(notebook, limit=limit)
+        remote = [n for n, run in enumerate(runs) if is_remote(run)][:MAX_PER_LIST]
+        for n in remote:  # unfinished remote runs: their engines asked, when due
+            runs[n] = refresh(store, runs[n])[0]
+        return [run.to_json() for run in runs]
 
 
 @contextmanager

@@ -40,6 +40,12 @@ class KfpEngine:
         record_state(store, run_id, state)
         return store.get_run(run_id).status
 
+    def run_url(self, host: str, remote_id: str) -> str:
+        """The run's page in the KFP UI."""
+        from liminal_jupyter.engines.kfp.submit import run_url
+
+        return run_url(host, remote_id)
+
     def follow(self, store: Any, run_id: str, on_change: Any = None,
                interval: float = 5.0) -> str:
         """Poll the host to the run's end, mirroring each change into the runs ledger (and

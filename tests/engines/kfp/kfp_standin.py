@@ -11,6 +11,8 @@ flows (found by running kfp.Client against it and logging its requests):
     POST /apis/v2beta1/runs                    create a run (pipeline_spec + runtime_config)
     GET  /apis/v2beta1/runs/{run_id}           a run; `state` advances on each GET:
                                                PENDING -> RUNNING -> the final state
+                                               (with `task_by_task`, RUNNING once per
+                                               task, its tasks ending one GET at a time)
     GET  /apis/v2beta1/runs                    list runs
     POST /apis/v2beta1/pipelines/upload        accept a pipeline package (multipart)
 
@@ -61,6 +63,7 @@ class KfpStandin:
 
     token: str | None = None
     outcome: str = "SUCCEEDED"
+    task_by_task: bool = False
     fail_runs: set[str] = field(default_factory=set)
     failure_message: str = "task 'train' failed: exit status 1"
     requests: list[Request] = field(default_factory=list)
@@ -157,7 +160,8 @@ class KfpStandin:
         final = "FAILED" if name in self.fail_runs else self.outcome
         data = {**body, "run_id": run_id, "created_at": _now(), "state": "PENDING",
                 "storage_state": "AVAILABLE"}
-        self.runs[run_id] = _Run(data, ["PENDING", "RUNNING", final],
+        running = ["RUNNING"] * (len(_tasks(data)) if self.task_by_task else 1)
+        self.runs[run_id] = _Run(data, ["PENDING", *running, final],
                                  self.failure_message if final != "SUCCEEDED" else None)
         return 200, self._view(self.runs[run_id])
 
@@ -172,18 +176,32 @@ class KfpStandin:
     def _view(self, run: _Run) -> dict[str, Any]:
         state = run.states[min(run.gets, len(run.states)) - 1] if run.gets else run.states[0]
         view = {**run.data, "state": state}
+        names = _tasks(run.data)
+        if state == "RUNNING" and self.task_by_task:  # GET 2 runs the first task, ...
+            done = run.gets - 2
+            view["run_details"] = {"task_details": [
+                {"display_name": name, "state": "SUCCEEDED" if n < done else "RUNNING"}
+                for n, name in enumerate(names[:done + 1])]}
         if state in ("SUCCEEDED", "FAILED", "CANCELED"):
             view["finished_at"] = _now()
-            tasks = (run.data.get("pipeline_spec", {}).get("root", {}).get("dag", {})
-                     .get("tasks", {}))
-            details = [{"display_name": t.get("taskInfo", {}).get("name", key),
-                        "state": "SUCCEEDED"} for key, t in tasks.items()]
+            details = [{"display_name": name, "state": "SUCCEEDED"} for name in names]
             if state != "SUCCEEDED" and details:
                 details[-1]["state"] = state
             view["run_details"] = {"task_details": details}
             if run.error:
                 view["error"] = {"code": 2, "message": run.error}
         return view
+
+
+def _tasks(data: dict[str, Any]) -> list[str]:
+    """The display names of a submitted pipeline's tasks in an order KFP could run them
+    (dependencies first; the spec's keys are sorted by name)."""
+    from graphlib import TopologicalSorter
+
+    tasks = data.get("pipeline_spec", {}).get("root", {}).get("dag", {}).get("tasks", {})
+    graph = {key: task.get("dependentTasks", []) for key, task in tasks.items()}
+    return [tasks[key].get("taskInfo", {}).get("name", key)
+            for key in TopologicalSorter(graph).static_order()]
 
 
 def _error(status: int, code: int, message: str) -> tuple[int, Any]:
