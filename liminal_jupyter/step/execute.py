@@ -161,6 +161,7 @@ def execute_step(
     kernel_manager: Any = None,
     prelude_ran: bool = False,
     stdout_file: Any = None,
+    environment: dict[str, str] | None = None,
 ) -> StepResult:
     """Run one step in a fresh kernel and return what it produced, or why it failed.
 
@@ -172,14 +173,17 @@ def execute_step(
     kernel_manager: a started jupyter_client KernelManager to run in instead of a fresh
     kernel (the local runner's warm kernels; its cwd was set when it started), with
     `prelude_ran` when it has run the prelude already. stdout_file: where the cells'
-    printed output goes as they run (the step's log).
+    printed output goes as they run (the step's log). environment: variables the step's
+    cells see (its env: tags), set by a first cell: for a kernel the runner did not start
+    with them (a pod or a task sets them on its process instead).
     Raises ValueError for bad arguments; a failing step is a result, not an exception.
     """
     parameters = _checked_parameters(pipeline, parameters)
     workdir = _working_directory(pipeline, cwd)
     out = Path(output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    notebook = render_step(pipeline, step_name, inputs, str(out), prelude_ran=prelude_ran)
+    notebook = render_step(pipeline, step_name, inputs, str(out), prelude_ran=prelude_ran,
+                           environment=environment)
     step_path, executed = out / STEP_NOTEBOOK, out / EXECUTED_NOTEBOOK
     _write_notebook(notebook, step_path)
     # A manifest or executed notebook from an earlier run must not pass for this one's.

@@ -60,6 +60,7 @@ def render_step(
     output_dir: str,
     *,
     prelude_ran: bool = False,
+    environment: dict[str, str] | None = None,
 ) -> NotebookNode:
     """The notebook that runs step `step_name` alone, in a fresh kernel.
 
@@ -68,7 +69,8 @@ def render_step(
     so a runner may pass every output it has. `prelude_ran`: the kernel has already run
     the prelude (a warm kernel of the local runner), so it is left out. Raises ValueError
     for an unknown step, a missing or malformed input record, or an import input that is
-    not an import statement.
+    not an import statement. `environment`: variables set by a first cell (the step's
+    env: tags, for a kernel that was not started with them).
     """
     from nbformat import v4
 
@@ -76,6 +78,11 @@ def render_step(
     output_dir = str(Path(output_dir).resolve())
     used_ids: set[str] = set()
     cells = [_parameters_cell(pipeline)]
+    if environment:
+        values = {str(k): str(v) for k, v in environment.items()}
+        cells.insert(0, _code_cell(
+            f"import os as _liminal_os\n_liminal_os.environ.update({values!r})\n"
+            "del _liminal_os", {"liminal": {"role": "environment"}}))
     if prelude_ran and pipeline.prelude:
         cells.append(v4.new_markdown_cell(
             "The prelude (`imports` and `functions` cells, "

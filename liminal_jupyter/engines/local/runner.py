@@ -411,6 +411,7 @@ class LocalRun:
                     kernel_manager=kernel.manager if kernel else None,
                     prelude_ran=kernel.prelude_ran if kernel else False, stdout_file=out,
                     timeout=None if kernel else step.options.timeout,
+                    environment=step.options.env or None,
                 ).to_dict()
             except ValueError as exc:
                 result = _failure(step.name, f"step '{step.name}' could not start: {exc}")
@@ -421,8 +422,9 @@ class LocalRun:
                     with self.lock:
                         self.kernels.pop(step.name, None)
                     kernel.close_clients()
+                    # A kernel that took a step's env: tags keeps them: not for another.
                     healthy = (result.get("status") == "succeeded" and not timed_out.is_set()
-                               and not self.cancelled)
+                               and not self.cancelled and not step.options.env)
                     self.pool.release(kernel, reusable=healthy)
         if timed_out.is_set():
             result = _failure(step.name, f"step '{step.name}' timed out after "
