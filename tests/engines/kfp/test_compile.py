@@ -13,7 +13,6 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -24,38 +23,17 @@ from liminal_jupyter.cli_compile import add_compile_command
 from liminal_jupyter.engines.kfp.compile import compile_pipeline, generate_module
 from liminal_jupyter.notebook.parse import parse_notebook
 from tests.conftest import EXAMPLES, TEST_NOTEBOOKS, code
+from tests.engines.kfp.kfp_local_run import RUN_SCRIPT, run_kfp_local
 
 IRIS = EXAMPLES / "iris_classification.ipynb"
 TITANIC = TEST_NOTEBOOKS / "kale_titanic_style.ipynb"
 LIMINAL_NB = Path(sys.executable).with_name("liminal-nb")
-
-RUN_SCRIPT = textwrap.dedent("""\
-    import json, sys
-    from kfp import components, local
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[2])
-    pipeline = components.load_component_from_file(sys.argv[1])
-    task = pipeline(**json.loads(sys.argv[3]))
-    metrics = {name: dict(artifact.metadata) for name, artifact in task.outputs.items()}
-    print("LIMINAL-RESULT " + json.dumps(metrics))
-""")
-
 
 def compile_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="liminal-nb")
     add_compile_command(parser.add_subparsers())
     args = parser.parse_args(["compile", *argv])
     return args.handler(args)
-
-
-def run_kfp_local(yaml_path: Path, root: Path, arguments: dict) -> dict:
-    script = root.parent / "run_kfp_local.py"
-    script.write_text(RUN_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(yaml_path), str(root),
-                           json.dumps(arguments)], capture_output=True, text=True,
-                          timeout=300, cwd=root.parent)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("LIMINAL-RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-4000:] + done.stderr[-4000:]
-    return json.loads(lines[-1].split(" ", 1)[1])
 
 
 def tasks(spec: dict) -> dict:
@@ -197,11 +175,12 @@ def test_a_failing_step_fails_the_kfp_run_naming_the_cell(write_nb, tmp_path):
         code("y = x / 0", "step:boom"),
     ])
     yaml_path = tmp_path / "f.yaml"
-    compile_pipeline(parse_notebook(nb), yaml_path)
+    compile_pipeline(parse_notebook(nb), yaml_path, install_runtime=False)
     script = tmp_path / "run_kfp_local.py"
     script.write_text(RUN_SCRIPT)
     done = subprocess.run([sys.executable, str(script), str(yaml_path), str(tmp_path / "root"),
-                           "{}"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                           "{}", "here"], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
     assert done.returncode != 0
     assert "step 'boom' failed in notebook cell 2" in done.stdout + done.stderr
     assert "ZeroDivisionError" in done.stdout + done.stderr

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import kfp
@@ -29,17 +26,9 @@ from liminal_jupyter.engines.runtime_install import liminal_requirement, runtime
 from liminal_jupyter.notebook.parse import parse_notebook
 from liminal_jupyter.runs.store import RunStore
 from tests.conftest import code, notebook_json
+from tests.engines.kfp.kfp_local_run import run_kfp_local
 
 PYPI = "https://pypi.org/simple"
-RUN_IN_VENVS = textwrap.dedent("""\
-    import json, sys
-    from kfp import components, local
-    local.init(runner=local.SubprocessRunner(use_venv=True), pipeline_root=sys.argv[2])
-    pipeline = components.load_component_from_file(sys.argv[1])
-    task = pipeline(**json.loads(sys.argv[3]))
-    metrics = {name: dict(artifact.metadata) for name, artifact in task.outputs.items()}
-    print("LIMINAL-RESULT " + json.dumps(metrics))
-""")
 
 
 def write_notebook(folder: Path, settings: dict | None = None) -> Path:
@@ -140,10 +129,10 @@ def test_an_index_or_requirement_the_steps_shell_would_run_is_refused(tmp_path, 
 
 
 def test_the_kfp_local_engine_runs_in_this_interpreter_and_installs_nothing(tmp_path):
-    from liminal_jupyter.engines.kfp.local_backend import run_kfp_local
+    from liminal_jupyter.engines.kfp.local_backend import run_kfp_local as run_engine
 
     notebook = write_notebook(tmp_path / "nb")
-    run_id, status, metrics = run_kfp_local(notebook, {"scale": 3})
+    run_id, status, metrics = run_engine(notebook, {"scale": 3})
     assert status == "succeeded" and metrics == {"total": 30.0}
     compiled_yaml = RunStore(notebook.parent / ".liminal").run_dir(run_id) / "pipeline.yaml"
     assert "pip install" not in "".join(executors(compiled_yaml).values())
@@ -160,13 +149,8 @@ def test_a_stock_python_step_installs_our_wheel_from_a_local_index_and_runs(
     # Our index first; the runtime's dependencies from the index pip uses here.
     compile_pipeline(parse_notebook(notebook), yaml_path,
                      index_urls=[index, os.environ.get("PIP_INDEX_URL", PYPI)])
-    script = tmp_path / "run_in_venvs.py"
-    script.write_text(RUN_IN_VENVS)
-    done = subprocess.run([sys.executable, str(script), str(yaml_path), str(tmp_path / "root"),
-                           json.dumps({"scale": 5})], capture_output=True, text=True,
-                          timeout=900, cwd=tmp_path)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("LIMINAL-RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-4000:] + done.stderr[-4000:]
-    assert json.loads(lines[-1].split(" ", 1)[1]) == {"total_metrics": {"total": 50.0}}
+    outputs = run_kfp_local(yaml_path, tmp_path / "root", {"scale": 5}, use_venv=True,
+                            timeout=900)
+    assert outputs == {"total_metrics": {"total": 50.0}}
     # The step's venv got liminal-jupyter from our index, not from this interpreter.
     assert any(path.endswith(".whl") for path in server.requested), server.requested
