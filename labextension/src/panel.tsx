@@ -13,17 +13,24 @@ import { IReportOpener, RunModels } from './deploy';
 import { howToOpen } from './executed';
 import { canDebug, canLoadInputs } from './debug';
 import { dagStates } from './runstate';
-import { layoutPipeline } from './layout';
 import { canReport } from './runReport';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
 import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
-import { IDiagnostic, IParameter, IPipeline, IRun, IStepRun } from './types';
+import {
+  IDiagnostic,
+  IParameter,
+  IPipeline,
+  IRun,
+  IStepRun
+} from './types';
 
 export interface IPanelActions extends IReportOpener {
   /** Activate the notebook cell a diagnostic or a step points at. */
   jumpToCell(target: { cell_index?: number | null; cell_id?: string | null }): void;
   jumpToStep(step: string): void;
+  /** Open the pipeline's DAG in a main-area tab (pipelineTab.tsx). */
+  openPipeline(): void;
   /** Open a file (an executed step notebook) in JupyterLab. */
   openPath(path: string): void;
   /** Load the inputs the step read in its run into the notebook's kernel (debug.ts). */
@@ -34,6 +41,9 @@ export interface IPanelActions extends IReportOpener {
   openExecuted(step: IStepRun): void;
   download(filename: string, text: string): void;
 }
+
+/** No run shown: one empty map, so the drawing's memoised elements stay put. */
+const NO_STATES = new Map<string, IStepRun>();
 
 export class LiminalPanel extends ReactWidget {
   constructor(
@@ -94,9 +104,16 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
       )}
       {pipeline && (
         <Section title={`Steps (${pipeline.steps.length})`} name="dag">
+          <button
+            className="liminal-link-button liminal-open-pipeline"
+            title="Open the graph in a main-area tab: zoom, pan, fit to view"
+            onClick={() => actions.openPipeline()}
+          >
+            Open the pipeline
+          </button>
           <DagView
-            layout={layoutPipeline(pipeline)}
-            steps={shown?.states ?? new Map()}
+            pipeline={pipeline}
+            steps={shown?.states ?? NO_STATES}
             onStepClick={actions.jumpToStep}
           />
           {shown?.stale && (
