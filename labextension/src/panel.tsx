@@ -19,6 +19,8 @@ import { fieldSpec } from './params';
 import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
 import {
   IDiagnostic,
+  IEngineCapabilities,
+  IEngineInfo,
   IParameter,
   IPipeline,
   IRun,
@@ -410,6 +412,7 @@ function Actions(props: { model: PanelModel; actions: IPanelActions }) {
           Submit needs a KFP host: Settings › Settings Editor › Liminal.
         </div>
       )}
+      <EngineList engines={model.server?.engines ?? []} selected={model.backend} />
       {model.action && (
         <div className={`liminal-action-message liminal-action-${model.action.kind}`}>
           {model.action.text}
@@ -427,15 +430,107 @@ function Actions(props: { model: PanelModel; actions: IPanelActions }) {
   );
 }
 
+/** The words shown for an engine's capabilities (GET /liminal/status), in this order. */
+const CAPABILITY_WORDS: [keyof IEngineCapabilities, string][] = [
+  ['run', 'runs here'],
+  ['remote', 'remote'],
+  ['submit', 'submits to a host'],
+  ['compile', 'compiles'],
+  ['cache', 'cache'],
+  ['resume', 'resume'],
+  ['cancel', 'cancel'],
+  ['models', 'registers models'],
+  ['logs', 'step logs']
+];
+
+/**
+ * Every engine of the server's registry with what it can do, so a user sees why an
+ * engine is (or is not) in the Backend list and which buttons it serves.
+ */
+function EngineList(props: { engines: IEngineInfo[]; selected: string }) {
+  if (!props.engines.length) {
+    return null;
+  }
+  return (
+    <details className="liminal-engines">
+      <summary>Engines ({props.engines.length})</summary>
+      <ul>
+        {props.engines.map(engine => (
+          <li
+            key={engine.name}
+            className={`liminal-engine${
+              engine.name === props.selected ? ' liminal-selected' : ''
+            }`}
+            data-engine={engine.name}
+            title={engine.description}
+          >
+            <span className="liminal-engine-name">{engine.name}</span>{' '}
+            <span className="liminal-engine-capabilities">
+              {CAPABILITY_WORDS.filter(([key]) => engine.capabilities[key])
+                .map(([, word]) => word)
+                .join(' · ')}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+/** The distinct values of `pick` among runs, sorted. */
+function distinct(runs: IRun[], pick: (run: IRun) => string): string[] {
+  return Array.from(new Set(runs.map(pick))).sort();
+}
+
 function Runs(props: { model: PanelModel; actions: IPanelActions }) {
   const { model } = props;
+  const [engine, setEngine] = React.useState('');
+  const [status, setStatus] = React.useState('');
   if (!model.runs.length) {
     return <div className="liminal-empty">No runs of this notebook yet.</div>;
   }
+  const engines = distinct(model.runs, run => run.backend);
+  const statuses = distinct(model.runs, run => run.status);
+  const shown = model.runs.filter(
+    run => (!engine || run.backend === engine) && (!status || run.status === status)
+  );
   return (
     <div>
+      <div className="liminal-runs-filter">
+        <label title="Show only the runs of one engine">
+          Engine{' '}
+          <select
+            className="liminal-runs-engine"
+            value={engine}
+            onChange={e => setEngine(e.target.value)}
+          >
+            <option value="">all</option>
+            {engines.map(name => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>{' '}
+        <label title="Show only the runs in one state">
+          Status{' '}
+          <select
+            className="liminal-runs-status"
+            value={status}
+            onChange={e => setStatus(e.target.value)}
+          >
+            <option value="">all</option>
+            {statuses.map(name => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {!shown.length && <div className="liminal-empty">No run matches.</div>}
       <ul className="liminal-runs">
-        {model.runs.map(run => (
+        {shown.map(run => (
           <RunRow
             key={run.run_id}
             run={run}
