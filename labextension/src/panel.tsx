@@ -598,6 +598,18 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             Cancel
           </button>
         )}
+        {run.status !== 'running' && (
+          <button
+            className="liminal-link-button liminal-rerun"
+            disabled={model.busy !== null || !(model.pipeline?.valid ?? false)}
+            title={`Run again with this run's parameters (${
+              params.length ? params.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ') : 'the defaults'
+            }) on ${run.backend}`}
+            onClick={() => void model.rerun(run)}
+          >
+            Re-run
+          </button>
+        )}
         {canReport(run) && (
           <button
             className="liminal-link-button liminal-run-report"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.browser.lab import open_notebook, shoot_panel
+from tests.browser.lab import RUN_TIMEOUT_MS, open_notebook, shoot_panel
 
 pytest_plugins = ("tests.browser.browser_setup",)
 
@@ -69,3 +69,16 @@ def test_engines_listed_with_capabilities_and_runs_filtered(lab, page):
     shoot_panel(page, "runs-filtered")
     page.select_option(".liminal-runs-status", "")
     assert page.locator(".liminal-run-row").count() == 2
+
+    # Re-run the failed run: a new run with its parameters (fail=True), whatever the form
+    # holds (its defaults), on its engine; it fails the same way.
+    page.locator('.liminal-run-row[data-status="failed"]').click()
+    page.locator('.liminal-run-detail[data-status="failed"]').wait_for()
+    assert "fail=true" in page.locator(".liminal-run-params").inner_text()
+    page.click(".liminal-rerun")
+    page.wait_for_function("() => document.querySelectorAll('.liminal-run-row').length === 3",
+                           timeout=RUN_TIMEOUT_MS)
+    runs = lab.api("liminal/runs?path=runs.ipynb")["runs"]
+    assert len(runs) == 3
+    newest = max(runs, key=lambda r: r["started"])
+    assert newest["parameters"] == {"fail": True} and newest["backend"] == "local"
