@@ -23,6 +23,7 @@ import { loadInputsIntoKernel } from './kernelInputs';
 import { PanelModel } from './model';
 import { LiminalPanel } from './panel';
 import { isRunArtifact } from './paths';
+import { PipelineTab } from './pipelineTab';
 import { reportWidget } from './reportView';
 import { LiminalApi } from './request';
 import { registerRoleCommands } from './roles';
@@ -33,6 +34,7 @@ export const PLUGIN_ID = 'liminal-jupyter:plugin';
 
 const CommandIds = {
   openPanel: 'liminal:open-panel',
+  openPipeline: 'liminal:open-pipeline',
   refresh: 'liminal:refresh'
 };
 
@@ -85,15 +87,33 @@ function activate(
     void notebook.scrollToCell(notebook.widgets[index], 'center');
   };
 
+  const jumpToStep = (step: string) => {
+    const pipeline = model.pipeline?.pipeline;
+    const first = pipeline ? stepFirstCell(pipeline, step) : null;
+    if (first) {
+      jumpToCell(first);
+    }
+  };
+
+  // One main-area tab per notebook; opening it again brings it forward.
+  const openPipeline = () => {
+    const path = model.path;
+    if (!path) {
+      return;
+    }
+    const id = PipelineTab.idFor(path);
+    let tab = Array.from(app.shell.widgets('main')).find(w => w.id === id);
+    if (!tab) {
+      tab = new PipelineTab(model, path, jumpToStep);
+      app.shell.add(tab, 'main', { mode: 'split-right' });
+    }
+    app.shell.activateById(id);
+  };
+
   const widget = new LiminalPanel(model, {
     jumpToCell,
-    jumpToStep: step => {
-      const pipeline = model.pipeline?.pipeline;
-      const first = pipeline ? stepFirstCell(pipeline, step) : null;
-      if (first) {
-        jumpToCell(first);
-      }
-    },
+    jumpToStep,
+    openPipeline,
     openPath: path => {
       docManager.openOrReveal(path);
     },
@@ -220,12 +240,19 @@ function activate(
     icon: liminalIcon,
     execute: () => app.shell.activateById(widget.id)
   });
+  app.commands.addCommand(CommandIds.openPipeline, {
+    label: 'Open the pipeline of the active notebook in a tab',
+    icon: liminalIcon,
+    isEnabled: () => !!model.pipeline?.pipeline,
+    execute: openPipeline
+  });
   app.commands.addCommand(CommandIds.refresh, {
     label: 'Re-read the pipeline of the active notebook',
     execute: () => model.refresh()
   });
   palette?.addItem({ command: CommandIds.openPanel, category: 'Liminal pipeline' });
   palette?.addItem({ command: CommandIds.refresh, category: 'Liminal pipeline' });
+  palette?.addItem({ command: CommandIds.openPipeline, category: 'Liminal pipeline' });
 
   registerRoleCommands(app, tracker, palette);
 }

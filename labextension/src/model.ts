@@ -18,7 +18,8 @@ import {
   IRun,
   IRunDetail,
   IServerStatus,
-  ISettings
+  ISettings,
+  JSONValue
 } from './types';
 import { Backend, IStepSelection } from './urls';
 
@@ -256,15 +257,39 @@ export class PanelModel {
       this._emit();
       return;
     }
+    await this._start(path, form.overrides, this.backend, steps);
+  }
+
+  /**
+   * Starts a run with the parameters and on the engine of an earlier run (its recorded
+   * parameters are the values that run set, as the form's overrides are), whatever the
+   * form holds now; on the selected backend when the run's engine no longer runs here.
+   */
+  async rerun(run: IRun): Promise<void> {
+    const path = this.path;
+    if (!path || this.busy) {
+      return;
+    }
+    const backends = this.server?.backends ?? ['local'];
+    const backend = backends.includes(run.backend) ? run.backend : this.backend;
+    await this._start(path, { ...(run.parameters ?? {}) }, backend);
+  }
+
+  private async _start(
+    path: string,
+    overrides: { [name: string]: JSONValue },
+    backend: string,
+    steps?: IStepSelection
+  ): Promise<void> {
     this.busy = 'run';
     this.action = { kind: 'info', text: 'Starting a run…' };
     this._emit();
     try {
       const { run_id, run } = await this.api.startRun(
         path,
-        form.overrides,
+        overrides,
         this.settings,
-        { backend: this.backend, useCache: this.useCache, steps }
+        { backend, useCache: this.useCache, steps }
       );
       this.runs = [run, ...this.runs.filter(r => r.run_id !== run_id)];
       this.action = { kind: 'info', text: `Run ${run_id} started.` };

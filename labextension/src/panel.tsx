@@ -13,17 +13,26 @@ import { IReportOpener, RunModels } from './deploy';
 import { howToOpen } from './executed';
 import { canDebug, canLoadInputs } from './debug';
 import { dagStates } from './runstate';
-import { layoutPipeline } from './layout';
 import { canReport } from './runReport';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
 import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
-import { IDiagnostic, IParameter, IPipeline, IRun, IStepRun } from './types';
+import {
+  IDiagnostic,
+  IEngineCapabilities,
+  IEngineInfo,
+  IParameter,
+  IPipeline,
+  IRun,
+  IStepRun
+} from './types';
 
 export interface IPanelActions extends IReportOpener {
   /** Activate the notebook cell a diagnostic or a step points at. */
   jumpToCell(target: { cell_index?: number | null; cell_id?: string | null }): void;
   jumpToStep(step: string): void;
+  /** Open the pipeline's DAG in a main-area tab (pipelineTab.tsx). */
+  openPipeline(): void;
   /** Open a file (an executed step notebook) in JupyterLab. */
   openPath(path: string): void;
   /** Load the inputs the step read in its run into the notebook's kernel (debug.ts). */
@@ -34,6 +43,9 @@ export interface IPanelActions extends IReportOpener {
   openExecuted(step: IStepRun): void;
   download(filename: string, text: string): void;
 }
+
+/** No run shown: one empty map, so the drawing's memoised elements stay put. */
+const NO_STATES = new Map<string, IStepRun>();
 
 export class LiminalPanel extends ReactWidget {
   constructor(
@@ -94,9 +106,16 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
       )}
       {pipeline && (
         <Section title={`Steps (${pipeline.steps.length})`} name="dag">
+          <button
+            className="liminal-link-button liminal-open-pipeline"
+            title="Open the graph in a main-area tab: zoom, pan, fit to view"
+            onClick={() => actions.openPipeline()}
+          >
+            Open the pipeline
+          </button>
           <DagView
-            layout={layoutPipeline(pipeline)}
-            steps={shown?.states ?? new Map()}
+            pipeline={pipeline}
+            steps={shown?.states ?? NO_STATES}
             onStepClick={actions.jumpToStep}
           />
           {shown?.stale && (
@@ -393,6 +412,7 @@ function Actions(props: { model: PanelModel; actions: IPanelActions }) {
           Submit needs a KFP host: Settings › Settings Editor › Liminal.
         </div>
       )}
+      <EngineList engines={model.server?.engines ?? []} selected={model.backend} />
       {model.action && (
         <div className={`liminal-action-message liminal-action-${model.action.kind}`}>
           {model.action.text}
@@ -410,15 +430,107 @@ function Actions(props: { model: PanelModel; actions: IPanelActions }) {
   );
 }
 
+/** The words shown for an engine's capabilities (GET /liminal/status), in this order. */
+const CAPABILITY_WORDS: [keyof IEngineCapabilities, string][] = [
+  ['run', 'runs here'],
+  ['remote', 'remote'],
+  ['submit', 'submits to a host'],
+  ['compile', 'compiles'],
+  ['cache', 'cache'],
+  ['resume', 'resume'],
+  ['cancel', 'cancel'],
+  ['models', 'registers models'],
+  ['logs', 'step logs']
+];
+
+/**
+ * Every engine of the server's registry with what it can do, so a user sees why an
+ * engine is (or is not) in the Backend list and which buttons it serves.
+ */
+function EngineList(props: { engines: IEngineInfo[]; selected: string }) {
+  if (!props.engines.length) {
+    return null;
+  }
+  return (
+    <details className="liminal-engines">
+      <summary>Engines ({props.engines.length})</summary>
+      <ul>
+        {props.engines.map(engine => (
+          <li
+            key={engine.name}
+            className={`liminal-engine${
+              engine.name === props.selected ? ' liminal-selected' : ''
+            }`}
+            data-engine={engine.name}
+            title={engine.description}
+          >
+            <span className="liminal-engine-name">{engine.name}</span>{' '}
+            <span className="liminal-engine-capabilities">
+              {CAPABILITY_WORDS.filter(([key]) => engine.capabilities[key])
+                .map(([, word]) => word)
+                .join(' · ')}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+/** The distinct values of `pick` among runs, sorted. */
+function distinct(runs: IRun[], pick: (run: IRun) => string): string[] {
+  return Array.from(new Set(runs.map(pick))).sort();
+}
+
 function Runs(props: { model: PanelModel; actions: IPanelActions }) {
   const { model } = props;
+  const [engine, setEngine] = React.useState('');
+  const [status, setStatus] = React.useState('');
   if (!model.runs.length) {
     return <div className="liminal-empty">No runs of this notebook yet.</div>;
   }
+  const engines = distinct(model.runs, run => run.backend);
+  const statuses = distinct(model.runs, run => run.status);
+  const shown = model.runs.filter(
+    run => (!engine || run.backend === engine) && (!status || run.status === status)
+  );
   return (
     <div>
+      <div className="liminal-runs-filter">
+        <label title="Show only the runs of one engine">
+          Engine{' '}
+          <select
+            className="liminal-runs-engine"
+            value={engine}
+            onChange={e => setEngine(e.target.value)}
+          >
+            <option value="">all</option>
+            {engines.map(name => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>{' '}
+        <label title="Show only the runs in one state">
+          Status{' '}
+          <select
+            className="liminal-runs-status"
+            value={status}
+            onChange={e => setStatus(e.target.value)}
+          >
+            <option value="">all</option>
+            {statuses.map(name => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {!shown.length && <div className="liminal-empty">No run matches.</div>}
       <ul className="liminal-runs">
-        {model.runs.map(run => (
+        {shown.map(run => (
           <RunRow
             key={run.run_id}
             run={run}
@@ -484,6 +596,18 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             onClick={() => void model.cancelRun()}
           >
             Cancel
+          </button>
+        )}
+        {run.status !== 'running' && (
+          <button
+            className="liminal-link-button liminal-rerun"
+            disabled={model.busy !== null || !(model.pipeline?.valid ?? false)}
+            title={`Run again with this run's parameters (${
+              params.length ? params.map(([k, v]) => `${k}=${formatMetric(v)}`).join(', ') : 'the defaults'
+            }) on ${run.backend}`}
+            onClick={() => void model.rerun(run)}
+          >
+            Re-run
           </button>
         )}
         {canReport(run) && (

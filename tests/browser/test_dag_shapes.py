@@ -1,0 +1,195 @@
+"""The DAG stays readable at any size (issue 17): three shapes drawn in the panel of a real
+JupyterLab in Debian's chromium, and the pipeline opened in a main-area tab.
+
+Readable means: every step name is drawn at 11 px or more on screen (the computed font
+size, times any scale the drawing is shown at), a name cut to fit its node has its full
+text in a tooltip, and a graph wider than the panel scrolls instead of shrinking.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.browser.lab import RUN_TIMEOUT_MS, app_eval, open_notebook, shoot, shoot_panel
+
+pytest_plugins = ("tests.browser.browser_setup",)
+
+MODELS = ["model_linear", "model_forest", "model_boosting", "model_svm", "model_knn"]
+LONG_NAME = "datapreprocessing_and_cleaning"
+
+
+def notebook(steps: list[tuple[str, str]]) -> dict:
+    """A notebook of one code cell per step, tagged `step:NAME`; the variables the cells
+    assign and read make the edges."""
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}",
+              "metadata": {"tags": [f"step:{name}"]}, "outputs": [], "source": source}
+             for i, (name, source) in enumerate(steps)]
+    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3",
+            "display_name": "Python 3", "language": "python"}}, "nbformat": 4,
+            "nbformat_minor": 5}
+
+
+def fan_out_fan_in() -> list[tuple[str, str]]:
+    """The issue's notebook: a chain of three, five model steps in parallel, a join."""
+    return [
+        ("load_raw_data", "raw = list(range(10))"),
+        (LONG_NAME, "clean = [x * 2 for x in raw]"),
+        ("features", "X_train, y_train = clean[:5], clean[5:]"),
+        *[(m, f"score_{m} = len(X_train) + len(y_train) + {i}") for i, m in enumerate(MODELS)],
+        ("join", "best = max([" + ", ".join(f"score_{m}" for m in MODELS) + "])"),
+    ]
+
+
+def chain(n: int) -> list[tuple[str, str]]:
+    return [("step_01", "v_01 = 1")] + [
+        (f"step_{i:02d}", f"v_{i:02d} = v_{i - 1:02d} + 1") for i in range(2, n + 1)]
+
+
+def fan_out(width: int) -> list[tuple[str, str]]:
+    return [("source", "base = 1")] + [
+        (f"branch_{i:02d}", f"out_{i:02d} = base * {i}") for i in range(1, width + 1)]
+
+
+def put(lab, name: str, steps: list[tuple[str, str]]) -> str:
+    (lab.root / name).write_text(json.dumps(notebook(steps)))
+    return name
+
+
+# Every step label as drawn: its font size, the scale it is shown at (rendered width over
+# layout width of its node), whether its text is cut, and the node's tooltip.
+LABELS_JS = """root => Array.from(root.querySelectorAll('.liminal-dag-node')).map(node => {
+  const name = node.querySelector('.liminal-dag-node-name');
+  return {
+    step: node.dataset.step,
+    text: name.textContent,
+    font: parseFloat(getComputedStyle(name).fontSize),
+    scale: node.getBoundingClientRect().width / node.offsetWidth,
+    clipped: name.scrollWidth > name.clientWidth,
+    title: node.getAttribute('title') || '',
+  };
+})"""
+
+EDGE_LABELS_JS = """root => Array.from(root.querySelectorAll('.liminal-dag-edge-label')).map(t => ({
+  font: parseFloat(getComputedStyle(t).fontSize),
+  height: t.getBoundingClientRect().height,
+}))"""
+
+
+def assert_readable(page, names: list[str]) -> list[dict]:
+    panel = page.locator(".liminal-panel .liminal-dag")
+    for name in names:
+        page.wait_for_selector(f'.liminal-panel .liminal-dag-node[data-step="{name}"]')
+    labels = panel.evaluate(LABELS_JS)
+    assert sorted(label["step"] for label in labels) == sorted(names)
+    for label in labels:
+        assert label["font"] * label["scale"] >= 11, label
+        assert label["text"] == label["step"]
+        if label["clipped"]:
+            assert label["step"] in label["title"], label
+    edge_labels = panel.evaluate(EDGE_LABELS_JS)
+    assert edge_labels, "no edge labels drawn"
+    for edge in edge_labels:
+        assert edge["font"] >= 11 and edge["height"] >= 11, edge
+    return labels
+
+
+def in_view(page, step: str) -> bool:
+    """Whether the step's node lies wholly within the panel's visible DAG."""
+    return page.locator(".liminal-panel .liminal-dag-scroll").evaluate(
+        """(s, step) => { const v = s.getBoundingClientRect();
+        const r = s.querySelector(`.liminal-dag-node[data-step="${step}"]`).getBoundingClientRect();
+        return r.left >= v.left - 1 && r.right <= v.right + 1; }""", step)
+
+
+def fits(tab, count: int) -> bool:
+    """Whether every node and edge label of the main-area tab lies within its view."""
+    canvas = tab.locator(".liminal-dag-main-canvas").bounding_box()
+    boxes = tab.locator(".liminal-dag-node, .liminal-dag-edge-label").evaluate_all(
+        "ns => ns.map(n => { const r = n.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })")
+    assert len(boxes) > count
+    return all(
+        canvas["x"] - 1 <= left and right <= canvas["x"] + canvas["width"] + 1
+        and canvas["y"] - 1 <= top and bottom <= canvas["y"] + canvas["height"] + 1
+        for left, top, right, bottom in boxes)
+
+
+def scrolls_sideways(page) -> bool:
+    return page.locator(".liminal-panel .liminal-dag-scroll").evaluate(
+        "s => s.scrollWidth > s.clientWidth + 1")
+
+
+def test_nine_step_fan_out_fan_in_is_readable_and_clicks_select_cells(lab, page):
+    steps = fan_out_fan_in()
+    path = put(lab, "fan.ipynb", steps)
+    open_notebook(page, lab, path)
+    labels = assert_readable(page, [name for name, _ in steps])
+    # The long name is cut to fit its node, and its tooltip has it whole.
+    long = next(label for label in labels if label["step"] == LONG_NAME)
+    assert long["clipped"] and LONG_NAME in long["title"]
+    # Five models side by side are wider than the panel: it scrolls, the text keeps its size.
+    assert scrolls_sideways(page)
+    tops = page.eval_on_selector_all(
+        ".liminal-panel .liminal-dag-node",
+        "ns => Object.fromEntries(ns.map(n => [n.dataset.step, n.getBoundingClientRect().top]))")
+    assert len({round(tops[m]) for m in MODELS}) == 1
+    assert tops["features"] < tops[MODELS[0]] < tops["join"]
+    # Scrolled to its right end, the panel shows the steps that were beyond its edge.
+    assert not in_view(page, "model_knn")
+    assert "scroll sideways" in page.locator(".liminal-dag-wide").inner_text()
+    page.locator(".liminal-panel .liminal-dag-scroll").evaluate(
+        "s => { s.scrollLeft = s.scrollWidth; }")
+    assert in_view(page, "model_knn")
+    shoot_panel(page, "dag-nine-steps-panel")
+
+    # Clicking a step in the panel selects its (first) cell in the notebook.
+    page.locator('.liminal-panel .liminal-dag-node[data-step="features"]').click()
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 2")
+
+    # "Open the pipeline": a main-area tab whose graph fits its view.
+    page.click(".liminal-open-pipeline")
+    tab = page.locator(".liminal-pipeline-tab")
+    tab.locator('.liminal-dag-node[data-step="join"]').wait_for()
+    page.wait_for_timeout(500)  # the fit runs once React Flow has measured its view
+    assert fits(tab, len(steps))
+    # Its controls: zoom in (then the graph no longer fits), fit to view (it fits again).
+    for _ in range(3):
+        tab.locator(".react-flow__controls-zoomin").click()
+    page.wait_for_timeout(400)
+    assert not fits(tab, len(steps))
+    tab.locator(".liminal-dag-fit").click()
+    page.wait_for_timeout(400)
+    assert fits(tab, len(steps))
+    shoot(page, "dag-nine-steps-main-area")
+
+    # Clicking a step there selects its first cell in the notebook.
+    tab.locator('.liminal-dag-node[data-step="join"]').click()
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.content?.activeCellIndex === 8")
+    assert app_eval(page, "app.shell.currentWidget.context.path") == path
+
+    # A run colours the tab's graph live, step by step, as it does the panel's.
+    page.click("button.liminal-run")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.liminal-pipeline-tab"
+        " .liminal-dag-node[data-status=\"succeeded\"]').length === n",
+        arg=len(steps), timeout=RUN_TIMEOUT_MS)
+    # The picture of the README (docs/pipeline-tab.png).
+    shoot(page, "dag-nine-steps-run")
+
+
+def test_thirty_step_chain_is_readable(lab, page):
+    steps = chain(30)
+    open_notebook(page, lab, put(lab, "chain.ipynb", steps))
+    assert_readable(page, [name for name, _ in steps])
+    assert not scrolls_sideways(page)
+    shoot_panel(page, "dag-thirty-step-chain")
+
+
+def test_twelve_wide_fan_out_is_readable_and_scrolls(lab, page):
+    steps = fan_out(12)
+    open_notebook(page, lab, put(lab, "wide.ipynb", steps))
+    assert_readable(page, [name for name, _ in steps])
+    assert scrolls_sideways(page)
+    shoot_panel(page, "dag-twelve-wide")
