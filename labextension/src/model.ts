@@ -389,6 +389,8 @@ export class PanelModel {
         url: result.url
       };
       await this.refreshRuns();
+      // Followed like a local run: reading it asks the host (server/remote_runs.py).
+      await this.selectRun(result.run_id);
     } catch (error) {
       this.action = { kind: 'error', text: `Not submitted: ${describe(error)}` };
     } finally {

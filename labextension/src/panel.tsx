@@ -635,7 +635,21 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             MLflow run
           </a>
         )}
+        {detail.engine_url && (
+          <a
+            className="liminal-engine-link"
+            href={detail.engine_url}
+            target="_blank"
+            rel="noreferrer"
+            title={`This run in ${run.backend}'s own UI`}
+          >
+            {run.backend.toUpperCase()} run
+          </a>
+        )}
       </div>
+      {detail.remote_note && (
+        <div className="liminal-remote-note">{detail.remote_note}</div>
+      )}
       {run.message && <div className="liminal-run-message">{run.message}</div>}
       {params.length > 0 && (
         <div className="liminal-run-params">

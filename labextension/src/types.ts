@@ -182,6 +182,10 @@ export interface IRunDetail {
   run: IRun;
   steps: IStepRun[];
   mlflow_url: string | null;
+  /** The run's page in its engine's own UI (a KFP run), else null. */
+  engine_url?: string | null;
+  /** Why a remote run's host could not be asked for its state; its last state stays. */
+  remote_note?: string | null;
   /** The model versions the run registered (deployment.ts). */
   models?: IRegisteredModel[];
   /** The runner is still recording them: read the run again. */

@@ -203,3 +203,57 @@ def test_compile_downloads_the_kfp_yaml(lab, page):
     )
     # Nothing was written next to the notebook: the YAML went to the browser only.
     assert not (lab.root / "iris-classification.pipeline.yaml").exists()
+
+
+CHAIN = {
+    "cells": [
+        {"cell_type": "code", "execution_count": None, "id": step, "outputs": [],
+         "metadata": {"tags": [f"step:{step}"]}, "source": source}
+        for step, source in (("load", "rows = [1, 2, 3]"), ("add", "total = sum(rows)"),
+                             ("report", "text = str(total)"))
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def test_a_run_submitted_to_kfp_turns_the_dag_green_step_by_step(lab, page):
+    """No Kubeflow cluster can run here: the host is the KFP REST stand-in on 127.0.0.1
+    (tests/engines/kfp/kfp_standin.py), moving the run one task per poll; the panel follows
+    it through the server (server/remote_runs.py) without a reload."""
+    import time
+
+    from tests.browser.lab import dialogs
+    from tests.engines.kfp.kfp_standin import KfpStandin
+
+    (lab.root / "chain.ipynb").write_text(json.dumps(CHAIN))
+    with KfpStandin(task_by_task=True) as kfp:
+        lab.set_panel_settings({"kfpHost": kfp.url})
+        try:
+            open_notebook(page, lab, "chain.ipynb")
+            page.wait_for_selector('.liminal-dag-node[data-step="report"]')
+            page.wait_for_function(
+                "() => !document.querySelector('button.liminal-submit').disabled")
+            page.click("button.liminal-submit")
+            page.locator(".liminal-engine-link").wait_for(timeout=30_000)
+            seen = []
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                states = dict(page.eval_on_selector_all(
+                    ".liminal-dag-node", "ns => ns.map(n => [n.dataset.step, n.dataset.status])"))
+                if not seen or seen[-1] != states:
+                    seen.append(states)
+                if all(states.get(s) == "succeeded" for s in ("load", "add", "report")):
+                    break
+                time.sleep(0.2)
+            order = ["load", "add", "report"]
+            greens = [[s for s in order if states.get(s) == "succeeded"] for states in seen]
+            assert greens[-1] == order, seen
+            # one step at a time, in order: load alone green, then load and add
+            assert ["load"] in greens and ["load", "add"] in greens, seen
+            link = page.locator(".liminal-engine-link").get_attribute("href")
+            assert link.startswith(f"{kfp.url}/#/runs/details/")
+            assert dialogs(page) == 0
+        finally:
+            lab.set_panel_settings({})
