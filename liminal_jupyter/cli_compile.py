@@ -42,6 +42,9 @@ def add_compile_command(commands: argparse._SubParsersAction) -> None:
                           "or an fsspec URL such as s3://bucket/folder (default: the "
                           "liminal.workspace_uri setting; kfp embeds archives under 1 MiB in "
                           "the YAML, airflow stores it next to the run folders)")
+    from liminal_jupyter.engines.kfp.commands import add_runtime_install_arguments
+
+    add_runtime_install_arguments(compile_)
     descriptions, epilogs = [], []
     for target in targets:
         description, epilog = registry.get_engine(target).add_compile_arguments(compile_)

@@ -66,7 +66,8 @@ def compile_airflow(args: argparse.Namespace, pipeline: Any, notebook: Path) -> 
         return EXIT_INVALID
     options = DagOptions(operator=args.airflow_operator, artifacts=args.artifacts,
                          image=args.image, dag_id=args.dag_id,
-                         workspace_uri=args.workspace_uri)
+                         workspace_uri=args.workspace_uri,
+                         install_runtime=args.install_runtime, index_urls=args.index_urls)
     path = Path(args.output) if args.output else default_dag_path(notebook, pipeline)
     try:
         result = write_dag(pipeline, path, options)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.engines.compiling import CompileError, step_image, step_slugs
+from liminal_jupyter.engines.runtime_install import RuntimeInstall, plan_install
 from liminal_jupyter.pipeline import Pipeline, Step
 
 OPERATORS = ("python", "bash", "kubernetes")
@@ -66,6 +67,10 @@ class DagOptions:
     # and sets `workspace` to the reference every task carries.
     workspace_uri: str | None = None
     workspace: dict[str, Any] | None = None
+    # kubernetes: whether a step's pod installs liminal-jupyter when it starts (None: only
+    # in a stock python image) and from which indexes (engines/runtime_install.py).
+    install_runtime: bool | None = None
+    index_urls: list[str] | None = None
 
 
 @dataclass
@@ -343,8 +348,13 @@ def _pod_settings(step: Step, options: DagOptions, pipeline: Pipeline) -> list[s
     env = f"step_env({step.name!r})"
     if o.env:
         env = f"{{**{env}, **{dict(o.env)!r}}}"
-    out = [f"image={str(image)!r}", f"cmds=['python', '-m', {TASK_MODULE!r}]",
-           f"env_vars={env}"]
+    install = plan_install(str(image), pipeline.settings, install=options.install_runtime,
+                           urls=options.index_urls)
+    if install is None:
+        command = f"cmds=['python', '-m', {TASK_MODULE!r}]"
+    else:  # a stock image: the pod installs what the step needs, then runs it
+        command = f"cmds=['sh', '-c', {_installing_command(install)!r}]"
+    out = [f"image={str(image)!r}", command, f"env_vars={env}"]
     limits = {}
     if o.cpu:
         limits["cpu"] = str(o.cpu)
@@ -367,6 +377,21 @@ def _pod_settings(step: Step, options: DagOptions, pipeline: Pipeline) -> list[s
         out += ["volumes=VOLUMES", "volume_mounts=VOLUME_MOUNTS"]
     out.append("get_logs=True")
     return out
+
+
+def _installing_command(install: RuntimeInstall) -> str:
+    """The pod's shell command in a stock image: the runtime's dependencies and the
+    notebook's requirements, liminal-jupyter itself without its own, then the step. Every
+    word is quoted for the shell (the index URLs are checked too)."""
+    import shlex
+
+    index = []
+    for n, url in enumerate(install.index_urls):
+        index += ["--index-url" if n == 0 else "--extra-index-url", url]
+    pip = ["python", "-m", "pip", "install", "--quiet", "--no-warn-script-location", *index]
+    return " && ".join([shlex.join([*pip, *install.packages]),
+                        shlex.join([*pip, "--no-deps", install.liminal]),
+                        "exec " + shlex.join(["python", "-m", TASK_MODULE])])
 
 
 def _dependencies(pipeline: Pipeline, tasks: dict[str, str]) -> list[str]:

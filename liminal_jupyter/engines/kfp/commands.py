@@ -52,7 +52,6 @@ def add_compile_arguments(compile_: argparse.ArgumentParser) -> tuple[str, str]:
     group.add_argument("--python", action="store_true",
                        help="also write the generated KFP DSL module (NOTEBOOK_STEM_kfp.py, "
                        "next to the YAML)")
-    add_runtime_install_arguments(group)
     return _COMPILE_HELP, _COMPILE_EPILOG
 
 
@@ -62,10 +61,11 @@ def add_runtime_install_arguments(group: Any) -> None:
     group.add_argument("--install-runtime", action=argparse.BooleanOptionalAction,
                        default=None,
                        help="steps install liminal-jupyter (this exact version), the runtime it "
-                       "needs, kfp and liminal.requirements when they start. Default: only in "
-                       "a stock python image (no image set, or python:*); other images are "
-                       "taken to have them (`liminal-nb image` builds one). Also the "
-                       "liminal.install_runtime setting")
+                       "needs, kfp and liminal.requirements when they start (KFP components; "
+                       "Airflow's kubernetes operator pods). Default: only in a stock python "
+                       "image (no image set, or python:*); other images are taken to have "
+                       "them (`liminal-nb image` builds one). Also the liminal.install_runtime "
+                       "setting")
     group.add_argument("--index-url", metavar="URL", action="append", dest="index_urls",
                        help="the package index steps install from (repeat for more: the "
                        "first replaces pip's index, the others are extra ones; default: the "

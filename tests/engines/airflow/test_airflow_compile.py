@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import version
 
 import pytest
 
@@ -158,6 +159,15 @@ def test_kubernetes_operator_dag_carries_image_resources_secrets_and_volumes(wri
     assert prep["operator"] == "KubernetesPodOperator"
     assert prep["image"] == "reg/ml:2" and fit["image"] == "python:3.11"
     assert prep["cmds"] == ["python", "-m", "liminal_jupyter.engines.airflow.task"]
+    # fit's stock python image lacks liminal-jupyter: its pod installs the step's runtime
+    # (this exact liminal-jupyter, without its own dependencies), then runs the step.
+    shell, flag, script = fit["cmds"]
+    assert (shell, flag) == ("sh", "-c")
+    install, ours, run = script.split(" && ")
+    assert install.startswith("python -m pip install") and "'pandas>=2.0'" in install
+    assert ours.endswith(f"--no-deps liminal-jupyter=={version('liminal-jupyter')}")
+    assert run == "exec python -m liminal_jupyter.engines.airflow.task"
+    assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0
     assert prep["limits"] == {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"}
     assert prep["secrets"][0]["deploy_target"] == "DB_PASS"
     assert prep["secrets"][0]["secret"] == "db-creds" and prep["secrets"][0]["key"] == "password"
