@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import code
 from liminal_jupyter.runs.store import RunStore
+from tests.conftest import code
 
 LIMINAL_NB = str(Path(sys.executable).with_name("liminal-nb"))
 
