@@ -28,7 +28,7 @@ def add_runs_commands(commands: argparse._SubParsersAction) -> None:
                       help="a notebook, or a folder whose .liminal/ to read (default: .)")
     runs.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     runs.add_argument("--json", action="store_true", help="print JSON")
-    runs.set_defaults(handler=_runs)
+    runs.set_defaults(handler=_reading_the_store(_runs))
 
     show = commands.add_parser(
         "show", help="show one run (steps, states, outputs, metrics), or one value it kept",
@@ -48,7 +48,7 @@ def add_runs_commands(commands: argparse._SubParsersAction) -> None:
                       help="with VAR: write it to FILE, as .csv, .parquet or .json")
     show.add_argument("--dir", default=".", help="the notebook's folder (default: .)")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(handler=_show)
+    show.set_defaults(handler=_reading_the_store(_show))
 
     logs = commands.add_parser(
         "logs", help="print the log of a run's steps",
@@ -59,8 +59,26 @@ def add_runs_commands(commands: argparse._SubParsersAction) -> None:
     logs.add_argument("run", help="run id (or a unique prefix)")
     logs.add_argument("step", nargs="?", help="one step (default: all)")
     logs.add_argument("--dir", default=".", help="the notebook's folder (default: .)")
-    logs.set_defaults(handler=_logs)
+    logs.set_defaults(handler=_reading_the_store(_logs))
 
+
+
+def _reading_the_store(handler: Any) -> Any:
+    """An index that cannot be read (a full disk, a broken file) is said in one line and
+    exit 2, as `run` does, never with a traceback."""
+    import functools
+
+    @functools.wraps(handler)
+    def guarded(args: argparse.Namespace) -> int:
+        from liminal_jupyter.runs.store import StoreError
+
+        try:
+            return handler(args)
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+
+    return guarded
 
 
 # -- runs, show, logs --------------------------------------------------------------------

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import time
@@ -523,7 +524,8 @@ class RunStore:
                 self._create_schema(conn)
             yield conn
         except sqlite3.Error as exc:
-            raise StoreError(f"run index {self.db_path}: {exc}") from exc
+            raise StoreError(f"run index {self.db_path}: {exc}.{_disk_full_note(self.root)}"
+                             ) from exc
         finally:
             conn.close()
 
@@ -569,6 +571,22 @@ class RunStore:
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write JSON atomically (see liminal_jupyter.atomic); our records' own encoder."""
     atomic_write_json(path, data, default=_json_default)
+
+
+_LOW_SPACE = 1 << 20  # bytes; below this a write failing is taken for a full disk
+
+
+def _disk_full_note(folder: Path) -> str:
+    """Why a write to the index failed, when the disk is full: SQLite says only 'disk I/O
+    error' when it cannot grow its WAL files, which sends people looking for a broken disk."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    if free >= _LOW_SPACE:
+        return ""
+    return (f" The disk holding {folder} is full ({free} bytes free): free some space; "
+            "what was recorded before stays as it was.")
 
 
 def process_start_time(pid: int) -> int | None:

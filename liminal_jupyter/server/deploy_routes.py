@@ -35,7 +35,7 @@ from liminal_jupyter.server.model_views import (
 )
 from liminal_jupyter.server.paths import shown_path
 from liminal_jupyter.server.routes import LiminalHandler
-from liminal_jupyter.server.serving import PortTaken, ServedModels
+from liminal_jupyter.server.serving import PortTaken, ServedModels, stop_orphans
 
 SERVED_SETTING = "liminal_served_models"
 # A drift report is our own HTML, but it names the user's features and values: it may
@@ -186,7 +186,11 @@ def setup_deploy_handlers(server_app: Any) -> ServedModels:
     """
     web_app = server_app.web_app
     log_dir = Path(tempfile.gettempdir()) / f"liminal-serve-{os.getpid()}-{int(time.time())}"
-    served = web_app.settings.setdefault(SERVED_SETTING, ServedModels(log_dir))
+    records_dir = Path(server_app.runtime_dir) / "liminal-served"
+    for orphan in stop_orphans(records_dir):
+        server_app.log.warning("liminal_jupyter: stopped a model server left behind by a "
+                               "Jupyter server that was killed: %s", orphan)
+    served = web_app.settings.setdefault(SERVED_SETTING, ServedModels(log_dir, records_dir))
 
     def route(*parts: str) -> str:
         return url_path_join(web_app.settings["base_url"], "liminal", "models", *parts)

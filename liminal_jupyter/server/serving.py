@@ -5,10 +5,18 @@ process group (its uvicorn workers included), listening on 127.0.0.1 only: a ser
 answers anyone who can reach the port, so it stays on this machine. They belong to the
 Jupyter server that started them: DELETE stops one, and the extension's cleanup stops all
 of them when the server shuts down (`stop_all`), so none outlives its session.
+
+A Jupyter server killed with SIGKILL runs no cleanup, and its scoring servers, in process
+groups of their own, live on. So each one is also recorded in a small file under Jupyter's
+runtime dir (pid and start time of the scoring server and of the Jupyter server that owns
+it); the next server start reads them (`stop_orphans`) and stops every scoring server
+whose owner is gone, checking the start time so a reused pid is never signalled.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import shutil
 import socket
@@ -56,11 +64,12 @@ class ServedEntry:
 class ServedModels:
     """Thread-safe: handlers start, list and stop servers from worker threads."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, records_dir: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, ServedEntry] = {}
         self._claimed: set[int] = set()  # ports of servers still starting
         self.log_dir = log_dir
+        self.records_dir = records_dir  # where `stop_orphans` of a later start looks
 
     def claim_port(self, port: int | None) -> int:
         """`port`, or a free one, reserved for a deploy about to start; PortTaken if used."""
@@ -95,7 +104,20 @@ class ServedModels:
             self.release_port(port)
         with self._lock:
             self._entries[entry_id] = entry
+        self._record(entry)
         return entry
+
+    def _record(self, entry: ServedEntry) -> None:
+        from liminal_jupyter.atomic import write_json
+        from liminal_jupyter.runs.store import process_start_time
+
+        if self.records_dir is None or entry.served is None:
+            return
+        pid = entry.served.process.pid
+        write_json(self.records_dir / f"{entry.id}.json", {
+            "pid": pid, "start_time": process_start_time(pid), "port": entry.port,
+            "uri": entry.uri, "owner_pid": os.getpid(),
+            "owner_start_time": process_start_time(os.getpid())})
 
     def list(self) -> list[dict[str, Any]]:
         """The servers still running, each with `answers` (its /ping right now); ended ones
@@ -117,6 +139,8 @@ class ServedModels:
             entry = self._entries.pop(entry_id, None)
         if entry is not None and entry.served is not None:
             stop_process_group(entry.served.process)
+        if entry is not None and self.records_dir is not None:
+            (self.records_dir / f"{entry.id}.json").unlink(missing_ok=True)
         return entry
 
     def stop_all(self) -> int:
@@ -127,6 +151,47 @@ class ServedModels:
         stopped = sum(1 for entry_id in ids if self.stop(entry_id) is not None)
         shutil.rmtree(self.log_dir, ignore_errors=True)
         return stopped
+
+
+def stop_orphans(records_dir: Path) -> list[str]:
+    """Stop the scoring servers whose Jupyter server died without stopping them; one line
+    per server stopped, for the log. A record whose owner still runs (another Jupyter server
+    sharing the runtime dir) is left alone; one whose scoring server is gone is removed."""
+    import signal
+
+    from liminal_jupyter.runs.store import process_alive
+
+    stopped = []
+    for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+            pid, owner = int(record["pid"]), int(record["owner_pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)  # unreadable: nothing in it can be trusted
+            continue
+        if process_alive(owner, record.get("owner_start_time")):
+            continue
+        if process_alive(pid, record.get("start_time")):
+            _stop_group(pid, signal.SIGTERM, 15.0) or _stop_group(pid, signal.SIGKILL, 5.0)
+            stopped.append(f"pid {pid}, port {record.get('port')}, {record.get('uri')}")
+        path.unlink(missing_ok=True)
+    return stopped
+
+
+def _stop_group(pid: int, sig: int, wait: float) -> bool:
+    """Signal process group `pid`; whether it is gone within `wait` seconds."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _free_port() -> int:

@@ -63,6 +63,7 @@ class LiveServer:
     port: int
     root: Path
     log: Path
+    pid: int = 0  # the Jupyter server's own process
     _connection: http.client.HTTPConnection | None = field(default=None, repr=False)
 
     def request(self, method: str, target: str, body: bytes | None = None,
@@ -127,7 +128,7 @@ def live_server(base: Path, root: Path) -> Iterator[LiveServer]:
              "--ServerApp.jpserver_extensions=liminal_jupyter=True",
              "--ServerApp.jpserver_extensions=jupyter_server_terminals=False"],
             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = LiveServer(port=port, root=root, log=log_path)
+    server = LiveServer(port=port, root=root, log=log_path, pid=process.pid)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from liminal_jupyter.engines.base import (
     Capabilities,
@@ -35,15 +35,24 @@ class LocalEngine(LedgerEngine):
                              fresh_kernels=request.fresh_kernels, html=request.html,
                              selection=Selection(request.from_step, request.to_step,
                                                  list(request.only)))
+        run = LocalRun(request.notebook, pipeline, options, reporter)
         try:
-            outcome = LocalRun(request.notebook, pipeline, options, reporter).execute()
+            outcome = run.execute()
         except (StoreError, PartialRunRefused) as exc:
-            raise EngineRefused(str(exc)) from exc
+            raise EngineRefused(str(exc) + _resume_hint(run, request.notebook)) from exc
         metrics = {k: v for record in outcome.steps.values()
                    for k, v in (record.metrics or {}).items()}
         warnings = [f"tracking: off ({outcome.tracking_warning})"] if outcome.tracking_warning \
             else []
         return RunResult(outcome.run_id, outcome.status, metrics, warnings=warnings)
+
+
+def _resume_hint(run: Any, notebook: Any) -> str:
+    """A run the store stopped recording midway (a full disk) is resumable once fixed."""
+    if not getattr(run, "recorded", False):
+        return ""
+    return (f" Run {run.run_id} stopped there; once that is fixed, `liminal-nb run "
+            f"{notebook} --resume {run.run_id}` goes on from the steps it finished.")
 
 
 ENGINE = LocalEngine()

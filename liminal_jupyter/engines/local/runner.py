@@ -91,6 +91,7 @@ class LocalRun:
         self.cancelled = False
         self.pages = PageRenderer(reporter.warning, enabled=options.html)
         self.warnings: list[str] = []  # tolerated failures, as the reporter was told them
+        self.recorded = False  # whether the store holds this run (so it can be resumed)
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -178,6 +179,7 @@ class LocalRun:
             self.store.create_run(self.run_id, self.notebook, self.pipeline.name, "local",
                                   self.user_parameters, self.pipeline.order(), started=now)
             reusable = {}
+        self.recorded = True
         run_dir = self.store.run_dir(self.run_id)
         write_json(run_dir / "pipeline.json", self.pipeline.to_json())
         write_json(run_dir / "parameters.json", self.user_parameters)
