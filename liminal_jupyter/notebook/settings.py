@@ -40,6 +40,8 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
     "files": ((list,), "a list of glob patterns relative to the notebook's folder"),
     "exclude": ((list,), "a list of glob patterns relative to the notebook's folder"),
     "workspace_uri": ((str,), "a folder path or fsspec URL for the workspace archive"),
+    "airflow": ((dict,), 'an object such as {"host": URL, "dags_folder": PATH, '
+                '"username": NAME} (no secrets)'),
 }
 
 _STRING_LISTS = ("requirements", "steps_defaults", "files", "exclude")

@@ -47,12 +47,20 @@ input (an unknown run id, no --host).
 """
 
 
-def _add_connection(parser: argparse.ArgumentParser, host_required: bool) -> None:
-    parser.add_argument("--host", required=host_required, metavar="URL",
-                        help="the KFP API endpoint, e.g. http://localhost:8080 or "
-                        "https://kubeflow.example.com/pipeline")
+def _add_token(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", metavar="TOKEN",
-                        help="bearer token (default: $KF_PIPELINES_TOKEN, else kfp's context)")
+                        help="bearer token (kfp: default $KF_PIPELINES_TOKEN, else kfp's "
+                        "context; airflow: default $LIMINAL_AIRFLOW_TOKEN)")
+
+
+def _add_connection(parser: argparse.ArgumentParser, host_required: bool) -> None:
+    parser.add_argument("--engine", choices=("kfp", "airflow"), default=None,
+                        help="where the run goes: kfp (default) or airflow (an Airflow 3 "
+                        "deployment's REST API)")
+    parser.add_argument("--host", required=host_required, metavar="URL",
+                        help="the API endpoint: KFP's, e.g. http://localhost:8080, or the "
+                        "Airflow api-server's")
+    _add_token(parser)
     parser.add_argument("--cookies", metavar="COOKIES",
                         help="Cookie header to send, for Dex/oauth2-proxy sessions")
     parser.add_argument("--namespace", metavar="NS",
@@ -64,10 +72,17 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
 
     raw = argparse.RawDescriptionHelpFormatter
     submit = commands.add_parser(
-        "submit", help="compile the notebook's pipeline and run it on Kubeflow Pipelines",
+        "submit", help="compile the notebook's pipeline and run it on Kubeflow Pipelines "
+        "(or an Airflow 3 deployment with --engine airflow)",
         description=_SUBMIT_HELP, epilog=_SUBMIT_EPILOG, formatter_class=raw)
+    from liminal_jupyter.engines.airflow.submit_commands import (
+        SUBMIT_HELP,
+        add_airflow_options,
+    )
+
+    submit.description = _SUBMIT_HELP + "\n" + SUBMIT_HELP
     submit.add_argument("notebook", help="path of the .ipynb file")
-    _add_connection(submit, host_required=True)
+    _add_connection(submit, host_required=False)
     submit.add_argument("--experiment", metavar="NAME",
                         help="KFP experiment (default: the notebook's experiment setting, "
                         "else the pipeline name)")
@@ -78,15 +93,19 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
     add_parameter_arguments(submit)
     submit.add_argument("--image", metavar="IMG",
                         help="container image for every step (as in `liminal-nb compile`)")
+    add_airflow_options(submit, submit=True)
     submit.set_defaults(handler=_submit)
 
     watch = commands.add_parser(
-        "watch", help="follow a Kubeflow Pipelines run until it ends; exit with its outcome",
+        "watch", help="follow a Kubeflow Pipelines or Airflow run until it ends; exit with its "
+        "outcome",
         description=_WATCH_HELP, formatter_class=raw,
         epilog="examples:\n  liminal-nb watch 3f1c...-9a2e --host http://localhost:8080\n"
         "  liminal-nb watch 3f1c...-9a2e --dir notebooks/   (host from the run store)")
-    watch.add_argument("run", help="the KFP run id (or the run store's id of a submitted run)")
+    watch.add_argument("run", help="the KFP run id (or the run store's id of a submitted run; "
+                       "for Airflow, also DAG_ID/DAG_RUN_ID)")
     _add_connection(watch, host_required=False)
+    add_airflow_options(watch, submit=False)
     watch.add_argument("--dir", default=".",
                        help="the notebook's folder, whose run store records the run "
                        "(default: .)")
@@ -100,6 +119,13 @@ def _submit(args: argparse.Namespace) -> int:
     from liminal_jupyter.engines.kfp.compile import CompileError
     from liminal_jupyter.engines.kfp.submit import KfpError, submit
 
+    if args.engine == "airflow":
+        from liminal_jupyter.engines.airflow.submit_commands import submit_airflow
+
+        return submit_airflow(args)
+    if not args.host:
+        print("error: the following arguments are required: --host", file=sys.stderr)
+        return EXIT_INVALID
     notebook = Path(args.notebook)
     pipeline = load_valid_pipeline(notebook)
     if pipeline is None:
@@ -145,6 +171,10 @@ def _watch(args: argparse.Namespace) -> int:
         record_state,
     )
 
+    if args.engine == "airflow" or (args.engine is None and _airflow_run(args)):
+        from liminal_jupyter.engines.airflow.submit_commands import watch_airflow
+
+        return watch_airflow(args)
     if args.interval <= 0:
         print("error: --interval must be more than 0 seconds.", file=sys.stderr)
         return EXIT_INVALID
@@ -182,3 +212,10 @@ def _watch(args: argparse.Namespace) -> int:
     print(f"run {remote_id} {outcome} ({final.state})"
           + (f": {final.error}" if final.error else ""), file=sys.stderr)
     return EXIT_FAILED
+
+
+def _airflow_run(args: argparse.Namespace) -> bool:
+    """`watch RUN` of a run the store records as submitted to Airflow."""
+    from liminal_jupyter.engines.airflow.submit import find_record
+
+    return find_record(args.dir, args.run) is not None
