@@ -160,7 +160,8 @@ def wait_for_dag(client: AirflowClient, dag_id: str, path: Path, timeout: float,
                 return dag
         error = _import_error(client, path, written)
         if error:
-            raise AirflowError(error)
+            path.unlink(missing_ok=True)  # the dag-processor would report it again and again
+            raise AirflowError(f"{error} (the file was removed from the dags folder)")
         if time.monotonic() > deadline:
             raise AirflowError(f"Airflow at {client.host} did not show DAG {dag_id!r} within "
                                f"{timeout:.0f} s of writing {path}: is the dag-processor "

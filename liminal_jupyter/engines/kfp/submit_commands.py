@@ -215,7 +215,8 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _airflow_run(args: argparse.Namespace) -> bool:
-    """`watch RUN` of a run the store records as submitted to Airflow."""
+    """`watch RUN` of a run the store records as submitted to Airflow, or DAG_ID/RUN_ID
+    (a KFP run id is a UUID, never with a '/')."""
     from liminal_jupyter.engines.airflow.submit import find_record
 
-    return find_record(args.dir, args.run) is not None
+    return "/" in args.run or find_record(args.dir, args.run) is not None
