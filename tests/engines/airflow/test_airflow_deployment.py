@@ -104,7 +104,7 @@ def test_a_failing_step_names_its_cell_and_a_hostile_parameter_stays_inert(
     nb = write_nb([
         code("text = 'plain'", "parameters"),
         code("shown = text\nmarker = '{{ 7 * 7 }}'", "step:show"),
-        code("y = len(shown) / 0", "step:boom"),
+        code("y = len(shown + marker) / 0", "step:boom"),
     ], {"liminal": {"name": "boom"}})
     assert main(_submit(airflow_deployment, nb, "-p", f"text={HOSTILE}")) == 0
     run_id = _submitted_run(capsys)
