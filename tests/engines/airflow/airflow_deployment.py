@@ -130,6 +130,20 @@ def _components_healthy(url: str) -> bool:
                for part in ("metadatabase", "scheduler", "dag_processor"))
 
 
+def processes_with(marker: str, where: str = "environ") -> list[int]:
+    """Pids of this user's processes whose environment (or cmdline) holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / where).read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 @dataclass
 class _Stack:
     root: Path
@@ -140,6 +154,13 @@ class _Stack:
         if self.deployment is not None:
             for process in self.deployment.processes.values():
                 stop_group(process)
+            # A task's supervisor puts itself in a process group of its own: stop the
+            # groups of every process still running with this deployment's AIRFLOW_HOME.
+            for pid in processes_with(f"AIRFLOW_HOME={self.deployment.home}"):
+                try:
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         if (self.pg_data / "postmaster.pid").exists():
             try:
                 _as_postgres(PG_BIN / "pg_ctl", "-D", self.pg_data, "-m", "fast", "-w", "stop")

@@ -20,7 +20,7 @@ from liminal_jupyter.engines.airflow.rest import AirflowClient, Credentials
 from liminal_jupyter.runs.store import RunStore
 from liminal_jupyter.step.marshal import load_value
 from tests.conftest import EXAMPLES, code
-from tests.engines.airflow.airflow_deployment import free_port
+from tests.engines.airflow.airflow_deployment import free_port, processes_with
 from tests.engines.airflow.airflow_helpers import HOSTILE
 
 IRIS = EXAMPLES / "iris_classification.ipynb"
@@ -155,6 +155,11 @@ def test_cancel_marks_the_dag_run_failed_and_stops_its_task(airflow_deployment, 
             break
         time.sleep(1)
     assert state.get("slow") != "running", state
+    # ...and the step's own process ends (the task supervisor's heartbeat learns the task
+    # instance was failed and kills the task's process group).
+    while processes_with(str(tmp_path), "cmdline") and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not processes_with(str(tmp_path), "cmdline")
     assert main(["cancel", run_id, "--dir", str(tmp_path),
                  *_login(airflow_deployment)[2:]]) == 2
     assert "already ended (failed)" in _one_line_error(capsys.readouterr().err)
