@@ -59,12 +59,6 @@ def add_runs_commands(commands: argparse._SubParsersAction) -> None:
     logs.add_argument("run", help="run id (or a unique prefix)")
     logs.add_argument("step", nargs="?", help="one step (default: all)")
     logs.add_argument("--dir", default=".", help="the notebook's folder (default: .)")
-    logs.add_argument("--username", help="a run on Airflow: its user (default: "
-                      "$LIMINAL_AIRFLOW_USERNAME)")
-    logs.add_argument("--password", help="a run on Airflow: the password (default: "
-                      "$LIMINAL_AIRFLOW_PASSWORD)")
-    logs.add_argument("--token", help="a run on Airflow: a token (default: "
-                      "$LIMINAL_AIRFLOW_TOKEN)")
     logs.set_defaults(handler=_logs)
 
 
@@ -199,12 +193,6 @@ def _logs(args: argparse.Namespace) -> int:
             print(f"error: run {run.run_id} has no step '{args.step}'; steps are {names}.",
                   file=sys.stderr)
             return EXIT_INVALID
-    from liminal_jupyter.engines.airflow.submit import is_remote
-
-    if is_remote(run):  # a run on an Airflow deployment: its task logs, from the API
-        from liminal_jupyter.engines.airflow.submit_commands import remote_logs
-
-        return remote_logs(args, store, run, records)
     for record in records:
         if len(records) > 1:
             print(f"===== {record.step} ({record.status})")

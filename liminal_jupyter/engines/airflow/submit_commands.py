@@ -1,6 +1,7 @@
 """`liminal-nb submit --engine airflow`, `watch`, `logs` and `cancel` of runs on an Airflow 3
-deployment. The `submit` and `watch` parsers are shared with KFP (engines/kfp/
-submit_commands.py adds --engine and these options); `cancel` is the Airflow engine's own.
+deployment. The `submit` and `watch` parsers are KFP's (engines/kfp/submit_commands.py);
+liminal_jupyter/cli_submit.py adds --engine and these options to them and picks the
+engine (engines never import each other); `cancel` is the Airflow engine's own.
 
 Nothing heavy is imported at import time.
 """
@@ -193,8 +194,6 @@ def remote_logs(args: argparse.Namespace, store: Any, run: Any, steps: list[Any]
 
 
 def add_cancel_command(commands: argparse._SubParsersAction) -> None:
-    from liminal_jupyter.engines.kfp.submit_commands import _add_token
-
     cancel = commands.add_parser(
         "cancel", help="cancel a run submitted to Airflow (mark its DAG run failed)",
         description="Cancel a DAG run submitted with `liminal-nb submit --engine airflow`: "
@@ -205,7 +204,8 @@ def add_cancel_command(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n  liminal-nb cancel 20261205-131500-ab12 --dir notebooks/")
     cancel.add_argument("run", help="run id (or DAG_ID/DAG_RUN_ID with --host)")
     cancel.add_argument("--host", metavar="URL", help="the api-server (default: the run's)")
-    _add_token(cancel)
+    cancel.add_argument("--token", metavar="TOKEN",
+                        help="bearer token (default: $LIMINAL_AIRFLOW_TOKEN)")
     add_airflow_options(cancel, submit=False)
     cancel.add_argument("--dir", default=".", help="the notebook's folder (default: .)")
     cancel.set_defaults(handler=_cancel)

@@ -54,9 +54,6 @@ def _add_token(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_connection(parser: argparse.ArgumentParser, host_required: bool) -> None:
-    parser.add_argument("--engine", choices=("kfp", "airflow"), default=None,
-                        help="where the run goes: kfp (default) or airflow (an Airflow 3 "
-                        "deployment's REST API)")
     parser.add_argument("--host", required=host_required, metavar="URL",
                         help="the API endpoint: KFP's, e.g. http://localhost:8080, or the "
                         "Airflow api-server's")
@@ -75,12 +72,6 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
         "submit", help="compile the notebook's pipeline and run it on Kubeflow Pipelines "
         "(or an Airflow 3 deployment with --engine airflow)",
         description=_SUBMIT_HELP, epilog=_SUBMIT_EPILOG, formatter_class=raw)
-    from liminal_jupyter.engines.airflow.submit_commands import (
-        SUBMIT_HELP,
-        add_airflow_options,
-    )
-
-    submit.description = _SUBMIT_HELP + "\n" + SUBMIT_HELP
     submit.add_argument("notebook", help="path of the .ipynb file")
     _add_connection(submit, host_required=False)
     submit.add_argument("--experiment", metavar="NAME",
@@ -93,7 +84,6 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
     add_parameter_arguments(submit)
     submit.add_argument("--image", metavar="IMG",
                         help="container image for every step (as in `liminal-nb compile`)")
-    add_airflow_options(submit, submit=True)
     submit.set_defaults(handler=_submit)
 
     watch = commands.add_parser(
@@ -105,7 +95,6 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
     watch.add_argument("run", help="the KFP run id (or the run store's id of a submitted run; "
                        "for Airflow, also DAG_ID/DAG_RUN_ID)")
     _add_connection(watch, host_required=False)
-    add_airflow_options(watch, submit=False)
     watch.add_argument("--dir", default=".",
                        help="the notebook's folder, whose run store records the run "
                        "(default: .)")
@@ -119,10 +108,6 @@ def _submit(args: argparse.Namespace) -> int:
     from liminal_jupyter.engines.kfp.compile import CompileError
     from liminal_jupyter.engines.kfp.submit import KfpError, submit
 
-    if args.engine == "airflow":
-        from liminal_jupyter.engines.airflow.submit_commands import submit_airflow
-
-        return submit_airflow(args)
     if not args.host:
         print("error: the following arguments are required: --host", file=sys.stderr)
         return EXIT_INVALID
@@ -171,10 +156,6 @@ def _watch(args: argparse.Namespace) -> int:
         record_state,
     )
 
-    if args.engine == "airflow" or (args.engine is None and _airflow_run(args)):
-        from liminal_jupyter.engines.airflow.submit_commands import watch_airflow
-
-        return watch_airflow(args)
     if args.interval <= 0:
         print("error: --interval must be more than 0 seconds.", file=sys.stderr)
         return EXIT_INVALID
@@ -213,10 +194,3 @@ def _watch(args: argparse.Namespace) -> int:
           + (f": {final.error}" if final.error else ""), file=sys.stderr)
     return EXIT_FAILED
 
-
-def _airflow_run(args: argparse.Namespace) -> bool:
-    """`watch RUN` of a run the store records as submitted to Airflow, or DAG_ID/RUN_ID
-    (a KFP run id is a UUID, never with a '/')."""
-    from liminal_jupyter.engines.airflow.submit import find_record
-
-    return "/" in args.run or find_record(args.dir, args.run) is not None
