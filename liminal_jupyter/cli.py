@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     for engine in registry.engines().values():  # an engine's own commands (kfp: submit, watch)
         if hasattr(engine, "add_commands"):
             engine.add_commands(commands)
+    from liminal_jupyter.cli_submit import extend_remote_commands
+
+    extend_remote_commands(commands)
     add_deploy_commands(commands)
     add_monitor_command(commands)
     add_test_command(commands)

@@ -14,7 +14,7 @@ from liminal_jupyter.pipeline import Pipeline
 # heavy fixtures are registered here, once: a fixture imported into several test modules
 # is a separate fixture in each, and its "session" scope would start one per module.
 pytest_plugins = ["pytester", "tests.mlflow_servers", "tests.engines.airflow.airflow_sessions",
-                  "tests.engines.package_index"]
+                  "tests.engines.package_index", "tests.engines.airflow.airflow_deployment"]
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_NOTEBOOKS = REPO / "tests" / "notebooks"

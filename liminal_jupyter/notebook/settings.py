@@ -44,6 +44,8 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
                         "start (default: only in a stock python image)"),
     "index_url": ((str, list), "a package index URL, or a list of them (the first replaces "
                   "pip's index, the others are extra ones)"),
+    "airflow": ((dict,), 'an object such as {"host": URL, "dags_folder": PATH, '
+                '"username": NAME} (no secrets)'),
 }
 
 _STRING_LISTS = ("requirements", "steps_defaults", "files", "exclude", "index_url")

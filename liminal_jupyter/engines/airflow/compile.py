@@ -137,6 +137,7 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
     artifacts = artifacts_location(pipeline, options.artifacts)
     notes = _notes(pipeline, options.operator, artifacts)
     ir = json.dumps(replace(pipeline, diagnostics=[]).to_json(), sort_keys=True, default=str)
+    version = source_version(ir, artifacts, options)
     if options.operator != "python" and len(ir.encode()) > _ENV_LIMIT:
         notes.append(f"the pipeline IR is {len(ir.encode()) // 1024} KiB: the {options.operator} "
                      "operator passes it in an environment variable, which Linux caps at "
@@ -187,7 +188,9 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
         "    params={",
         *[f"        {p.name!r}: {_param(p)}," for p in pipeline.parameters],
         "    },",
-        "    tags=['liminal-jupyter'],",
+        # The second tag names this file's content: `liminal-nb submit` waits until the
+        # API shows it, so a run is never triggered on the DAG's previous version.
+        f"    tags=['liminal-jupyter', {VERSION_TAG_PREFIX + version!r}],",
         "    doc_md=__doc__,",
         ") as dag:",
     ]
@@ -196,6 +199,25 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
     lines += _dependencies(pipeline, tasks)
     lines.append("")
     return "\n".join(lines), notes
+
+
+VERSION_TAG_PREFIX = "liminal-version-"
+
+
+def source_version(ir: str, artifacts: str, options: DagOptions) -> str:
+    """A short digest of everything the DAG file is made of (IR, options, workspace)."""
+    import hashlib
+
+    made_of = [ir, artifacts, options.operator, options.image, options.dag_id,
+               options.workspace]
+    return hashlib.sha256(json.dumps(made_of, sort_keys=True, default=str).encode()
+                          ).hexdigest()[:12]
+
+
+def version_tag(source: str) -> str | None:
+    """The `liminal-version-...` tag written into a generated DAG file's source."""
+    found = re.search(r"'(" + re.escape(VERSION_TAG_PREFIX) + r"[0-9a-f]+)'", source)
+    return found.group(1) if found else None
 
 
 def _imports(pipeline: Pipeline, operator: str) -> list[str]:

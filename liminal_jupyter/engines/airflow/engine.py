@@ -26,6 +26,13 @@ class AirflowLocalEngine(LedgerEngine):
                    "(needs pip install 'liminal-jupyter[airflow]')")
     capabilities = Capabilities(run=True, compile=True)
 
+    def add_commands(self, commands: Any) -> None:
+        """`liminal-nb cancel` of a run submitted to an Airflow deployment (`submit
+        --engine airflow` and `watch` share KFP's parsers)."""
+        from liminal_jupyter.engines.airflow.submit_commands import add_cancel_command
+
+        add_cancel_command(commands)
+
     def run(self, request: RunRequest, reporter: Reporter) -> RunResult:
         from liminal_jupyter.engines.airflow.local_backend import AirflowLocalRun
 

@@ -47,12 +47,17 @@ input (an unknown run id, no --host).
 """
 
 
+def _add_token(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", metavar="TOKEN",
+                        help="bearer token (kfp: default $KF_PIPELINES_TOKEN, else kfp's "
+                        "context; airflow: default $LIMINAL_AIRFLOW_TOKEN)")
+
+
 def _add_connection(parser: argparse.ArgumentParser, host_required: bool) -> None:
     parser.add_argument("--host", required=host_required, metavar="URL",
-                        help="the KFP API endpoint, e.g. http://localhost:8080 or "
-                        "https://kubeflow.example.com/pipeline")
-    parser.add_argument("--token", metavar="TOKEN",
-                        help="bearer token (default: $KF_PIPELINES_TOKEN, else kfp's context)")
+                        help="the API endpoint: KFP's, e.g. http://localhost:8080, or the "
+                        "Airflow api-server's")
+    _add_token(parser)
     parser.add_argument("--cookies", metavar="COOKIES",
                         help="Cookie header to send, for Dex/oauth2-proxy sessions")
     parser.add_argument("--namespace", metavar="NS",
@@ -65,10 +70,11 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
 
     raw = argparse.RawDescriptionHelpFormatter
     submit = commands.add_parser(
-        "submit", help="compile the notebook's pipeline and run it on Kubeflow Pipelines",
+        "submit", help="compile the notebook's pipeline and run it on Kubeflow Pipelines "
+        "(or an Airflow 3 deployment with --engine airflow)",
         description=_SUBMIT_HELP, epilog=_SUBMIT_EPILOG, formatter_class=raw)
     submit.add_argument("notebook", help="path of the .ipynb file")
-    _add_connection(submit, host_required=True)
+    _add_connection(submit, host_required=False)
     submit.add_argument("--experiment", metavar="NAME",
                         help="KFP experiment (default: the notebook's experiment setting, "
                         "else the pipeline name)")
@@ -86,11 +92,13 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
     submit.set_defaults(handler=_submit)
 
     watch = commands.add_parser(
-        "watch", help="follow a Kubeflow Pipelines run until it ends; exit with its outcome",
+        "watch", help="follow a Kubeflow Pipelines or Airflow run until it ends; exit with its "
+        "outcome",
         description=_WATCH_HELP, formatter_class=raw,
         epilog="examples:\n  liminal-nb watch 3f1c...-9a2e --host http://localhost:8080\n"
         "  liminal-nb watch 3f1c...-9a2e --dir notebooks/   (host from the run store)")
-    watch.add_argument("run", help="the KFP run id (or the run store's id of a submitted run)")
+    watch.add_argument("run", help="the KFP run id (or the run store's id of a submitted run; "
+                       "for Airflow, also DAG_ID/DAG_RUN_ID)")
     _add_connection(watch, host_required=False)
     watch.add_argument("--dir", default=".",
                        help="the notebook's folder, whose run store records the run "
@@ -105,6 +113,9 @@ def _submit(args: argparse.Namespace) -> int:
     from liminal_jupyter.engines.kfp.compile import CompileError
     from liminal_jupyter.engines.kfp.submit import KfpError, submit
 
+    if not args.host:
+        print("error: the following arguments are required: --host", file=sys.stderr)
+        return EXIT_INVALID
     notebook = Path(args.notebook)
     pipeline = load_valid_pipeline(notebook)
     if pipeline is None:
@@ -189,3 +200,4 @@ def _watch(args: argparse.Namespace) -> int:
     print(f"run {remote_id} {outcome} ({final.state})"
           + (f": {final.error}" if final.error else ""), file=sys.stderr)
     return EXIT_FAILED
+
