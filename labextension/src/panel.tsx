@@ -482,6 +482,34 @@ function distinct(runs: IRun[], pick: (run: IRun) => string): string[] {
   return Array.from(new Set(runs.map(pick))).sort();
 }
 
+/** One filter of the runs list: "all" (the empty value), then each value runs have. */
+function RunsFilter(props: {
+  label: string;
+  title: string;
+  className: string;
+  value: string;
+  choices: string[];
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label title={props.title}>
+      {props.label}{' '}
+      <select
+        className={props.className}
+        value={props.value}
+        onChange={e => props.onChange(e.target.value)}
+      >
+        <option value="">all</option>
+        {props.choices.map(name => (
+          <option key={name} value={name}>
+            {name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function Runs(props: { model: PanelModel; actions: IPanelActions }) {
   const { model } = props;
   const [engine, setEngine] = React.useState('');
@@ -497,36 +525,22 @@ function Runs(props: { model: PanelModel; actions: IPanelActions }) {
   return (
     <div>
       <div className="liminal-runs-filter">
-        <label title="Show only the runs of one engine">
-          Engine{' '}
-          <select
-            className="liminal-runs-engine"
-            value={engine}
-            onChange={e => setEngine(e.target.value)}
-          >
-            <option value="">all</option>
-            {engines.map(name => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>{' '}
-        <label title="Show only the runs in one state">
-          Status{' '}
-          <select
-            className="liminal-runs-status"
-            value={status}
-            onChange={e => setStatus(e.target.value)}
-          >
-            <option value="">all</option>
-            {statuses.map(name => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RunsFilter
+          label="Engine"
+          title="Show only the runs of one engine"
+          className="liminal-runs-engine"
+          value={engine}
+          choices={engines}
+          onChange={setEngine}
+        />{' '}
+        <RunsFilter
+          label="Status"
+          title="Show only the runs in one state"
+          className="liminal-runs-status"
+          value={status}
+          choices={statuses}
+          onChange={setStatus}
+        />
       </div>
       {!shown.length && <div className="liminal-empty">No run matches.</div>}
       <ul className="liminal-runs">

@@ -26,6 +26,7 @@ from liminal_jupyter.engines.runtime_install import (
     checked_requirements,
     index_urls,
     pinned_runtime_requirements,
+    pip_index_options,
     version,
 )
 
@@ -84,8 +85,7 @@ def write_build_folder(pipeline: object, folder: Path, *, base: str | None = Non
     base = base or default_base()
     if not re.fullmatch(r"[\w.:/@+-]+", base):
         raise ImageError(f"--base {base!r} is not an image reference (such as python:3.11-slim)")
-    index = "".join(f" {'--index-url' if n == 0 else '--extra-index-url'} {url}"
-                    for n, url in enumerate(indexes))
+    index = "".join(f" {option}" for option in pip_index_options(indexes))
     name = getattr(pipeline, "name", "pipeline")
     dockerfile = "\n".join([
         f"# The image of the steps of {json.dumps(name)}, written by `liminal-nb image` "
@@ -135,22 +135,22 @@ def build_command(builder: str, tag: str, folder: Path) -> list[str]:
 
 def build(builder: str, tag: str, folder: Path) -> None:
     """Run the builder, its output passed through; ImageError with its last line."""
-    command = build_command(builder, tag, folder)
-    done = subprocess.run(command, stdout=None, stderr=subprocess.PIPE, text=True)
-    if done.stderr:
+    _run(build_command(builder, tag, folder), show_errors=True)
+
+
+def push(builder: str, tag: str) -> None:
+    _run([builder, "push", tag], show_errors=False)
+
+
+def _run(command: list[str], show_errors: bool) -> None:
+    """Run a builder's command; ImageError naming it with the last line it wrote on stderr."""
+    done = subprocess.run(command, stderr=subprocess.PIPE, text=True)
+    if show_errors and done.stderr:
         sys.stderr.write(done.stderr)
     if done.returncode != 0:
         last = next((line.strip() for line in reversed(done.stderr.splitlines())
                      if line.strip()), "no message")
         raise ImageError(f"`{' '.join(command)}` failed (exit {done.returncode}): {last}")
-
-
-def push(builder: str, tag: str) -> None:
-    done = subprocess.run([builder, "push", tag], stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        last = next((line.strip() for line in reversed(done.stderr.splitlines())
-                     if line.strip()), "no message")
-        raise ImageError(f"`{builder} push {tag}` failed (exit {done.returncode}): {last}")
 
 
 def _slug(name: str) -> str:

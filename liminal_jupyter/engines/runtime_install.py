@@ -71,8 +71,7 @@ def runtime_requirements() -> list[str]:
         spec = requirement.split(";")[0].strip()
         if ";" in requirement and "extra ==" in requirement:
             continue
-        name = re.split(r"[\s<>=!~\[]", spec, maxsplit=1)[0]
-        if _canonical(name) in wanted:
+        if _canonical(_project(spec)) in wanted:
             found.append(spec.replace(" ", ""))
     return sorted(found, key=str.lower) + list(EXTRA_RUNTIME_REQUIREMENTS)
 
@@ -82,12 +81,21 @@ def pinned_runtime_requirements() -> list[str]:
     from them runs steps with the packages a local run used."""
     pinned = []
     for requirement in runtime_requirements():
-        name = re.split(r"[\s<>=!~\[]", requirement, maxsplit=1)[0]
+        name = _project(requirement)
         try:
             pinned.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             pinned.append(requirement)
     return pinned
+
+
+def pip_index_options(urls: list[str]) -> list[str]:
+    """pip's options for these indexes: the first replaces pip's index, the others are
+    extra ones (as kfp's pip_index_urls means them)."""
+    options = []
+    for n, url in enumerate(urls):
+        options += ["--index-url" if n == 0 else "--extra-index-url", url]
+    return options
 
 
 def is_stock_image(image: str) -> bool:
@@ -148,6 +156,11 @@ def checked_requirements(settings: dict[str, Any] | None) -> list[str]:
             raise CompileError(f"liminal.requirements: {requirement!r} mixes a single quote "
                                "with $, `, \\ or !; write markers with double quotes")
     return requirements
+
+
+def _project(requirement: str) -> str:
+    """The project name a requirement string starts with ('nbconvert<8,>=7.4' -> nbconvert)."""
+    return re.split(r"[\s<>=!~\[]", requirement, maxsplit=1)[0]
 
 
 def _canonical(name: str) -> str:

@@ -40,7 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from liminal_jupyter.engines.compiling import CompileError, step_image, step_slugs
-from liminal_jupyter.engines.runtime_install import RuntimeInstall, plan_install
+from liminal_jupyter.engines.runtime_install import (
+    RuntimeInstall,
+    pip_index_options,
+    plan_install,
+)
 from liminal_jupyter.pipeline import Pipeline, Step
 
 OPERATORS = ("python", "bash", "kubernetes")
@@ -407,10 +411,8 @@ def _installing_command(install: RuntimeInstall) -> str:
     word is quoted for the shell (the index URLs are checked too)."""
     import shlex
 
-    index = []
-    for n, url in enumerate(install.index_urls):
-        index += ["--index-url" if n == 0 else "--extra-index-url", url]
-    pip = ["python", "-m", "pip", "install", "--quiet", "--no-warn-script-location", *index]
+    pip = ["python", "-m", "pip", "install", "--quiet", "--no-warn-script-location",
+           *pip_index_options(install.index_urls)]
     return " && ".join([shlex.join([*pip, *install.packages]),
                         shlex.join([*pip, "--no-deps", install.liminal]),
                         "exec " + shlex.join(["python", "-m", TASK_MODULE])])

@@ -59,6 +59,7 @@ from liminal_jupyter.engines.compiling import CompileError, step_image, step_slu
 from liminal_jupyter.engines.runtime_install import (
     RuntimeInstall,
     checked_requirements,
+    pip_index_options,
     plan_install,
 )
 from liminal_jupyter.pipeline import Pipeline, Step
@@ -316,11 +317,8 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
 def _installing_import(install: RuntimeInstall) -> list[str]:
     """The component's first lines in a stock image: liminal-jupyter installed without
     its dependencies (packages_to_install brought the runtime's), unless already there."""
-    index = []
-    for n, url in enumerate(install.index_urls):
-        index += ["--index-url" if n == 0 else "--extra-index-url", url]
     command = ["-m", "pip", "install", "--quiet", "--no-warn-script-location", "--no-deps",
-               *index, install.liminal]
+               *pip_index_options(install.index_urls), install.liminal]
     return [
         "    import importlib.util",
         "    import subprocess",

@@ -346,10 +346,8 @@ class LocalRun:
         that computed the hit (its files/); False (run the step) when neither has it."""
         import shutil
 
-        handed = sorted({i.name.rstrip("/") for s in self.pipeline.steps
-                         for i in s.file_inputs if i.producer == step.name})
         kept = self.store.step_dir(origin_run, step.name) / "files"
-        for path in handed:
+        for path in sorted({p.rstrip("/") for p in self._handed_paths(step)}):
             beside = self.notebook.parent / path
             if beside.exists():
                 continue
@@ -368,9 +366,12 @@ class LocalRun:
         stays beside the notebook, where the step wrote it; what the step created or
         changed there is copied to the run's step folder (files/), where every engine
         keeps the files a step wrote and `liminal-nb show` lists them."""
-        handed = {i.name for s in self.pipeline.steps for i in s.file_inputs
-                  if i.producer == step.name}
-        return sorted(set(step.writes) | handed)
+        return sorted(set(step.writes) | self._handed_paths(step))
+
+    def _handed_paths(self, step: Step) -> set[str]:
+        """The paths later steps read from what this step wrote (its file edges)."""
+        return {i.name for s in self.pipeline.steps for i in s.file_inputs
+                if i.producer == step.name}
 
     def _prelude(self) -> list[str] | None:
         """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
