@@ -99,6 +99,13 @@ def _run(args: argparse.Namespace) -> int:
         logger = logging.getLogger("papermill")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    pages = None
+    if args.html:  # its libraries load in a child while the kernel starts
+        from liminal_jupyter.step.pages import PageRenderer
+
+        pages = PageRenderer(lambda text: print(f"warning: {text}", file=sys.stderr),
+                             nice=0)
+        pages.start()
     pipeline = _read_pipeline(args.pipeline)
     inputs: dict[str, Any] = {}
     for path in args.inputs:
@@ -110,14 +117,15 @@ def _run(args: argparse.Namespace) -> int:
             kernel_name=args.kernel, log_output=args.log_output, timeout=args.timeout,
         )
     except ValueError as exc:
+        if pages is not None:
+            pages.kill()
         raise _UsageError(str(exc)) from None
     record = Path(args.output_dir) / RESULT
     atomic_write_text(record, json.dumps(result.to_dict(), indent=2))
-    if args.html:
-        from liminal_jupyter.step.html import render_step_page
-
-        render_step_page(result.executed_notebook
-                         or Path(args.output_dir) / "executed.ipynb", args.html)
+    if pages is not None:
+        pages.submit(result.executed_notebook or Path(args.output_dir) / "executed.ipynb",
+                     args.html)
+        pages.close()
     if result.error is not None:
         print(result.error.render(), file=sys.stderr)
         return 1

@@ -181,10 +181,39 @@ def _clean_html(element: Any) -> str:
                         css_sanitizer=_css_sanitizer, strip_comments=True)
 
 
+def _warm_up() -> None:
+    """Render a small notebook once, unwritten: the first page of a process pays for the
+    Jinja templates, the Markdown parser's regular expressions and the notebook validator
+    (about 0.3 s on top of the imports), and the page that matters should not."""
+    import nbformat
+    from nbformat import v4
+
+    output = v4.new_output("execute_result", {"text/plain": "1", "text/html": "<b>1</b>"},
+                           execution_count=1)
+    node = v4.new_notebook(cells=[v4.new_markdown_cell("# step\n\n*text*"),
+                                  v4.new_code_cell("x = 1\nx", outputs=[output],
+                                                   execution_count=1)])
+    node.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    try:
+        render_html(nbformat.from_dict(node), "warm-up")
+    except Exception:  # the pages that matter report their own failures
+        pass
+
+
+def _request(line: str) -> tuple[str, Path | None]:
+    """(notebook, page) of one line of the renderer's input; ("", None) for a blank one."""
+    text = line.strip()
+    if text.startswith("["):
+        source, target = json.loads(text)
+        return source, Path(target)
+    return text, Path(text).with_name(EXECUTED_HTML) if text else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m liminal_jupyter.step.html [--nice N]`: render executed.html beside each
-    executed notebook named on stdin, one path a line, until the end of input (the local
-    runner's page renderer, engines/local/pages.py). Failures are reported on stderr."""
+    executed notebook named on stdin, one path a line (or a JSON array [notebook, page]
+    for a page elsewhere), until the end of input (step/pages.py's renderer). Failures are
+    reported on stderr."""
     import argparse
     import os
 
@@ -199,10 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.nice:
         os.nice(args.nice)
     try:
-        _html_exporter()  # the imports, while the first step runs
+        _warm_up()  # the imports and templates, while the first step runs
         for line in sys.stdin:
-            if line.strip():
-                render_step_page(line.strip(), Path(line.strip()).with_name(EXECUTED_HTML))
+            source, target = _request(line)
+            if source:
+                render_step_page(source, target)
     except KeyboardInterrupt:  # Ctrl-C reaches the runner's whole process group
         return 130
     return 0

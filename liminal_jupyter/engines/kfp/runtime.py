@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def run_step(
     skip_slow_optional_imports()
     from liminal_jupyter.pipeline import Pipeline
     from liminal_jupyter.step.execute import EXECUTED_NOTEBOOK, execute_step
-    from liminal_jupyter.step.html import render_step_page
+    from liminal_jupyter.step.pages import PageRenderer
 
     pipeline = Pipeline.from_json(json.loads(ir))
     the_step = pipeline.step(step)
@@ -88,11 +89,19 @@ def run_step(
     out = Path(step_outputs.path)
     out.mkdir(parents=True, exist_ok=True)
     handed = file_inputs(the_step, {p: Path(path) for p, path in inputs.items()})
-    with step_folder(workspace if the_step.files else None, handed, out) as folder:
-        result = execute_step(
-            pipeline, step, values, {k: v for k, v in saved.items() if k in wanted}, out,
-            cwd=folder.path, log_output=True, timeout=the_step.options.timeout,
-        )
+    # The page's libraries load in a child while the kernel starts (step/pages.py).
+    pages = PageRenderer(lambda text: print(f"warning: {text}", file=sys.stderr),
+                         enabled=executed_html is not None, nice=0)
+    pages.start()
+    try:
+        with step_folder(workspace if the_step.files else None, handed, out) as folder:
+            result = execute_step(
+                pipeline, step, values, {k: v for k, v in saved.items() if k in wanted}, out,
+                cwd=folder.path, log_output=True, timeout=the_step.options.timeout,
+            )
+    except BaseException:
+        pages.kill()
+        raise
     if executed_notebook is not None and result.executed_notebook:
         shown = Path(result.executed_notebook)
         if shown.is_file():
@@ -100,8 +109,9 @@ def run_step(
     elif executed_notebook is not None and (out / EXECUTED_NOTEBOOK).is_file():
         shutil.copyfile(out / EXECUTED_NOTEBOOK, executed_notebook.path)
     if executed_html is not None:
-        render_step_page(result.executed_notebook or str(out / EXECUTED_NOTEBOOK),
-                         executed_html.path)
+        pages.submit(result.executed_notebook or str(out / EXECUTED_NOTEBOOK),
+                     executed_html.path)
+        pages.close()
     if not result.succeeded:
         raise RuntimeError(result.error.render() if result.error else f"step '{step}' failed")
     write_manifest(out, step, result.outputs, result.metrics, folder.files)

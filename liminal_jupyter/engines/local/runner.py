@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from liminal_jupyter.engines.local.cache import CacheIndex, is_cacheable, step_cache_key
 from liminal_jupyter.engines.local.kernels import KernelPool, WarmKernel
-from liminal_jupyter.engines.local.pages import PageRenderer
 from liminal_jupyter.pipeline import Pipeline, Step
 from liminal_jupyter.runs.location import liminal_dir
 from liminal_jupyter.runs.progress import Reporter
 from liminal_jupyter.runs.registered import record_registered_models
 from liminal_jupyter.runs.store import RunStore, StepRecord, process_start_time, write_json
 from liminal_jupyter.step.execute import render_error
+from liminal_jupyter.step.pages import PageRenderer
 from liminal_jupyter.step.workdir import collect_files, snapshot_paths
 
 if TYPE_CHECKING:

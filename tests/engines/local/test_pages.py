@@ -1,4 +1,4 @@
-"""A local run leaves executed.html beside each step's executed.ipynb (engines/local/pages.py)."""
+"""A local run leaves executed.html beside each step's executed.ipynb (step/pages.py)."""
 
 from __future__ import annotations
 

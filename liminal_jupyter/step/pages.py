@@ -12,13 +12,21 @@ only after the run is recorded finished (`close`), so the run's own duration nev
 includes it. A page that cannot be rendered is reported by
 the child on stderr and the run goes on: the page is a view of the step, not part of its
 outcome. If the runner dies, the child reads the end of its input and exits.
+
+A KFP component or an Airflow task renders one page, after its one step: the step executor
+starts the same child as the step starts (`PageRenderer(nice=0)`), so the page's libraries
+load and its templates compile (about 0.35 s) while the kernel starts, and the page itself
+then costs milliseconds. A child process, not a thread: a thread importing nbconvert while
+the step's thread imports jupyter_client saw a partially initialised module.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 # Steps first: the renderer runs at a lower CPU priority than the runner and its kernels.
 NICENESS = 10
@@ -27,9 +35,11 @@ NICENESS = 10
 class PageRenderer:
     """Feeds executed notebooks to a renderer child process, in submission order."""
 
-    def __init__(self, warn: Callable[[str], None], enabled: bool = True):
+    def __init__(self, warn: Callable[[str], None], enabled: bool = True,
+                 nice: int = NICENESS):
         self.warn = warn
         self.enabled = enabled
+        self.nice = nice
         self.child: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -39,21 +49,25 @@ class PageRenderer:
             return
         try:
             self.child = subprocess.Popen(
-                [sys.executable, "-m", "liminal_jupyter.step.html", "--nice", str(NICENESS)],
+                [sys.executable, "-m", "liminal_jupyter.step.html", "--nice", str(self.nice)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         except OSError as exc:
             self.warn(f"no HTML pages for this run: {exc}")
             self.enabled = False
 
-    def submit(self, executed_notebook: str | None) -> None:
-        """Queue the page of a step that ran (not a cached one: its page exists already)."""
+    def submit(self, executed_notebook: str | Path | None,
+               target: str | Path | None = None) -> None:
+        """Queue the page of a step that ran (not a cached one: its page exists already),
+        written to `target`, or to executed.html beside the notebook."""
         if not executed_notebook:
             return
         self.start()
         if self.child is None:
             return
+        line = str(executed_notebook) if target is None else json.dumps(
+            [str(executed_notebook), str(target)])
         try:
-            self.child.stdin.write(executed_notebook + "\n")
+            self.child.stdin.write(line + "\n")
             self.child.stdin.flush()
         except OSError as exc:
             self.warn(f"no HTML pages for this run: {exc}")
