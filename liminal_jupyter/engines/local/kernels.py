@@ -122,13 +122,18 @@ class KernelPool:
     executed notebook, at the prelude cell.
 
     limit: kernels alive at once beyond those a waiting step needs; with reuse, the most
-    steps that can run at once (more would only compete for the cores), without it a few
+    steps that can run at once (more would only compete for the cores), without it one
     more than that, warming ahead.
+
+    first: kernels started at once, before any is ready. With reuse, one: a chain of steps
+    needs no second kernel, and a second one warming would slow the first step down.
+    Without reuse every step needs a kernel of its own, and the first two started together
+    use both cores of a small machine where one alone leaves one idle.
     """
 
     def __init__(self, kernel_name: str, cwd: Path, prelude: list[str] | None, needed: int,
                  limit: int, reuse: bool = True, env: dict[str, str] | None = None,
-                 on_warning: Callable[[str], None] | None = None):
+                 on_warning: Callable[[str], None] | None = None, first: int = 1):
         self.kernel_name = kernel_name
         # Told (a text) when a kernel could not be warmed or recycled: the step still runs,
         # in a kernel of its own, but the run's output says why it was slower.
@@ -149,11 +154,12 @@ class KernelPool:
         self.busy: set[WarmKernel] = set()  # of `live`, owned by a warming/recycling thread
         self.workers: set[threading.Thread] = set()
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="liminal-kernels-"))
-        # The first kernel starts alone, so the first step is not slowed by the others
-        # warming on the same cores; each kernel that becomes ready starts the next ones.
+        # The first kernels (see `first`) start at once; each kernel that becomes ready
+        # starts the next ones.
         with self.lock:
-            if self.unserved > 0:
-                self._start_locked()
+            for _ in range(min(max(1, first), self.limit)):
+                if self.unserved > self.idle:
+                    self._start_locked()
 
     def acquire(self) -> WarmKernel | None:
         """A warm kernel for the next step (blocks until one is ready), or None to run cold."""

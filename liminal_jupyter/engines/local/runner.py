@@ -113,10 +113,11 @@ class LocalRun:
         to_run = [n for n in order if n not in self.records]
         jobs = max(1, self.options.jobs)
         reuse = not self.options.fresh_kernels
-        limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 2
+        limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 1
         self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
                                needed=len(to_run), limit=limit, reuse=reuse,
-                               env=self._step_environment(), on_warning=self._warn)
+                               env=self._step_environment(), on_warning=self._warn,
+                               first=1 if reuse else jobs)
         try:
             self._schedule(order, tracker)
             failed = [r for r in self.records.values() if r.status == "failed"]

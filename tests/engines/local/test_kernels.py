@@ -91,6 +91,27 @@ def test_close_shuts_down_the_kernels_nobody_took(tmp_path):
     assert not any(process_alive(pid) for pid in pids)
 
 
+def test_without_reuse_the_first_kernels_start_together_and_no_more_than_needed(tmp_path):
+    """--fresh-kernels: every step needs a kernel, so `first` of them start at once (both
+    cores busy) instead of one; and never more than the steps that will take one."""
+    pool = KernelPool("python3", tmp_path, None, needed=3, limit=3, reuse=False, first=2)
+    try:
+        assert pool.alive == 2  # started before either is ready
+        kernels = [pool.acquire(), pool.acquire(), pool.acquire()]
+        assert all(k is not None for k in kernels)
+        assert len({pid_of(k) for k in kernels}) == 3  # a process of its own each
+        for kernel in kernels:
+            pool.release(kernel, reusable=True)  # no reuse: shut down
+            assert not process_alive(pid_of(kernel))
+    finally:
+        pool.close()
+    small = KernelPool("python3", tmp_path, None, needed=1, limit=3, reuse=False, first=2)
+    try:
+        assert small.alive == 1  # one step to serve: one kernel
+    finally:
+        small.close()
+
+
 def pid_of(kernel) -> int:
     return kernel.manager.provisioner.pid
 
