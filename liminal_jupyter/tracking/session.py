@@ -73,11 +73,15 @@ def quiet_store_setup() -> None:
 
 
 def prepare_local_store(uri: str) -> None:
-    """SQLite needs the database's directory to exist."""
+    """SQLite needs the database's directory to exist; a new database starts as a copy of
+    an empty, migrated one (tracking/store_seed.py: seconds saved on a folder's first run)."""
     if uri.startswith("sqlite:///"):
         path = uri[len("sqlite:///"):].split("?", 1)[0]
         if path and path != ":memory:":
+            from liminal_jupyter.tracking.store_seed import seed_sqlite_store
+
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            seed_sqlite_store(Path(path))
 
 
 def describe(exc: BaseException) -> str:
