@@ -56,7 +56,11 @@ def main() -> None:
     notebook = work / "iris_classification.ipynb"
     shutil.copy(ROOT / "example_notebooks" / "iris_classification.ipynb", notebook)
     started = time.monotonic()
-    deployment, stack = start_deployment(work / "deployment")
+    try:
+        deployment, stack = start_deployment(work / "deployment")  # stops itself on failure
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     print(f"deployment up in {time.monotonic() - started:.1f} s")
     try:
         login = ["--host", deployment.url, "--username", deployment.username,
