@@ -181,20 +181,42 @@ def _import_error(client: AirflowClient, path: Path, written: float) -> str | No
         if when is not None and when + 1.0 < written:
             continue  # an error of an earlier version of the file
         trace = str(error.get("stack_trace") or "").strip()
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError:
+            source = ""
         return (f"Airflow could not import the DAG file {path}: "
-                f"{_import_message(trace, path)}")
+                f"{_import_message(trace, path, source)}")
     return None
 
 
-def _import_message(trace: str, path: Path) -> str:
-    """Airflow's message (the exception line) and the DAG file's line it names."""
+# Errors Airflow raises while validating a parsed DAG (not while running the file) carry
+# no line of it: the DAG argument they are about, found by words of the message.
+_ARGUMENT_WORDS = (("timetable", "schedule"), ("cron", "schedule"), ("schedule", "schedule"),
+                   ("start_date", "start_date"), ("param", "params"))
+
+
+def _import_message(trace: str, path: Path, source: str = "") -> str:
+    """Airflow's message (the exception line) and the DAG file's line it names; when the
+    trace names none (a bad schedule fails in Airflow's validation of the parsed DAG), the
+    line of the DAG argument the message is about, found in the file's `source`."""
     lines = [line.strip() for line in trace.splitlines() if line.strip()]
     message = lines[-1] if lines else "no message"
     line_no = None
     for line in lines:
         if str(path.name) in line and ", line " in line:
             line_no = line.split(", line ", 1)[1].split(",")[0]
-    return message + (f" (line {line_no} of {path.name})" if line_no else "")
+    if line_no:
+        return message + f" (line {line_no} of {path.name})"
+    lowered = message.lower()
+    for word, argument in _ARGUMENT_WORDS:
+        if word not in lowered:
+            continue
+        for number, text in enumerate(source.splitlines(), start=1):
+            if text.strip().startswith(f"{argument}="):
+                return message + (f" (line {number} of {path.name}, its {argument} "
+                                  "argument)")
+    return message
 
 
 def _epoch(stamp: Any) -> float | None:

@@ -11,6 +11,14 @@ Auth: Airflow 3's SimpleAuthManager with one known user, `admin` (role admin), w
 password we write into the passwords file before the api-server starts (so tests log in
 with /auth/token like a user would; not all-admins mode, which would accept anything).
 
+Object storage: an S3-compatible server on 127.0.0.1 beside it, moto's server mode
+(`python -m moto.server`, in its own process group). No real S3 server installs here:
+Debian has no MinIO, SeaweedFS, Garage, versitygw or s3proxy, its rclone (1.60) predates
+`rclone serve s3`, and Ceph's radosgw needs a cluster. The Airflow servers (so every
+task) get AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+AWS_DEFAULT_REGION for it, as a platform team would give its workers; `deployment.s3_env`
+holds the same for the test's own process (submit, watch and show read the bucket too).
+
 At the end the three Airflow groups get SIGTERM (SIGKILL after 30 s) and PostgreSQL
 `pg_ctl stop -m fast`. Run `python -m tests.engines.airflow.airflow_deployment` to start
 one by hand (Ctrl-C or SIGTERM stops it) and print how long it took to start.
@@ -52,6 +60,9 @@ class AirflowDeployment:
     startup_seconds: float = 0.0
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: Path | None = None
+    # AWS_* variables of the S3-compatible server the tasks reach (see the module's doc).
+    s3_env: dict[str, str] = field(default_factory=dict)
+    s3_bucket: str = "liminal-test"
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         """The end of one server's log (api-server, scheduler, dag-processor), for failures."""
@@ -71,8 +82,10 @@ def _as_postgres(*command: str | Path, **kwargs) -> subprocess.CompletedProcess:
                           text=True, stdin=subprocess.DEVNULL, **kwargs)
 
 
-def _airflow_env(home: Path, dags: Path, pg_port: int, port: int, secret: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+def _airflow_env(home: Path, dags: Path, pg_port: int, port: int, secret: str,
+                 s3_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+    env.update(s3_env)
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
@@ -128,6 +141,32 @@ def _components_healthy(url: str) -> bool:
         return False
     return all((health.get(part) or {}).get("status") == "healthy"
                for part in ("metadatabase", "scheduler", "dag_processor"))
+
+
+def _s3_up(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2) as answer:
+            return answer.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def start_s3(logs: Path, deployment: AirflowDeployment) -> dict[str, str]:
+    """moto's S3 server on a free loopback port, with one bucket; its AWS_* variables."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with open(logs / "s3.log", "wb") as log:
+        deployment.processes["s3"] = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    _wait_until(lambda: _s3_up(endpoint), "the S3 server", 60, deployment)
+    s3_env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "liminal-test-key",
+              "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16),
+              "AWS_DEFAULT_REGION": "us-east-1"}
+    request = urllib.request.Request(f"{endpoint}/{deployment.s3_bucket}", method="PUT")
+    urllib.request.urlopen(request, timeout=10).close()
+    return s3_env
 
 
 def processes_with(marker: str, where: str = "environ") -> list[int]:
@@ -196,16 +235,18 @@ def start_deployment(root: Path) -> tuple[AirflowDeployment, _Stack]:
         password = secrets.token_urlsafe(12)
         (home / "passwords.json").write_text(json.dumps({USERNAME: password}))
         port = free_port()
-        env = _airflow_env(home, dags, pg_port, port, secrets.token_hex(32))
+        url = f"http://127.0.0.1:{port}"
+        deployment = AirflowDeployment(url, dags, home, USERNAME, password, logs=logs)
+        stack.deployment = deployment
+        deployment.s3_env = start_s3(logs, deployment)
+        env = _airflow_env(home, dags, pg_port, port, secrets.token_hex(32),
+                           deployment.s3_env)
         airflow = [sys.executable, "-m", "airflow"]
         migrate = subprocess.run([*airflow, "db", "migrate"], env=env, capture_output=True,
                                  text=True, stdin=subprocess.DEVNULL)
         if migrate.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-2000:]}"
                                f"{migrate.stderr[-3000:]}")
-        url = f"http://127.0.0.1:{port}"
-        deployment = AirflowDeployment(url, dags, home, USERNAME, password, logs=logs)
-        stack.deployment = deployment
         commands = {
             "api-server": [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
             "scheduler": [*airflow, "scheduler"],

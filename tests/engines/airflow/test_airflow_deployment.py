@@ -188,6 +188,8 @@ def test_wrong_credentials_unreachable_host_import_error_unknown_run_are_one_lin
     line = _one_line_error("\n".join(err))
     assert "could not import the DAG file" in line and "bad-schedule.py" in line
     assert "AirflowTimetableInvalid" in line  # Airflow's own message
+    # Airflow's trace names no line of the file: the schedule argument's line is given.
+    assert "of bad-schedule.py, its schedule argument)" in line
     assert not (airflow_deployment.dags / "bad-schedule.py").exists()
     assert not RunStore(tmp_path / ".liminal").list_runs()
 
