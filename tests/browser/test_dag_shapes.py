@@ -179,12 +179,44 @@ def test_nine_step_fan_out_fan_in_is_readable_and_clicks_select_cells(lab, page)
     shoot(page, "dag-nine-steps-run")
 
 
+def tab_labels(tab) -> tuple[list[dict], list[dict]]:
+    """The main-area tab's step labels and edge labels as drawn (LABELS_JS, EDGE_LABELS_JS)."""
+    graph = tab.locator(".liminal-dag").first
+    return graph.evaluate(LABELS_JS), graph.evaluate(EDGE_LABELS_JS)
+
+
 def test_thirty_step_chain_is_readable(lab, page):
     steps = chain(30)
     open_notebook(page, lab, put(lab, "chain.ipynb", steps))
     assert_readable(page, [name for name, _ in steps])
     assert not scrolls_sideways(page)
     shoot_panel(page, "dag-thirty-step-chain")
+
+    # The main-area tab: fit to view stops where text is still 11 px (the chain is taller
+    # than the view, so its first steps are shown and the rest is a pan away), and zooming
+    # out stops there too.
+    page.click(".liminal-open-pipeline")
+    tab = page.locator(".liminal-pipeline-tab")
+    tab.locator('.liminal-dag-node[data-step="step_30"]').wait_for(state="attached")
+    page.wait_for_timeout(500)  # the fit runs once React Flow has measured its view
+    for action in ("fit", "zoomout"):
+        if action == "fit":
+            tab.locator(".liminal-dag-fit").click()
+        else:
+            for _ in range(4):
+                tab.locator(".react-flow__controls-zoomout").click()
+        page.wait_for_timeout(400)
+        labels, edges = tab_labels(tab)
+        assert len(labels) == 30 and edges
+        for label in labels:
+            assert label["font"] * label["scale"] >= 11 - 0.01, (action, label)
+        for edge in edges:
+            assert edge["height"] >= 11, (action, edge)
+        assert not fits(tab, len(steps))  # it is panned, not shrunk
+        box = tab.locator(".liminal-dag-main-canvas").bounding_box()
+        first = tab.locator('.liminal-dag-node[data-step="step_01"]').bounding_box()
+        assert box["y"] <= first["y"] and first["y"] + first["height"] <= box["y"] + box["height"]
+    shoot(page, "dag-thirty-step-chain-main-area")
 
 
 def test_twelve_wide_fan_out_is_readable_and_scrolls(lab, page):
