@@ -21,10 +21,13 @@ export function SubmitSection(props: { model: PanelModel; invalidHint: string })
   const options = target.submit_options ?? [];
   const host = (values.host ?? '').trim();
   return (
-    <details className="liminal-submit-section" data-engine={target.name} open={!host}>
-      <summary title="Hand the run to a host; the panel follows it here">
+    <div className="liminal-submit-section" data-engine={target.name}>
+      <div
+        className="liminal-submit-title"
+        title="Hand the run to a host; the panel follows it here"
+      >
         Submit to a host
-      </summary>
+      </div>
       <div className="liminal-submit-fields">
         <label title={target.description}>
           Engine{' '}
@@ -86,6 +89,6 @@ export function SubmitSection(props: { model: PanelModel; invalidHint: string })
           {target.name === 'kfp' ? ' (KFP host: also Settings › Liminal)' : ''}.
         </div>
       )}
-    </details>
+    </div>
   );
 }

@@ -147,20 +147,25 @@ def test_nine_step_fan_out_fan_in_is_readable_and_clicks_select_cells(lab, page)
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 2")
 
-    # "Open the pipeline": a main-area tab whose graph fits its view.
+    # "Open the pipeline": a main-area tab (split beside the notebook) whose graph is
+    # fitted to its view as far as text stays at 11 px; here five models side by side are
+    # wider than half the main area, so it is drawn at that size and panned.
     page.click(".liminal-open-pipeline")
     tab = page.locator(".liminal-pipeline-tab")
     tab.locator('.liminal-dag-node[data-step="join"]').wait_for()
     page.wait_for_timeout(500)  # the fit runs once React Flow has measured its view
-    assert fits(tab, len(steps))
-    # Its controls: zoom in (then the graph no longer fits), fit to view (it fits again).
+    fitted = readable_in_tab(tab, len(steps))
+    # Its controls: zoom in (the text grows), fit to view (back to the fitted size).
     for _ in range(3):
         tab.locator(".react-flow__controls-zoomin").click()
     page.wait_for_timeout(400)
-    assert not fits(tab, len(steps))
+    assert readable_in_tab(tab, len(steps), fitted=False) > fitted * 1.2
     tab.locator(".liminal-dag-fit").click()
     page.wait_for_timeout(400)
-    assert fits(tab, len(steps))
+    assert abs(readable_in_tab(tab, len(steps)) - fitted) < 0.01
+    # Zooming out stops at the readable size (React Flow then disables its button).
+    zoom_out_fully(page, tab)
+    assert readable_in_tab(tab, len(steps), fitted=False) >= fitted - 0.01
     shoot(page, "dag-nine-steps-main-area")
 
     # Clicking a step there selects its first cell in the notebook.
@@ -177,6 +182,33 @@ def test_nine_step_fan_out_fan_in_is_readable_and_clicks_select_cells(lab, page)
         arg=len(steps), timeout=RUN_TIMEOUT_MS)
     # The picture of the README (docs/pipeline-tab.png).
     shoot(page, "dag-nine-steps-run")
+
+
+def readable_in_tab(tab, count: int, fitted: bool = True) -> float:
+    """Asserts every label of the main-area tab is drawn at 11 px or more, and (`fitted`)
+    that the graph fits the view unless that would take it below; returns the scale it is
+    shown at."""
+    labels, edges = tab_labels(tab)
+    assert len(labels) == count and edges
+    for label in labels:
+        assert label["font"] * label["scale"] >= 11 - 0.01, label
+    for edge in edges:
+        assert edge["height"] >= 11, edge
+    scale = min(label["scale"] for label in labels)
+    if fitted:  # the whole graph, or shrunk no further than 11 px
+        assert fits(tab, count) or abs(scale - 1) < 0.01, scale
+    return scale
+
+
+def zoom_out_fully(page, tab) -> None:
+    """Click React Flow's zoom-out until it is disabled (its minimum zoom)."""
+    button = tab.locator(".react-flow__controls-zoomout")
+    for _ in range(20):
+        if button.is_disabled():
+            return
+        button.click()
+        page.wait_for_timeout(150)
+    raise AssertionError("zoom out never stopped")
 
 
 def tab_labels(tab) -> tuple[list[dict], list[dict]]:
@@ -203,8 +235,7 @@ def test_thirty_step_chain_is_readable(lab, page):
         if action == "fit":
             tab.locator(".liminal-dag-fit").click()
         else:
-            for _ in range(4):
-                tab.locator(".react-flow__controls-zoomout").click()
+            zoom_out_fully(page, tab)
         page.wait_for_timeout(400)
         labels, edges = tab_labels(tab)
         assert len(labels) == 30 and edges
