@@ -184,6 +184,26 @@ def test_nine_step_fan_out_fan_in_is_readable_and_clicks_select_cells(lab, page)
     shoot(page, "dag-nine-steps-run")
 
 
+# WCAG contrast ratios: each step name against its node's background, each edge label
+# (SVG text: its fill) against the tab's background.
+CONTRAST_JS = """root => {
+  const rgb = text => (text.match(/[0-9.]+/g) || []).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
+  const tab = root.closest('.liminal-pipeline-tab');
+  const names = Array.from(root.querySelectorAll('.liminal-dag-node')).map(node => ratio(
+    getComputedStyle(node.querySelector('.liminal-dag-node-name')).color,
+    getComputedStyle(node).backgroundColor));
+  const edges = Array.from(root.querySelectorAll('.liminal-dag-edge-label')).map(t => ratio(
+    getComputedStyle(t).fill, getComputedStyle(tab).backgroundColor));
+  return [names, edges];
+}"""
+
+
 def readable_in_tab(tab, count: int, fitted: bool = True) -> float:
     """Asserts every label of the main-area tab is drawn at 11 px or more, and (`fitted`)
     that the graph fits the view unless that would take it below; returns the scale it is
@@ -248,6 +268,25 @@ def test_thirty_step_chain_is_readable(lab, page):
         first = tab.locator('.liminal-dag-node[data-step="step_01"]').bounding_box()
         assert box["y"] <= first["y"] and first["y"] + first["height"] <= box["y"] + box["height"]
     shoot(page, "dag-thirty-step-chain-main-area")
+
+    # In JupyterLab's dark theme the labels stay readable: WCAG contrast of each step name
+    # on its node and of each edge label on the tab's background (AA: 4.5 for small text).
+    app_eval(page, "app.commands.execute('apputils:change-theme', "
+                   "{theme: 'JupyterLab Dark'})")
+    try:
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_timeout(500)
+        names, edge_labels = tab.locator(".liminal-dag").first.evaluate(CONTRAST_JS)
+        assert names and edge_labels
+        assert min(names) >= 4.5, names
+        assert min(edge_labels) >= 4.5, edge_labels
+        shoot(page, "dag-thirty-step-chain-dark")
+    finally:
+        app_eval(page, "app.commands.execute('apputils:change-theme', "
+                       "{theme: 'JupyterLab Light'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'",
+                               timeout=30_000)
 
 
 def test_twelve_wide_fan_out_is_readable_and_scrolls(lab, page):
