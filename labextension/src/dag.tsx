@@ -25,6 +25,7 @@ import {
   ReactFlowInstance
 } from '@xyflow/react';
 
+import { fitViewport, MIN_READABLE_ZOOM } from './fit';
 import { layoutPipeline, shapeKey } from './elk';
 import { routePath } from './route';
 import { IDagEdge, IDagLayout, IDagNode, LABEL_FONT_PX, LABEL_LINE_PX } from './graph';
@@ -193,8 +194,9 @@ function useWidth(): [number | null, (element: HTMLDivElement | null) => void] {
 
 /**
  * The main-area drawing: fitted to the view when it opens (the whole drawing, edge
- * labels included, not just the nodes), then zoomed and panned freely; the fit button
- * fits it again.
+ * labels included, not just the nodes) as far as text stays readable (MIN_READABLE_ZOOM;
+ * a bigger graph is panned instead), then zoomed and panned freely within that; the fit
+ * button fits it again.
  */
 function MainFlow(props: {
   layout: IDagLayout;
@@ -203,15 +205,19 @@ function MainFlow(props: {
 }): JSX.Element {
   const { layout, elements } = props;
   const instance = React.useRef<ReactFlowInstance<StepNode, StepEdge> | null>(null);
+  const canvas = React.useRef<HTMLDivElement | null>(null);
   const fit = React.useCallback(() => {
-    void instance.current?.fitBounds(
-      { x: 0, y: 0, width: layout.width, height: layout.height },
-      { padding: 0.04 }
+    const view = canvas.current;
+    if (!instance.current || !view || !view.clientWidth || !view.clientHeight) {
+      return;
+    }
+    void instance.current.setViewport(
+      fitViewport(layout.width, layout.height, view.clientWidth, view.clientHeight)
     );
   }, [layout]);
   React.useEffect(fit, [fit]);
   return (
-    <div className="liminal-dag-main-canvas">
+    <div className="liminal-dag-main-canvas" ref={canvas}>
       <ReactFlow
         nodes={elements.nodes}
         edges={elements.edges}
@@ -222,7 +228,7 @@ function MainFlow(props: {
           instance.current = flow;
           fit();
         }}
-        minZoom={0.1}
+        minZoom={MIN_READABLE_ZOOM}
         maxZoom={2.5}
         nodesDraggable={false}
         nodesConnectable={false}

@@ -17,11 +17,22 @@ import {
   IPipelineResponse,
   IRun,
   IRunDetail,
+  IEngineInfo,
   IServerStatus,
   ISettings,
   JSONValue
 } from './types';
 import { Backend, IStepSelection } from './urls';
+import {
+  defaultSubmitEngine,
+  fieldTexts,
+  loadSubmitTexts,
+  missingFields,
+  saveSubmitTexts,
+  submitEngines,
+  submitSettings,
+  SubmitTexts
+} from './submitSettings';
 
 /** How often the selected run is re-read while it runs, and the run list. */
 export const RUN_POLL_MS = 1000;
@@ -63,6 +74,11 @@ export class PanelModel {
   backend: Backend = 'local';
   useCache = true;
 
+  /** The engine Submit hands runs to (null: the server named none yet). */
+  submitEngine: string | null = null;
+  /** The Submit form's texts by engine; secrets only here, in memory. */
+  submitTexts: SubmitTexts = loadSubmitTexts(sessionStore());
+
   runs: IRun[] = [];
   selectedRunId: string | null = null;
   runDetail: IRunDetail | null = null;
@@ -74,6 +90,48 @@ export class PanelModel {
     this._stopPolling();
     this.deploy.dispose();
     Signal.clearData(this);
+  }
+
+  /** The engines Submit offers, with their host settings (GET /liminal/status). */
+  get submitEngines(): IEngineInfo[] {
+    return submitEngines(this.server?.engines ?? []);
+  }
+
+  /** The chosen submit engine, or the default one. */
+  get submitTarget(): IEngineInfo | null {
+    const engines = this.submitEngines;
+    const name = this.submitEngine ?? defaultSubmitEngine(engines);
+    return engines.find(e => e.name === name) ?? null;
+  }
+
+  /** The chosen engine's field texts (typed, else the panel's settings). */
+  get submitFields(): { [name: string]: string } {
+    const target = this.submitTarget;
+    return target
+      ? fieldTexts(target.name, target.submit_options ?? [], this.submitTexts, this.settings)
+      : {};
+  }
+
+  /** The required host settings still empty, by label. */
+  get submitMissing(): string[] {
+    const target = this.submitTarget;
+    return target ? missingFields(target.submit_options ?? [], this.submitFields) : [];
+  }
+
+  setSubmitEngine(name: string): void {
+    this.submitEngine = name;
+    this._emit();
+  }
+
+  setSubmitText(name: string, text: string): void {
+    const target = this.submitTarget;
+    if (!target) {
+      return;
+    }
+    const mine = { ...(this.submitTexts[target.name] ?? {}), [name]: text };
+    this.submitTexts = { ...this.submitTexts, [target.name]: mine };
+    saveSubmitTexts(sessionStore(), this.submitTexts, this.server?.engines ?? []);
+    this._emit();
   }
 
   setSettings(settings: ISettings): void {
@@ -367,10 +425,13 @@ export class PanelModel {
     }
   }
 
+  /** Hands the run to the chosen engine's host; the submitted run is selected and
+   * followed like a local one (the server asks the host: server/remote_runs.py). */
   async submit(): Promise<void> {
     const path = this.path;
     const form = this.form;
-    if (!path || this.busy || !this.settings.kfpHost.trim()) {
+    const target = this.submitTarget;
+    if (!path || this.busy || !target || this.submitMissing.length) {
       return;
     }
     if (!form.valid) {
@@ -378,19 +439,26 @@ export class PanelModel {
       this._emit();
       return;
     }
+    const settings = submitSettings(target.submit_options ?? [], this.submitFields);
     this.busy = 'submit';
-    this.action = { kind: 'info', text: `Submitting to ${this.settings.kfpHost}…` };
+    this.action = {
+      kind: 'info',
+      text: `Submitting to ${target.name} at ${settings.host ?? 'its host'}…`
+    };
     this._emit();
     try {
-      const result = await this.api.submit(path, form.overrides, this.settings);
+      const result = await this.api.submit(path, target.name, form.overrides, settings);
       this.action = {
         kind: 'info',
-        text: `Submitted: KFP run ${result.remote_id}`,
+        text: `Submitted: ${result.summary || result.remote_id}${
+          result.message ? ` (${result.message})` : ''
+        }`,
         url: result.url
       };
       await this.refreshRuns();
-      // Followed like a local run: reading it asks the host (server/remote_runs.py).
-      await this.selectRun(result.run_id);
+      if (result.run_id) {
+        await this.selectRun(result.run_id);
+      }
     } catch (error) {
       this.action = { kind: 'error', text: `Not submitted: ${describe(error)}` };
     } finally {
@@ -451,6 +519,15 @@ export class PanelModel {
   private _refreshAgain = false;
   private _runTimer: number | null = null;
   private _listTimer: number | null = null;
+}
+
+/** The browser session's storage, when there is one (not in jest without a DOM). */
+function sessionStore(): Storage | null {
+  try {
+    return typeof window !== 'undefined' ? window.sessionStorage : null;
+  } catch {
+    return null;
+  }
 }
 
 /** One readable line for any failure. */

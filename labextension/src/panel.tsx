@@ -17,6 +17,7 @@ import { canReport } from './runReport';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
 import { elapsed, formatDuration, formatMetric, statusStyle } from './status';
+import { SubmitSection } from './submit';
 import {
   IDiagnostic,
   IEngineCapabilities,
@@ -344,7 +345,6 @@ function Actions(props: { model: PanelModel; actions: IPanelActions }) {
   const described = new Map(
     (model.server?.engines ?? []).map(e => [e.name, e.description])
   );
-  const kfpHost = model.settings.kfpHost.trim();
   const invalidHint = valid ? '' : 'Fix the problems above first';
   return (
     <div className="liminal-section liminal-actions">
@@ -393,25 +393,8 @@ function Actions(props: { model: PanelModel; actions: IPanelActions }) {
         >
           {model.busy === 'compile' ? 'Compiling…' : 'Compile'}
         </button>
-        <button
-          className="liminal-button liminal-submit"
-          disabled={!valid || !kfpHost || model.busy !== null}
-          title={
-            invalidHint ||
-            (kfpHost
-              ? `Submit to Kubeflow Pipelines at ${kfpHost}`
-              : 'Set "KFP host" in Settings › Liminal to submit')
-          }
-          onClick={() => void model.submit()}
-        >
-          {model.busy === 'submit' ? 'Submitting…' : 'Submit to KFP'}
-        </button>
       </div>
-      {!kfpHost && (
-        <div className="liminal-hint">
-          Submit needs a KFP host: Settings › Settings Editor › Liminal.
-        </div>
-      )}
+      <SubmitSection model={model} invalidHint={invalidHint} />
       <EngineList engines={model.server?.engines ?? []} selected={model.backend} />
       {model.action && (
         <div className={`liminal-action-message liminal-action-${model.action.kind}`}>
@@ -429,6 +412,9 @@ function Actions(props: { model: PanelModel; actions: IPanelActions }) {
     </div>
   );
 }
+
+/** How a run's link to its engine's own UI is labelled. */
+const ENGINE_UI_NAMES: { [engine: string]: string } = { kfp: 'KFP', airflow: 'Airflow' };
 
 /** The words shown for an engine's capabilities (GET /liminal/status), in this order. */
 const CAPABILITY_WORDS: [keyof IEngineCapabilities, string][] = [
@@ -657,7 +643,7 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             rel="noreferrer"
             title={`This run in ${run.backend}'s own UI`}
           >
-            {run.backend.toUpperCase()} run
+            {ENGINE_UI_NAMES[run.backend] ?? run.backend} run
           </a>
         )}
       </div>

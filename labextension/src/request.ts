@@ -31,6 +31,17 @@ import {
 import { executedNotebookUrl } from './executed';
 import { runReportUrl } from './runReport';
 
+/** POST /liminal/submit's reply (engines/base.py, Submission.to_json). */
+export interface ISubmitReply {
+  run_id: string | null;
+  remote_id: string;
+  host: string;
+  url: string | null;
+  summary: string;
+  notes: string[];
+  message?: string;
+}
+
 /** A failed request, with the server's one-paragraph message when it sent one. */
 export class ApiError extends Error {
   constructor(
@@ -178,15 +189,14 @@ export class LiminalApi {
 
   submit(
     path: string,
+    engine: string,
     parameters: { [name: string]: JSONValue },
-    settings: ISettings
-  ): Promise<{ run_id: string; remote_id: string; url: string | null }> {
-    const body = submitBody(path, parameters, settings);
-    if (body === null) {
-      return Promise.reject(
-        new ApiError('set a KFP host in the liminal settings first', 400)
-      );
-    }
-    return json(submitUrl(this.base), post(body), this.serverSettings);
+    settings: { [name: string]: string }
+  ): Promise<ISubmitReply> {
+    return json(
+      submitUrl(this.base),
+      post(submitBody(path, engine, parameters, settings)),
+      this.serverSettings
+    );
   }
 }

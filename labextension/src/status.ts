@@ -93,11 +93,29 @@ export function nodeFill(
   stepStatus: string | undefined
 ): { fill: string; stroke: string; text: string } {
   const stroke = phaseColour(phase);
-  if (stepStatus === undefined) {
-    return { fill: stroke, stroke, text: '#ffffff' };
-  }
-  const style = statusStyle(stepStatus);
-  return { fill: style.fill, stroke, text: style.text };
+  const fill = stepStatus === undefined ? stroke : statusStyle(stepStatus).fill;
+  return { fill, stroke, text: readableOn(fill) };
+}
+
+/** WCAG relative luminance of a '#rrggbb' colour. */
+export function luminance(hex: string): number {
+  const channels = [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16) / 255);
+  const [r, g, b] = channels.map(c =>
+    c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4)
+  );
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** WCAG contrast ratio of two '#rrggbb' colours (1 to 21). */
+export function contrast(a: string, b: string): number {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/** The text colour that reads best on `fill`: white or black, whichever contrasts
+ * more (node fills are fixed colours, the same in light and dark themes). */
+export function readableOn(fill: string): string {
+  return contrast(fill, '#ffffff') >= contrast(fill, '#000000') ? '#ffffff' : '#000000';
 }
 
 /** `0.4 s`, `12 s`, `3 min 05 s`, `1 h 02 min`; '' for null. */

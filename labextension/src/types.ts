@@ -182,7 +182,7 @@ export interface IRunDetail {
   run: IRun;
   steps: IStepRun[];
   mlflow_url: string | null;
-  /** The run's page in its engine's own UI (a KFP run), else null. */
+  /** The run's page in its engine's own UI (a KFP or Airflow run), else null. */
   engine_url?: string | null;
   /** Why a remote run's host could not be asked for its state; its last state stays. */
   remote_note?: string | null;
@@ -205,11 +205,24 @@ export interface IEngineCapabilities {
   logs: boolean;
 }
 
+/** A host setting an engine's submit reads (engines/base.py, SubmitOption). */
+export interface ISubmitOption {
+  name: string;
+  label: string;
+  help: string;
+  /** A password or token: a password input, never remembered by the panel. */
+  secret: boolean;
+  required: boolean;
+  placeholder: string;
+}
+
 /** An engine of the server's registry, as GET /liminal/status lists it. */
 export interface IEngineInfo {
   name: string;
   description: string;
   capabilities: IEngineCapabilities;
+  /** The host settings of its submit, when it submits. */
+  submit_options?: ISubmitOption[];
 }
 
 /** GET /liminal/status */

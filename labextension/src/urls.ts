@@ -128,29 +128,21 @@ export function compileBody(path: string, settings: ISettings): ICompileBody {
 
 export interface ISubmitBody {
   path: string;
-  host: string;
+  /** An engine that submits (KFP, Airflow): GET /liminal/status lists them. */
+  engine: string;
   parameters: { [name: string]: JSONValue };
-  experiment: string | null;
-  image: string | null;
+  /** Its host settings by `submit_options()` name (submitSettings.ts). */
+  settings: { [name: string]: string };
 }
 
-/** POST /liminal/submit; null when no KFP host is set (the action is disabled then). */
+/** POST /liminal/submit */
 export function submitBody(
   path: string,
+  engine: string,
   parameters: { [name: string]: JSONValue },
-  settings: ISettings
-): ISubmitBody | null {
-  const host = settings.kfpHost.trim();
-  if (!host) {
-    return null;
-  }
-  return {
-    path,
-    host,
-    parameters,
-    experiment: null,
-    image: settings.defaultImage.trim() || null
-  };
+  settings: { [name: string]: string }
+): ISubmitBody {
+  return { path, engine, parameters, settings };
 }
 
 /**

@@ -190,6 +190,55 @@ class Pipeline:
             run.wait()
         return run
 
+    def submit(
+        self,
+        values: Mapping[str, Any] | None = None,
+        /,
+        *,
+        engine: str = "kfp",
+        host: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        **parameters: Any,
+    ) -> Run:
+        """Hand a run to a host (KFP, an Airflow 3 deployment) and return its Run handle,
+        as `liminal-nb submit --engine ENGINE` does; nothing runs on this machine.
+
+        engine: any engine that submits (`registry.names(submit=True)`). host: the host's
+        URL. settings: the engine's other host settings by name (`Engine.submit_options()`:
+        kfp experiment, image, token; airflow dags_folder, artifacts, username, password,
+        token); secrets are never recorded, only kept in this process's memory for the
+        host, so `run.status`/`run.wait()` can ask it. Parameters as for `run()`.
+        Raises ValueError for an unknown engine or setting, and RuntimeError (one line)
+        when the host refuses the run or cannot be reached.
+        """
+        from liminal_jupyter.engines.base import EngineRefused, SubmitFailed, SubmitRequest
+        from liminal_jupyter.engines.registry import get_engine, names
+
+        if engine not in names(submit=True):
+            raise ValueError(f"engine {engine!r} does not submit to a host; one of: "
+                             f"{', '.join(names(submit=True))}")
+        chosen = get_engine(engine)
+        known = {o.name for o in chosen.submit_options()}  # type: ignore[attr-defined]
+        given = {**(settings or {}), **({"host": host} if host is not None else {})}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"{engine} has no setting {', '.join(unknown)}; it takes: "
+                             f"{', '.join(sorted(known))}")
+        self.reload()
+        self._require_valid("submit")
+        typed = self.check_parameters({**(values or {}), **parameters})
+        try:
+            done = chosen.submit(SubmitRequest(self.notebook, self.ir, typed, given,  # type: ignore[attr-defined]
+                                               run_name=run_name))
+        except (SubmitFailed, EngineRefused) as exc:
+            raise RuntimeError(f"{self.notebook.name} was not submitted to {engine}: {exc}"
+                               ) from None
+        if not done.run_id:
+            raise RuntimeError(f"{done.summary} was submitted but not recorded here: "
+                               f"{done.store_warning}")
+        return Run(done.run_id, self.notebook)
+
     def form(self, **run_options: Any) -> Any:
         """An ipywidgets form of the parameters with a Run button (a ParameterForm).
 

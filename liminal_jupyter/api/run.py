@@ -19,6 +19,8 @@ from typing import Any
 
 from liminal_jupyter.runs.store import RunRecord, RunStore, StepRecord, StoreError
 
+REMOTE_POLL_S = 2.0
+
 POLL_SECONDS = 0.25
 
 
@@ -55,6 +57,7 @@ class Run:
         self.store = store or run_store_for(self.notebook)
         self.run_id = self.store.get_run(run_id).run_id  # a unique prefix is enough
         self._process = process  # the runner, when this process started it
+        self._asked = float("-inf")  # when a submitted run's host was last asked
         self._finish_callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -227,9 +230,24 @@ class Run:
         return load_value(data)
 
     def _reap(self) -> None:
-        """Collect our finished runner so it is not left a zombie."""
+        """Collect our finished runner so it is not left a zombie; a run submitted to a
+        host (KFP, Airflow) is asked for its state instead, at most every REMOTE_POLL_S,
+        and the runs ledger keeps what it said."""
         if self._process is not None:
             self._process.poll()
+            return
+        now = time.monotonic()
+        if now - self._asked < REMOTE_POLL_S:
+            return
+        self._asked = now
+        record = self.store.get_run(self.run_id)
+        if record.finished or not record.remote_id or "://" not in (record.host or ""):
+            return
+        from liminal_jupyter.engines.registry import engines
+
+        engine = engines().get(record.backend)
+        if engine is not None and engine.capabilities.submit:
+            engine.status(self.store, self.run_id)  # type: ignore[attr-defined]
 
     def _finished(self) -> None:
         with self._lock:

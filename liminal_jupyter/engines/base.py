@@ -98,6 +98,15 @@ class Engine(Protocol):
       writes the file and returns the exit status.
       `compile_file(pipeline, image) -> CompiledFile` compiles to text without writing
       anything beside the notebook (the server's POST /liminal/compile).
+    - submit: `submit_options() -> list[SubmitOption]` says what a host needs (its URL,
+      a folder, credentials, which of them are secret), so the CLI, the panel's form and
+      the Python API ask for exactly that; `submit(SubmitRequest) -> Submission` hands the
+      run to the host and records it in the runs ledger (backend = the engine's name, `host`
+      and `remote_id` set, no secret recorded). It raises SubmitFailed (one line; `invalid`
+      when the request is at fault, else the host is) and EngineRefused (bad notebook).
+      `run_url(host, remote_id)` is the run's page in the host's own UI, when it has one.
+      Secrets given to `submit` are kept in this process's memory for that host
+      (engines/secrets.py), so following the run from the same process needs them once.
     - any engine may have `add_commands(subparsers)` for commands of its own (kfp: submit,
       watch).
     Every engine has `status(store, run_id) -> str` (a remote engine asks its host first),
@@ -133,6 +142,75 @@ class LedgerEngine:
         return log.read_text(encoding="utf-8", errors="replace")
 
 
+@dataclass(frozen=True)
+class SubmitOption:
+    """One host setting an engine's submit reads (`SubmitRequest.settings[name]`): the
+    panel draws a field of it (a password input when `secret`), the CLI has `--name`."""
+
+    name: str
+    label: str
+    help: str = ""
+    secret: bool = False  # never recorded, never remembered by the panel
+    required: bool = False  # unless the notebook's metadata or the environment gives it
+    placeholder: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SubmitRequest:
+    """A run handed to a host: the notebook's valid pipeline, typed parameter values and
+    the host settings (`submit_options()` names; empty strings count as not given)."""
+
+    notebook: Path
+    pipeline: Any
+    values: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    run_name: str | None = None
+    on_wait: Any = None  # called with a line to show while the host gets ready
+    # The CLI's engine-specific options beyond the host settings (kfp: cookies, namespace,
+    # create_experiment, workspace_uri, install_runtime, index_urls; airflow: dag_id,
+    # parse_timeout); an engine reads the ones it knows.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def setting(self, name: str) -> Any:
+        value = self.settings.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else (
+            None if isinstance(value, str) else value)
+
+
+@dataclass
+class Submission:
+    """A submitted run: the ledger's id ('' when it could not be recorded), the host's id,
+    the run's page in the host's UI, and what to tell the user."""
+
+    run_id: str
+    remote_id: str
+    host: str
+    url: str | None = None
+    summary: str = ""  # one line: what was submitted where
+    done: list[str] = field(default_factory=list)  # what else was done (an experiment made)
+    notes: list[str] = field(default_factory=list)
+    store_warning: str | None = None
+    store_root: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id or None, "remote_id": self.remote_id,
+                "host": self.host, "url": self.url, "summary": self.summary,
+                "notes": list(self.notes), "message": self.store_warning}
+
+
+class SubmitFailed(Exception):
+    """The host refused or could not be reached; one line. `invalid`: the request was at
+    fault (a bad setting, an unknown experiment), so the CLI exits 2 and the server says
+    400; otherwise the host was (exit 1, 502)."""
+
+    def __init__(self, message: str, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
 @dataclass
 class CompiledFile:
     """A compiled pipeline as a download: its file name, its text, its media type."""
@@ -144,6 +222,10 @@ class CompiledFile:
 
 
 def describe(engine: Engine) -> dict[str, Any]:
-    """An engine as `GET /liminal/status` and the panel see it."""
-    return {"name": engine.name, "description": engine.description,
-            "capabilities": engine.capabilities.to_json()}
+    """An engine as `GET /liminal/status` and the panel see it (with its submit options
+    when it submits)."""
+    data: dict[str, Any] = {"name": engine.name, "description": engine.description,
+                            "capabilities": engine.capabilities.to_json()}
+    if engine.capabilities.submit:
+        data["submit_options"] = [o.to_json() for o in engine.submit_options()]  # type: ignore[attr-defined]
+    return data

@@ -1,4 +1,4 @@
-"""A notebook's pipeline for the panel: its IR and problems, its compiled file, a KFP submission.
+"""A notebook's pipeline for the panel: its IR and problems, its compiled file, a submission.
 
 Parsing is static analysis (nothing of the notebook runs), and compiling imports only a
 generated module in which every user value is a `repr()` literal, so both are safe in
@@ -87,33 +87,34 @@ def compile_for(notebook: Path, path: str, target: str, image: str | None) -> An
         raise ApiError(400, str(exc)) from None
 
 
-def submit_to_kfp(notebook: Path, path: str, host: str, request: dict[str, Any]
-                  ) -> dict[str, Any]:
-    """Compile and create the run on KFP, recorded in the run store (backend 'kfp').
+def submit_with(engine_name: str, notebook: Path, path: str, parameters: dict[str, Any],
+                settings: dict[str, Any]) -> dict[str, Any]:
+    """Hand the notebook's run to engine `engine_name`'s host (Engine.submit), recorded in
+    the run store; its reply (Submission.to_json, plus `experiment` for KFP's sake).
 
-    Bad parameters and refused input are 400; a host that cannot be reached, refuses the
-    credentials or fails is 502 (the gateway's fault, not the request's).
+    Bad parameters, settings or notebook are 400; a host that cannot be reached, refuses
+    the credentials or fails is 502 (the gateway's fault, not the request's). Secrets in
+    `settings` reach the engine only (it keeps them in this process's memory for the host).
     """
     from liminal_jupyter import params
-    from liminal_jupyter.engines.kfp.compile import CompileError
-    from liminal_jupyter.engines.kfp.submit import EXIT_INVALID, KfpError, submit
+    from liminal_jupyter.engines.base import EngineRefused, SubmitFailed, SubmitRequest
+    from liminal_jupyter.engines.registry import get_engine
 
     pipeline = valid_pipeline(notebook, path)
     try:
-        values = params.resolve(pipeline, request["parameters"])
+        values = params.resolve(pipeline, parameters)
     except params.ParameterError as exc:
         raise ApiError(400, str(exc).replace("--params-file ", "parameter ")) from None
+    engine = get_engine(engine_name)
     try:
-        done = submit(notebook, pipeline, host, values, experiment=request["experiment"],
-                      image=request["image"])
-    except CompileError as exc:
+        done = engine.submit(SubmitRequest(notebook, pipeline, values, settings))  # type: ignore[attr-defined]
+    except EngineRefused as exc:
         raise ApiError(400, str(exc)) from None
-    except KfpError as exc:
-        raise ApiError(400 if exc.exit_code == EXIT_INVALID else 502, str(exc)) from None
-    reply: dict[str, Any] = {"run_id": done.run_id or None, "remote_id": done.remote_id,
-                             "url": done.url, "experiment": done.experiment}
-    if done.store_warning:
-        reply["message"] = done.store_warning
+    except SubmitFailed as exc:
+        raise ApiError(400 if exc.invalid else 502, str(exc)) from None
+    reply = done.to_json()
+    if reply["message"] is None:
+        del reply["message"]
     return reply
 
 

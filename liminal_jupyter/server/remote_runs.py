@@ -1,5 +1,6 @@
-"""Remote runs followed while someone watches them: a run submitted to KFP (or any engine
-whose capabilities say `remote`) is asked for its state when the panel asks for it, so its
+"""Remote runs followed while someone watches them: a run submitted to a host (KFP, an
+Airflow deployment: any engine that can `submit`, for a run recorded with a host URL and the
+host's run id) is asked for its state when the panel asks for it, so its
 step states colour the DAG as a local run's do, and the runs ledger keeps what was seen
 (`liminal-nb runs` agrees). Nothing polls a run nobody looks at.
 
@@ -20,14 +21,22 @@ MAX_PER_LIST = 5  # unfinished remote runs refreshed per runs-list request (the 
 _lock = threading.Lock()
 _asked: dict[tuple[str, str], float] = {}
 _notes: dict[tuple[str, str], str] = {}
+# (run store, run, step) -> (when asked, the log's tail, final: the step had ended)
+_logs: dict[tuple[str, str, str], tuple[float, str, bool]] = {}
 
 
-def is_remote(run: Any) -> bool:
+def submitted(run: Any) -> bool:
+    """Whether the run was handed to a host by its engine's submit (finished or not)."""
     from liminal_jupyter.engines.registry import engines
 
     engine = engines().get(run.backend)
-    return bool(engine is not None and engine.capabilities.remote and run.remote_id
-                and not run.finished)
+    return bool(engine is not None and engine.capabilities.submit and run.remote_id
+                and "://" in (run.host or ""))
+
+
+def is_remote(run: Any) -> bool:
+    """A submitted run that has not ended: its host is asked for its state."""
+    return submitted(run) and not run.finished
 
 
 def refresh(store: Any, run: Any) -> tuple[Any, str | None]:
@@ -57,6 +66,46 @@ def refresh(store: Any, run: Any) -> tuple[Any, str | None]:
     with _lock:
         note = _notes.get(key)
     return store.get_run(run.run_id), note
+
+
+def log_tails(store: Any, run: Any, steps: list[dict[str, Any]], lines: int) -> str | None:
+    """Fill each started step's empty `log_tail` of a submitted run from its engine's
+    `logs` (the host's task log), asked at most once every REFRESH_S per step; a step that
+    ended keeps the last log read. Returns a note when the host could not be asked."""
+    from liminal_jupyter.engines.registry import engines
+
+    engine = engines().get(run.backend)
+    if engine is None or not engine.capabilities.logs or not submitted(run):
+        return None
+    note = None
+    for step in steps:
+        if step["log_tail"] or step["status"] in ("waiting", "skipped"):
+            continue
+        key = (str(store.db_path), run.run_id, step["step"])
+        ended = step["status"] not in ("running",)
+        with _lock:
+            seen = _logs.get(key)
+            due = seen is None or (not seen[2] and
+                                   time.monotonic() - seen[0] >= REFRESH_S)
+            if due:
+                _logs[key] = (time.monotonic(), seen[1] if seen else "", False)
+        if due:
+            try:
+                text = engine.logs(store, run.run_id, step["step"]) or ""  # type: ignore[attr-defined]
+            except Exception as exc:  # the host is gone: the last log read stays
+                note = (f"{run.backend} host {run.host} could not be asked for step logs: "
+                        f"{_one_line(exc)}")
+                text = seen[1] if seen else ""
+                ended = False
+            with _lock:
+                _logs[key] = (time.monotonic(), _tail(text, lines), ended and bool(text))
+        with _lock:
+            step["log_tail"] = _logs[key][1]
+    return note
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def engine_url(run: Any) -> str | None:

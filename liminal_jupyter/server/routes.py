@@ -194,21 +194,36 @@ class CompileHandler(LiminalHandler):
 
 
 class SubmitHandler(LiminalHandler):
+    """POST /liminal/submit: a run handed to the host of any engine that submits (KFP, an
+    Airflow deployment), with the host settings its `submit_options()` name."""
+
     @tornado.web.authenticated
     async def post(self) -> None:
-        from liminal_jupyter.server.pipelines import submit_to_kfp
+        from liminal_jupyter.engines.registry import get_engine, names
+        from liminal_jupyter.server.pipelines import submit_with
 
         body = Body(self.request.body)
         path = body.get("path", "str")
         notebook = self.notebook(path)
-        host = body.get("host", "str").strip()
-        if not host.startswith(("http://", "https://")):
-            raise ApiError(400, f"'host' must be the KFP API's http(s) URL, e.g. "
-                           f"http://localhost:8080, not {host!r}.")
-        request = {"parameters": body.get("parameters", "dict", {}),
-                   "experiment": body.text("experiment"), "image": body.text("image")}
-        done = await self.in_compile_thread(submit_to_kfp, notebook, path, host,
-                                                 request)
+        engine = body.get("engine", "str", "kfp")
+        submitting = names(submit=True)
+        if engine not in submitting:
+            raise ApiError(400, f"engine {engine!r} does not submit to a host; one of: "
+                           f"{', '.join(submitting)}.")
+        known = {o.name for o in get_engine(engine).submit_options()}  # type: ignore[attr-defined]
+        settings = body.get("settings", "dict", {})
+        for name in ("host", "experiment", "image", "token"):  # the body's own fields
+            if name in known and body.text(name) is not None:
+                settings.setdefault(name, body.text(name))
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ApiError(400, f"{engine} has no setting {', '.join(map(repr, unknown))}; "
+                           f"it takes: {', '.join(sorted(known))}.")
+        if not all(value is None or isinstance(value, str) for value in settings.values()):
+            raise ApiError(400, "'settings' values must be strings.")
+        parameters = body.get("parameters", "dict", {})
+        done = await self.in_compile_thread(submit_with, engine, notebook, path, parameters,
+                                            settings)
         self.reply(done, status=202)
 
 

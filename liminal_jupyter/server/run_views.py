@@ -79,12 +79,13 @@ def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
                ) -> dict[str, Any]:
     """GET /liminal/runs/ID: {"run", "steps", "mlflow_url", "models", "models_pending"};
     404 for an unknown run."""
-    from liminal_jupyter.server.remote_runs import engine_url, refresh
+    from liminal_jupyter.server.remote_runs import engine_url, log_tails, refresh
 
     store, run = find_run(notebook, run_id)
     with _store_errors():
         run, note = refresh(store, run)  # a remote run: its engine asked, when due
         steps = [step_view(root, step) for step in store.steps(run.run_id)]
+        note = log_tails(store, run, steps, LOG_TAIL_LINES) if note is None else note
     uri = tracking_uri_for(notebook, tracking_uri)
     from liminal_jupyter.server.model_views import run_models
 
@@ -93,18 +94,28 @@ def run_detail(root: Path, notebook: Path, run_id: str, tracking_uri: str | None
 
 
 def cancel(notebook: Path, run_id: str) -> None:
-    """DELETE /liminal/runs/ID: SIGTERM to the run's runner; 409 when it is not running."""
+    """DELETE /liminal/runs/ID: the run's engine stops it (a local run: SIGTERM to its
+    runner; a submitted run: its host is asked); 409 when it is not running, 502 when its
+    host cannot be asked."""
     from liminal_jupyter.engines.registry import engines
+    from liminal_jupyter.server.remote_runs import submitted
 
     store, run = find_run(notebook, run_id)
     engine = engines().get(run.backend)
     if engine is None or not engine.capabilities.cancel:
         raise ApiError(409, f"run {run.run_id} ran on {run.backend}, which cannot cancel a "
                        "run from here.")
-    if not engine.cancel(store, run.run_id):
+    try:
+        cancelled = engine.cancel(store, run.run_id)  # type: ignore[attr-defined]
+    except Exception as exc:
+        if not submitted(run):
+            raise
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise ApiError(502, f"run {run.run_id} was not cancelled: {text}") from None
+    if not cancelled:
         status = store.get_run(run.run_id).status
         raise ApiError(409, f"run {run.run_id} is not running (it is {status}); only a "
-                       "running local run can be cancelled.")
+                       "running run can be cancelled.")
 
 
 def find_run(notebook: Path, run_id: str) -> tuple[RunStore, RunRecord]:

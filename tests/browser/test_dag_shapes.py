@@ -147,20 +147,25 @@ def test_nine_step_fan_out_fan_in_is_readable_and_clicks_select_cells(lab, page)
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 2")
 
-    # "Open the pipeline": a main-area tab whose graph fits its view.
+    # "Open the pipeline": a main-area tab (split beside the notebook) whose graph is
+    # fitted to its view as far as text stays at 11 px; here five models side by side are
+    # wider than half the main area, so it is drawn at that size and panned.
     page.click(".liminal-open-pipeline")
     tab = page.locator(".liminal-pipeline-tab")
     tab.locator('.liminal-dag-node[data-step="join"]').wait_for()
     page.wait_for_timeout(500)  # the fit runs once React Flow has measured its view
-    assert fits(tab, len(steps))
-    # Its controls: zoom in (then the graph no longer fits), fit to view (it fits again).
+    fitted = readable_in_tab(tab, len(steps))
+    # Its controls: zoom in (the text grows), fit to view (back to the fitted size).
     for _ in range(3):
         tab.locator(".react-flow__controls-zoomin").click()
     page.wait_for_timeout(400)
-    assert not fits(tab, len(steps))
+    assert readable_in_tab(tab, len(steps), fitted=False) > fitted * 1.2
     tab.locator(".liminal-dag-fit").click()
     page.wait_for_timeout(400)
-    assert fits(tab, len(steps))
+    assert abs(readable_in_tab(tab, len(steps)) - fitted) < 0.01
+    # Zooming out stops at the readable size (React Flow then disables its button).
+    zoom_out_fully(page, tab)
+    assert readable_in_tab(tab, len(steps), fitted=False) >= fitted - 0.01
     shoot(page, "dag-nine-steps-main-area")
 
     # Clicking a step there selects its first cell in the notebook.
@@ -179,12 +184,109 @@ def test_nine_step_fan_out_fan_in_is_readable_and_clicks_select_cells(lab, page)
     shoot(page, "dag-nine-steps-run")
 
 
+# WCAG contrast ratios: each step name against its node's background, each edge label
+# (SVG text: its fill) against the tab's background.
+CONTRAST_JS = """root => {
+  const rgb = text => (text.match(/[0-9.]+/g) || []).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
+  const tab = root.closest('.liminal-pipeline-tab');
+  const names = Array.from(root.querySelectorAll('.liminal-dag-node')).map(node => ratio(
+    getComputedStyle(node.querySelector('.liminal-dag-node-name')).color,
+    getComputedStyle(node).backgroundColor));
+  const edges = Array.from(root.querySelectorAll('.liminal-dag-edge-label')).map(t => ratio(
+    getComputedStyle(t).fill, getComputedStyle(tab).backgroundColor));
+  return [names, edges];
+}"""
+
+
+def readable_in_tab(tab, count: int, fitted: bool = True) -> float:
+    """Asserts every label of the main-area tab is drawn at 11 px or more, and (`fitted`)
+    that the graph fits the view unless that would take it below; returns the scale it is
+    shown at."""
+    labels, edges = tab_labels(tab)
+    assert len(labels) == count and edges
+    for label in labels:
+        assert label["font"] * label["scale"] >= 11 - 0.01, label
+    for edge in edges:
+        assert edge["height"] >= 11, edge
+    scale = min(label["scale"] for label in labels)
+    if fitted:  # the whole graph, or shrunk no further than 11 px
+        assert fits(tab, count) or abs(scale - 1) < 0.01, scale
+    return scale
+
+
+def zoom_out_fully(page, tab) -> None:
+    """Click React Flow's zoom-out until it is disabled (its minimum zoom)."""
+    button = tab.locator(".react-flow__controls-zoomout")
+    for _ in range(20):
+        if button.is_disabled():
+            return
+        button.click()
+        page.wait_for_timeout(150)
+    raise AssertionError("zoom out never stopped")
+
+
+def tab_labels(tab) -> tuple[list[dict], list[dict]]:
+    """The main-area tab's step labels and edge labels as drawn (LABELS_JS, EDGE_LABELS_JS)."""
+    graph = tab.locator(".liminal-dag").first
+    return graph.evaluate(LABELS_JS), graph.evaluate(EDGE_LABELS_JS)
+
+
 def test_thirty_step_chain_is_readable(lab, page):
     steps = chain(30)
     open_notebook(page, lab, put(lab, "chain.ipynb", steps))
     assert_readable(page, [name for name, _ in steps])
     assert not scrolls_sideways(page)
     shoot_panel(page, "dag-thirty-step-chain")
+
+    # The main-area tab: fit to view stops where text is still 11 px (the chain is taller
+    # than the view, so its first steps are shown and the rest is a pan away), and zooming
+    # out stops there too.
+    page.click(".liminal-open-pipeline")
+    tab = page.locator(".liminal-pipeline-tab")
+    tab.locator('.liminal-dag-node[data-step="step_30"]').wait_for(state="attached")
+    page.wait_for_timeout(500)  # the fit runs once React Flow has measured its view
+    for action in ("fit", "zoomout"):
+        if action == "fit":
+            tab.locator(".liminal-dag-fit").click()
+        else:
+            zoom_out_fully(page, tab)
+        page.wait_for_timeout(400)
+        labels, edges = tab_labels(tab)
+        assert len(labels) == 30 and edges
+        for label in labels:
+            assert label["font"] * label["scale"] >= 11 - 0.01, (action, label)
+        for edge in edges:
+            assert edge["height"] >= 11, (action, edge)
+        assert not fits(tab, len(steps))  # it is panned, not shrunk
+        box = tab.locator(".liminal-dag-main-canvas").bounding_box()
+        first = tab.locator('.liminal-dag-node[data-step="step_01"]').bounding_box()
+        assert box["y"] <= first["y"] and first["y"] + first["height"] <= box["y"] + box["height"]
+    shoot(page, "dag-thirty-step-chain-main-area")
+
+    # In JupyterLab's dark theme the labels stay readable: WCAG contrast of each step name
+    # on its node and of each edge label on the tab's background (AA: 4.5 for small text).
+    app_eval(page, "app.commands.execute('apputils:change-theme', "
+                   "{theme: 'JupyterLab Dark'})")
+    try:
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_timeout(500)
+        names, edge_labels = tab.locator(".liminal-dag").first.evaluate(CONTRAST_JS)
+        assert names and edge_labels
+        assert min(names) >= 4.5, names
+        assert min(edge_labels) >= 4.5, edge_labels
+        shoot(page, "dag-thirty-step-chain-dark")
+    finally:
+        app_eval(page, "app.commands.execute('apputils:change-theme', "
+                       "{theme: 'JupyterLab Light'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'",
+                               timeout=30_000)
 
 
 def test_twelve_wide_fan_out_is_readable_and_scrolls(lab, page):

@@ -177,11 +177,12 @@ def test_a_plugin_engine_runs_the_example_pipeline(installed, tmp_path):
 
 
 def test_a_submitted_kfp_run_is_followed_through_its_engine(tmp_path, monkeypatch):
-    """The remote engine's status and follow mirror the host's state into the runs ledger.
+    """The remote engine's submit (through the Engine interface), status and follow mirror
+    the host's state into the runs ledger; the token given to submit is never recorded.
 
     No Kubeflow cluster runs here: the host is tests/engines/kfp/kfp_standin.py, a stand-in
     on 127.0.0.1 that speaks KFP's REST v2beta1 contract as kfp.Client uses it."""
-    from liminal_jupyter.engines.kfp.submit import submit
+    from liminal_jupyter.engines.base import SubmitRequest
     from liminal_jupyter.notebook.parse import parse_notebook
     from tests.engines.kfp.kfp_standin import KfpStandin
 
@@ -190,10 +191,14 @@ def test_a_submitted_kfp_run_is_followed_through_its_engine(tmp_path, monkeypatc
     notebook = tmp_path / "iris_classification.ipynb"
     notebook.write_text((EXAMPLES / "iris_classification.ipynb").read_text())
     engine = registry.get_engine("kfp")
-    assert not engine.capabilities.cancel
-    with KfpStandin() as host:
-        done = submit(notebook, parse_notebook(notebook), host.url, {})
+    assert [o.name for o in engine.submit_options() if o.secret] == ["token"]
+    with KfpStandin(token="s3cret-token") as host:
+        done = engine.submit(SubmitRequest(notebook, parse_notebook(notebook), {},
+                                           {"host": host.url, "token": "s3cret-token"}))
+        assert done.url == f"{host.url}/#/runs/details/{done.remote_id}"
         store = run_store_for(notebook)
+        ledger = b"".join(p.read_bytes() for p in store.root.rglob("*") if p.is_file())
+        assert b"s3cret-token" not in ledger
         assert engine.status(store, done.run_id) == "running"  # the host says PENDING
         seen = []
         assert engine.follow(store, done.run_id, lambda s: seen.append(s.state),
@@ -203,17 +208,47 @@ def test_a_submitted_kfp_run_is_followed_through_its_engine(tmp_path, monkeypatc
     assert engine.status(store, done.run_id) == "succeeded"  # finished: no host asked
 
 
+def test_a_submitted_kfp_run_is_cancelled_on_its_host(tmp_path, monkeypatch):
+    """Engine.cancel terminates the run on the host (KFP REST `POST /runs/{id}:terminate`,
+    on the stand-in) and records it cancelled; an ended run is not cancelled again."""
+    from liminal_jupyter.engines.base import SubmitRequest
+    from liminal_jupyter.notebook.parse import parse_notebook
+    from tests.engines.kfp.kfp_standin import KfpStandin
+
+    monkeypatch.delenv("KF_PIPELINES_TOKEN", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    notebook = tmp_path / "iris_classification.ipynb"
+    notebook.write_text((EXAMPLES / "iris_classification.ipynb").read_text())
+    engine = registry.get_engine("kfp")
+    assert engine.capabilities.cancel
+    with KfpStandin(task_by_task=True) as host:
+        done = engine.submit(SubmitRequest(notebook, parse_notebook(notebook), {},
+                                           {"host": host.url}))
+        store = run_store_for(notebook)
+        assert engine.status(store, done.run_id) == "running"
+        assert engine.cancel(store, done.run_id) is True
+        assert ("POST", f"/apis/v2beta1/runs/{done.remote_id}:terminate") in host.paths()
+        assert store.get_run(done.run_id).status == "cancelled"
+        assert engine.cancel(store, done.run_id) is False
+
+
 async def test_the_server_cancels_through_the_run_engine(api, put_nb, jp_root_dir):
-    """DELETE /liminal/runs/ID asks the run's engine: a KFP submission cannot be cancelled
-    from here (409 says so), a local run that is not running any more is a 409 too."""
+    """DELETE /liminal/runs/ID asks the run's engine: a KFP submission whose host cannot
+    be reached is a 502 in one line, a local run that is not running any more is a 409."""
+    import socket
+
     from tests.conftest import code
 
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     notebook = put_nb([code("x = 1", "step:a")], "nb.ipynb")
     store = run_store_for(notebook)
     store.create_run("kfp-run", notebook, "nb", "kfp", {}, ["a"], runner_pid=None,
-                     host="http://127.0.0.1:1", remote_id="r-1")
+                     host=f"http://127.0.0.1:{port}", remote_id="r-1")
     status, reply = await api("DELETE", "runs", "kfp-run", params={"path": "nb.ipynb"})
-    assert status == 409 and "ran on kfp, which cannot cancel" in reply["message"]
+    assert status == 502 and "cannot reach KFP" in reply["message"], reply
+    assert "\n" not in reply["message"]
     store.create_run("done-run", notebook, "nb", "local", {}, ["a"])
     store.finish_run("done-run", "succeeded", None)
     status, reply = await api("DELETE", "runs", "done-run", params={"path": "nb.ipynb"})

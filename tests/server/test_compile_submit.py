@@ -114,7 +114,12 @@ async def test_submit_creates_the_run_on_kfp_and_records_it(api, put_nb, kfp_ser
         reply["run_id"], "kfp", reply["remote_id"], kfp_server.url)
     assert run["parameters"] == {"n": 7}
     status, reply = await api("DELETE", "runs", run["run_id"], params={"path": "count.ipynb"})
-    assert status == 409  # a KFP run is not this machine's to cancel
+    assert status == 202, reply  # POST .../runs/{id}:terminate on the host
+    assert ("POST", f"/apis/v2beta1/runs/{run['remote_id']}:terminate") in kfp_server.paths()
+    status, detail = await api("GET", "runs", run["run_id"], params={"path": "count.ipynb"})
+    assert detail["run"]["status"] == "cancelled"
+    status, reply = await api("DELETE", "runs", run["run_id"], params={"path": "count.ipynb"})
+    assert status == 409  # it ended
 
 
 async def test_submit_refuses_bad_parameters_before_contacting_kfp(api, put_nb, kfp_server):
@@ -150,7 +155,7 @@ async def test_status_says_what_the_server_offers(api):
     engines = reply.pop("engines")
     assert reply == {"version": __version__, "root_dir": ".",
                      "backends": ["local", "airflow", "kfp-local"],
-                     "compile_targets": ["airflow", "kfp"], "submit": ["kfp"],
+                     "compile_targets": ["airflow", "kfp"], "submit": ["airflow", "kfp"],
                      "allow_hidden": False}
     assert [e["name"] for e in engines] == ["local", "airflow", "kfp", "kfp-local"]
     local = engines[0]["capabilities"]

@@ -4,6 +4,8 @@ import {
   formatMetric,
   isRunActive,
   nodeFill,
+  contrast,
+  readableOn,
   phaseColour,
   phasesPresent,
   statusStyle,
@@ -44,8 +46,25 @@ describe('DAG node colours', () => {
     expect(nodeFill('train', undefined)).toEqual({
       fill: phaseColour('train'),
       stroke: phaseColour('train'),
-      text: '#ffffff'
+      text: readableOn(phaseColour('train'))
     });
+  });
+
+  it('writes node text in the colour that reads best on its fill', () => {
+    const fills = [
+      NEUTRAL_COLOUR,
+      ...['fetch', 'clean', 'prepare', 'train', 'evaluate', 'validate', 'deploy', 'inference',
+        'monitor'].map(p => phaseColour(p)),
+      ...['waiting', 'running', 'succeeded', 'cached', 'failed', 'skipped', 'cancelled'].map(
+        s => statusStyle(s).fill
+      )
+    ];
+    for (const fill of fills) {
+      // WCAG AA for small text; the max of white's and black's contrast is never below 4.58
+      expect(contrast(fill, readableOn(fill))).toBeGreaterThanOrEqual(4.5);
+    }
+    expect(readableOn('#ffffff')).toBe('#000000');
+    expect(readableOn('#000000')).toBe('#ffffff');
   });
 
   it('fills a node by step state during a run and keeps the phase as its border', () => {

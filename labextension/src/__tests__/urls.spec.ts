@@ -69,11 +69,13 @@ describe('request bodies', () => {
     );
   });
 
-  it('has no submit body without a KFP host', () => {
-    expect(submitBody('a.ipynb', {}, DEFAULT_SETTINGS)).toBeNull();
-    expect(submitBody('a.ipynb', { n: 1 }, { ...DEFAULT_SETTINGS, kfpHost: ' http://kfp ' })).toEqual(
-      { path: 'a.ipynb', host: 'http://kfp', parameters: { n: 1 }, experiment: null, image: null }
-    );
+  it('submits to the engine chosen, with its host settings', () => {
+    expect(submitBody('a.ipynb', 'airflow', { n: 1 }, { host: 'http://af' })).toEqual({
+      path: 'a.ipynb',
+      engine: 'airflow',
+      parameters: { n: 1 },
+      settings: { host: 'http://af' }
+    });
   });
 });
 

@@ -247,6 +247,14 @@ def find_record(folder: str | Path, run: str) -> tuple[RunStore, Any] | None:
     return None
 
 
+def run_url(host: str, remote_id: str) -> str:
+    """The DAG run's page in Airflow 3's UI (`/dags/DAG_ID/runs/DAG_RUN_ID`)."""
+    from urllib.parse import quote
+
+    dag_id, dag_run_id = split_remote_id(remote_id)
+    return f"{host.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(dag_run_id, safe='')}"
+
+
 def is_remote(record: Any) -> bool:
     """A run submitted to a deployment (not `run --backend airflow` on this machine)."""
     return record.backend == BACKEND and "://" in (record.host or "") and \

@@ -61,49 +61,6 @@ def _fail(exc: Exception) -> int:
     return getattr(exc, "exit_code", EXIT_FAILED)
 
 
-def submit_airflow(args: argparse.Namespace) -> int:
-    import os
-
-    from liminal_jupyter.cli_support import load_valid_pipeline, parameter_values
-    from liminal_jupyter.engines.airflow.rest import HOST_ENV, AirflowError
-    from liminal_jupyter.engines.airflow.submit import settings_of, submit
-    from liminal_jupyter.engines.compiling import CompileError
-
-    notebook = Path(args.notebook)
-    pipeline = load_valid_pipeline(notebook)
-    if pipeline is None:
-        return EXIT_INVALID
-    values = parameter_values(pipeline, args)
-    if values is None:
-        return EXIT_INVALID
-    settings = settings_of(pipeline)
-    host = args.host or os.environ.get(HOST_ENV) or settings.get("host")
-    dags = args.dags_folder or settings.get("dags_folder")
-    if not host or not dags:
-        print("error: --engine airflow needs --host (the api-server's URL) and --dags-folder "
-              "(the deployment's DAG folder), or liminal.airflow host and dags_folder in the "
-              "notebook's metadata.", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        done = submit(notebook, pipeline, _client(args, host, settings), Path(dags), values,
-                      run_name=args.run_name, artifacts=args.artifacts or settings.get(
-                          "artifacts"), dag_id=args.dag_id, parse_timeout=args.parse_timeout,
-                      on_wait=lambda text: print(text, file=sys.stderr, flush=True))
-    except (AirflowError, CompileError) as exc:
-        return _fail(exc)
-    for note in done.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"submitted Airflow DAG run {done.dag_run_id} of DAG {done.dag_id} "
-          f"(file {done.dag_file})")
-    if done.store_warning:
-        print(f"warning: {done.store_warning}", file=sys.stderr)
-    else:
-        print(f"  record: run {done.run_id} in {done.store_root}")
-    print(f"  follow: liminal-nb watch {done.run_id or done.remote_id} "
-          f"--dir {notebook.parent or '.'}")
-    return EXIT_OK
-
-
 def watch_airflow(args: argparse.Namespace) -> int:
     from liminal_jupyter.engines.airflow.rest import AirflowError
     from liminal_jupyter.engines.airflow.submit import (

@@ -309,6 +309,12 @@ def follow(client: Any, host: str, remote_id: str, interval: float,
         (sleep or time.sleep)(interval)
 
 
+def terminate(client: Any, host: str, remote_id: str) -> None:
+    """Ask KFP to stop the run (REST v2beta1 `POST /runs/{id}:terminate`)."""
+    with _translated(host, run_id=remote_id), _kfp_prints():
+        client.terminate_run(remote_id)
+
+
 def record_state(store: RunStore, run_id: str, state: RunState) -> None:
     """Mirror a KFP run's state in the run store (its steps by task name, its end)."""
     steps = {s.step: s for s in store.steps(run_id)}

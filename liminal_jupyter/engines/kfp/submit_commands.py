@@ -89,7 +89,8 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
                         help="where a workspace archive over 1 MiB is stored for the steps to "
                         "fetch (as in `liminal-nb compile`; default: liminal.workspace_uri)")
     add_runtime_install_arguments(submit)
-    submit.set_defaults(handler=_submit)
+    # The handler is the CLI's (cli_submit.submit_through_engine): Engine.submit of the
+    # engine --engine names, this one by default.
 
     watch = commands.add_parser(
         "watch", help="follow a Kubeflow Pipelines or Airflow run until it ends; exit with its "
@@ -106,50 +107,6 @@ def add_submit_commands(commands: argparse._SubParsersAction) -> None:
     watch.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
                        help="seconds between polls (default 5)")
     watch.set_defaults(handler=_watch)
-
-
-def _submit(args: argparse.Namespace) -> int:
-    from liminal_jupyter.cli_support import load_valid_pipeline, parameter_values
-    from liminal_jupyter.engines.kfp.compile import CompileError
-    from liminal_jupyter.engines.kfp.submit import KfpError, submit
-
-    if not args.host:
-        print("error: the following arguments are required: --host", file=sys.stderr)
-        return EXIT_INVALID
-    notebook = Path(args.notebook)
-    pipeline = load_valid_pipeline(notebook)
-    if pipeline is None:
-        return EXIT_INVALID
-    values = parameter_values(pipeline, args)
-    if values is None:
-        return EXIT_INVALID
-    try:
-        done = submit(notebook, pipeline, args.host, values, experiment=args.experiment,
-                      run_name=args.run_name, token=args.token, cookies=args.cookies,
-                      namespace=args.namespace, image=args.image,
-                      create_experiment=not args.no_create_experiment,
-                      workspace_uri=args.workspace_uri, install_runtime=args.install_runtime,
-                      index_urls=args.index_urls)
-    except CompileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KfpError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    for note in done.notes:
-        print(f"note: {note}", file=sys.stderr)
-    host = args.host.rstrip("/")
-    if done.experiment_created:
-        print(f"created experiment '{done.experiment}' on {host}")
-    print(f"submitted KFP run {done.remote_id} (experiment '{done.experiment}')")
-    print(f"  UI:     {done.url}")
-    if done.store_warning:
-        print(f"warning: {done.store_warning}", file=sys.stderr)
-    else:
-        print(f"  record: run {done.run_id} in {done.store_root}")
-    print(f"  follow: liminal-nb watch {done.remote_id} --host {host} "
-          f"--dir {notebook.parent or '.'}")
-    return EXIT_OK
 
 
 def _watch(args: argparse.Namespace) -> int:

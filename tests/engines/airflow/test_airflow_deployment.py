@@ -196,3 +196,48 @@ def test_wrong_credentials_unreachable_host_import_error_unknown_run_are_one_lin
     assert main(["watch", "nope/nope", *_login(airflow_deployment)]) == 2
     line = _one_line_error(capsys.readouterr().err)
     assert "was not found" in line and "nope" in line
+
+
+def test_the_python_api_submits_and_the_engine_follows_logs_and_cancels(
+        airflow_deployment, write_nb, tmp_path, monkeypatch):
+    """Pipeline.submit(engine="airflow") goes through Engine.submit; the engine then asks
+    the deployment with the credentials submit was given (kept in this process's memory,
+    never in the ledger): status, a step's task log, cancel."""
+    from liminal_jupyter.api import Pipeline
+    from liminal_jupyter.engines import secrets
+    from liminal_jupyter.engines.registry import get_engine
+
+    for name in ("USERNAME", "PASSWORD", "TOKEN", "HOST"):
+        monkeypatch.delenv(f"LIMINAL_AIRFLOW_{name}", raising=False)
+    secrets.forget_all()
+    nb = write_nb([code("print('metric-ish line', flush=True)", "step:first"),
+                   code("import time\ntime.sleep(300)", "step:slow")],
+                  {"liminal": {"name": "api-slow"}})
+    run = Pipeline.from_notebook(nb).submit(
+        engine="airflow", host=airflow_deployment.url,
+        settings={"dags_folder": str(airflow_deployment.dags),
+                  "username": airflow_deployment.username,
+                  "password": airflow_deployment.password})
+    record = run.record
+    assert (record.backend, record.host) == ("airflow", airflow_deployment.url)
+    assert record.remote_id == f"api-slow/liminal__{run.run_id}"
+    engine = get_engine("airflow")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and run.steps != {"first": "succeeded",
+                                                        "slow": "running"}:
+        time.sleep(1)  # the two steps are independent: they run side by side
+    assert run.steps == {"first": "succeeded", "slow": "running"}  # asked through the engine
+    log = engine.logs(run.store, run.run_id, "first")
+    assert log and "first" in log  # Airflow's own task log, through its REST API
+    assert engine.logs(run.store, run.run_id, "nope") is None
+    assert engine.cancel(run.store, run.run_id) is True
+    assert run.status == "cancelled"
+    client = AirflowClient(airflow_deployment.url, Credentials(
+        airflow_deployment.username, airflow_deployment.password))
+    assert client.dag_run("api-slow", f"liminal__{run.run_id}")["state"] == "failed"
+    assert engine.cancel(run.store, run.run_id) is False  # it ended
+    ledger = b"".join(p.read_bytes() for p in (tmp_path / ".liminal").rglob("*")
+                      if p.is_file())
+    assert airflow_deployment.password.encode() not in ledger
+    while processes_with(str(tmp_path), "cmdline") and time.monotonic() < deadline:
+        time.sleep(1)  # the step's process ends before the test's folder goes

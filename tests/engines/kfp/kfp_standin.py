@@ -14,6 +14,9 @@ flows (found by running kfp.Client against it and logging its requests):
                                                (with `task_by_task`, RUNNING once per
                                                task, its tasks ending one GET at a time)
     GET  /apis/v2beta1/runs                    list runs
+    POST /apis/v2beta1/runs/{run_id}:terminate a running run becomes CANCELED (its task
+                                               running then too); {} (KFP: 404 unknown run,
+                                               400 when it had ended)
     POST /apis/v2beta1/pipelines/upload        accept a pipeline package (multipart)
 
 Errors use the grpc-gateway body KFP returns: {"error", "code", "message", "details"}.
@@ -123,6 +126,9 @@ class KfpStandin:
                 return self._experiments(method, query, body)
             if path == f"{API}/runs":
                 return self._runs(method, body)
+            if path.startswith(f"{API}/runs/") and path.endswith(":terminate") and \
+                    method == "POST":
+                return self._terminate(path.rsplit("/", 1)[1].removesuffix(":terminate"))
             if path.startswith(f"{API}/runs/") and method == "GET":
                 return self._get_run(path.rsplit("/", 1)[1])
             if path == f"{API}/pipelines/upload" and method == "POST":
@@ -172,6 +178,17 @@ class KfpStandin:
                           "not found")
         run.gets += 1
         return 200, self._view(run)
+
+    def _terminate(self, run_id: str) -> tuple[int, Any]:
+        run = self.runs.get(run_id)
+        if run is None:
+            return _error(404, 5, f"Failed to terminate run: Run {run_id} not found")
+        now = self._view(run)["state"]
+        if now in ("SUCCEEDED", "FAILED", "CANCELED"):
+            return _error(400, 9, f"Failed to terminate run {run_id}: it is {now}")
+        run.states = run.states[:max(run.gets, 1)] + ["CANCELED"]
+        run.error = "the run was terminated"
+        return 200, {}
 
     def _view(self, run: _Run) -> dict[str, Any]:
         state = run.states[min(run.gets, len(run.states)) - 1] if run.gets else run.states[0]

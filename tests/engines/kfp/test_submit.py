@@ -29,8 +29,14 @@ IRIS_STEPS = {"fetch", "prepare", "train", "evaluate", "validate"}
 
 
 def liminal(*argv: str) -> int:
+    """`liminal-nb submit|watch ...` as the CLI builds them: KFP's parsers, with the CLI's
+    engine dispatch (submit goes through Engine.submit)."""
+    from liminal_jupyter.cli_submit import extend_remote_commands
+
     parser = argparse.ArgumentParser(prog="liminal-nb")
-    add_submit_commands(parser.add_subparsers(dest="command"))
+    commands = parser.add_subparsers(dest="command")
+    add_submit_commands(commands)
+    extend_remote_commands(commands)
     args = parser.parse_args([str(a) for a in argv])
     return args.handler(args)
 
