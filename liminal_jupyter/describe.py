@@ -60,6 +60,9 @@ def _cells(step: Step) -> str:
 def _step(number: int, step: Step) -> list[str]:
     phase = f"  phase {step.phase}" if step.phase else ""
     lines = [f"  {number}. {step.name}{phase}  ({_cells(step)})"]
+    if step.foreach:
+        lines.append(f"       foreach: once per element of {step.foreach}, {step.foreach} bound to "
+                     "it; readers of its outputs get lists")
     if step.after:
         lines.append(f"       after:   {', '.join(step.after)}")
     reads = []

@@ -98,6 +98,9 @@ class StepOptions:
     limits: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    # foreach-max:N, the most elements a foreach: step runs; None: liminal.foreach_max, else
+    # DEFAULT_FOREACH_MAX (step/foreach.py).
+    foreach_max: int | None = None
 
 
 @dataclass
@@ -119,6 +122,10 @@ class Step:
     # Paths relative to the notebook's folder its code writes (literal or folded), sorted:
     # every engine brings what the step wrote there back into the run's folder.
     writes: list[str] = field(default_factory=list)
+    # foreach:NAME: the step runs once per element of the list NAME (one of its parameter or
+    # data inputs), NAME bound to the element; steps reading its outputs get lists, in
+    # element order (step/foreach.py). None: the step runs once.
+    foreach: str | None = None
 
     @property
     def data_inputs(self) -> list[StepInput]:
@@ -354,6 +361,7 @@ def _step_from_json(data: dict[str, Any]) -> Step:
         keep=list(data.get("keep", [])),
         files=list(data.get("files", [])),
         writes=list(data.get("writes", [])),
+        foreach=data.get("foreach"),
     )
 
 

@@ -199,6 +199,9 @@ BREAKAGES = {
     "workspace parent folder": _set("steps/0/files", ["data/../.."]),
     "absolute workspace file": _set("steps/0/files", ["/etc/passwd"]),
     "workspace file listed twice": _set("steps/0/files", ["a.csv", "a.csv"]),
+    "missing foreach": lambda d: d["steps"][0].pop("foreach"),
+    "foreach not a name": _set("steps/0/foreach", "max depth"),
+    "foreach cap of 0": _set("steps/0/options/foreach_max", 0),
 }
 
 

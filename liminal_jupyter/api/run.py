@@ -221,9 +221,11 @@ class Run:
                 + (f" {metrics}" if metrics else "") + ">")
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _load_saved(self, saved: dict[str, Any]) -> Any:
+    def _load_saved(self, saved: dict[str, Any] | list[dict[str, Any]]) -> Any:
         from liminal_jupyter.step.marshal import load_value
 
+        if isinstance(saved, list):  # a fan-out step's output: a list, in element order
+            return [self._load_saved(one) for one in saved]
         data = dict(saved)
         if not Path(data["path"]).is_absolute():  # as the store does: next to the notebook
             data["path"] = str(self.store.root.parent / data["path"])

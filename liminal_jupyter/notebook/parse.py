@@ -73,6 +73,7 @@ class _Builder:
         self.produced_by: dict[str, list[str]] = {}
         self.defined: dict[str, set[str]] = {}  # step -> values it defines (no functions)
         self.prelude_reads: list[str] = []  # what the prelude reads from outside itself
+        self.foreach_cells: dict[str, Cell] = {}  # step -> the cell of its foreach: tag
 
     # -- the whole build ----------------------------------------------------------------
     def build(self) -> Pipeline:
@@ -91,6 +92,7 @@ class _Builder:
         self._report_undefined()
         self._metrics(sections, steps)
         self._models(sections, steps)
+        self._foreach(steps, parameters)
         self._outputs(steps)
         self._keeps(steps, settings)
         self._workspace(sections, steps, settings)
@@ -280,6 +282,15 @@ class _Builder:
                 step.after.extend(n for n in tag.value if n not in step.after)
             elif tag.kind == "phase":
                 step.phase = tag.value
+            elif tag.kind == "foreach":
+                if step.foreach not in (None, tag.value):
+                    self.diags.error(
+                        "conflicting-tags",
+                        f"step '{step.name}' has foreach:{step.foreach} and {tag.raw}; a step "
+                        "runs over one list.", self.nb.location(_cell), step.name)
+                    continue
+                step.foreach = tag.value
+                self.foreach_cells[step.name] = _cell
             elif tag.kind == "option":
                 _apply_option(options, tag)
 
@@ -350,6 +361,35 @@ class _Builder:
                 owner = by_name[provider.step]
                 if all(m.variable != variable for m in owner.models):
                     owner.models.append(Model(variable, registered))
+
+    def _foreach(self, steps: list[Step], parameters: list[Parameter]) -> None:
+        """foreach:NAME needs NAME to be a list the step reads: a parameter (typed list or
+        any) or a value an earlier step produces. What it is at run time is checked then."""
+        types = {p.name: p.type for p in parameters}
+        for step in steps:
+            if step.foreach is None:
+                continue
+            where = self.nb.location(self.foreach_cells[step.name])
+            name = step.foreach
+            read = next((i for i in step.inputs if i.name == name), None)
+            if read is None or read.kind not in ("parameter", "data"):
+                self.diags.error(
+                    "foreach-unknown",
+                    f"foreach:{name}: step '{step.name}' does not read '{name}' from a "
+                    "parameter or an earlier step; foreach names a list parameter or a list "
+                    "an earlier step produces, which the step's code uses as one element.",
+                    where, step.name)
+            elif read.kind == "parameter" and types.get(name) not in ("list", "any"):
+                self.diags.error(
+                    "foreach-not-list",
+                    f"foreach:{name}: parameter '{name}' is {types.get(name)}, not a list; "
+                    f"give it a list default such as {name} = [1, 2, 3].", where, step.name)
+            if step.models:
+                self.diags.error(
+                    "foreach-model",
+                    f"model:{step.models[0].variable} is made by step '{step.name}', which "
+                    f"runs once per element of {name}: pick one model in a later step (it "
+                    "receives the list) and tag it there.", where, step.name)
 
     def _outputs(self, steps: list[Step]) -> None:
         consumed: dict[str, set[str]] = {s.name: set() for s in steps}

@@ -44,6 +44,8 @@ KNOWN_SETTINGS: dict[str, tuple[tuple[type, ...], str]] = {
                         "start (default: only in a stock python image)"),
     "index_url": ((str, list), "a package index URL, or a list of them (the first replaces "
                   "pip's index, the others are extra ones)"),
+    "foreach_max": ((int,), "a whole number ≥ 1: the most elements a foreach: step runs "
+                    "(default 1000)"),
     "airflow": ((dict,), 'an object such as {"host": URL, "dags_folder": PATH, '
                 '"username": NAME} (no secrets)'),
 }
@@ -127,6 +129,10 @@ def _check(
             value) is None:
         diags.error("bad-setting", f"notebook metadata {origin}.{key} should be {wanted}, not "
                     f"{value!r}.", nb.location())
+        return
+    if key == "foreach_max" and value < 1:
+        diags.error("bad-setting", f"notebook metadata {origin}.foreach_max should be {wanted}, "
+                    f"not {value!r}.", nb.location())
         return
     if key == "thresholds":
         problems = threshold_problems(value)

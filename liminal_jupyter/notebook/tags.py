@@ -58,6 +58,8 @@ _KEYED = (
     "limit",
     "annotation",
     "label",
+    "foreach",
+    "foreach-max",
 )
 # Tags of other tools that are fine on our cells and need no warning.
 FOREIGN_TAGS = {
@@ -90,7 +92,8 @@ _K8S_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
 
 @dataclass(frozen=True)
 class Tag:
-    """A recognised tag. `kind` is one of ROLE_KINDS, 'after', 'model', 'phase' or 'option'.
+    """A recognised tag. `kind` is one of ROLE_KINDS, 'after', 'model', 'phase', 'foreach'
+    or 'option'.
 
     `alias` names the Kale spelling used, so behaviour that Kale defines differently (how
     untagged cells continue a parameters cell) can follow the spelling the user wrote.
@@ -294,6 +297,22 @@ def _limit(value: str, raw: str) -> Tag:
     return _option("limit", (resource, amount), raw)
 
 
+def _foreach(value: str, raw: str) -> Tag:
+    """`foreach:NAME`: the step runs once per element of the list NAME (a parameter, or a
+    value an upstream step produces), with NAME bound to that element."""
+    if not IDENTIFIER.match(value):
+        raise TagError(f"'{raw}': write foreach:NAME, NAME a list parameter or a list an "
+                       "earlier step produces, e.g. foreach:max_depths.")
+    return Tag("foreach", value, raw)
+
+
+def _foreach_max(value: str, raw: str) -> Tag:
+    count = _count("foreach-max", value, raw, "foreach-max:50")
+    if count < 1:
+        raise TagError(f"'{raw}': foreach-max takes a whole number ≥ 1, e.g. foreach-max:50.")
+    return _option("foreach_max", count, raw)
+
+
 def _key_value(kind: str):
     def parse(value: str, raw: str) -> Tag:
         key, sep, val = value.partition(":")
@@ -324,4 +343,6 @@ _KEYED_PARSERS = {
     "limit": _limit,
     "annotation": _key_value("annotation"),
     "label": _key_value("label"),
+    "foreach": _foreach,
+    "foreach-max": _foreach_max,
 }

@@ -122,6 +122,19 @@ def _runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _elements_after_their_step(records: list[Any]) -> list[Any]:
+    """The elements of a fan-out step (`train.0`, recorded once it started) right after it."""
+    from liminal_jupyter.step.foreach import split_element
+
+    position = {r.step: i for i, r in enumerate(records)}
+
+    def key(record: Any) -> tuple[int, int]:
+        step, index = split_element(record.step)
+        return (position.get(step, position[record.step]), -1 if index is None else index)
+
+    return sorted(records, key=key)
+
+
 def _show(args: argparse.Namespace) -> int:
     store, run = _find_run(args.dir, args.run)
     if run is None:
@@ -130,7 +143,7 @@ def _show(args: argparse.Namespace) -> int:
         from liminal_jupyter.runs.show_value import show_value
 
         return show_value(store, run.run_id, args.variable, args.step, args.export)
-    steps = store.steps(run.run_id)
+    steps = _elements_after_their_step(store.steps(run.run_id))
     from liminal_jupyter.runs.registered import read_registered_models
     from liminal_jupyter.step.html import page_beside
 
@@ -162,8 +175,10 @@ def _show(args: argparse.Namespace) -> int:
         if inputs.get(record.step):
             print(f"      inputs:  {', '.join(inputs[record.step])}")
         if record.outputs:
-            outs = ", ".join(f"{n} ({o.get('marshaller')}, {_size(o.get('size'))})"
-                             for n, o in record.outputs.items())
+            outs = ", ".join(
+                f"{n} (a list of {len(o)}, one per element)" if isinstance(o, list)
+                else f"{n} ({o.get('marshaller')}, {_size(o.get('size'))})"
+                for n, o in record.outputs.items())
             print(f"      outputs: {outs}")
         files = step_files(store, run.run_id, record.step)
         if files:

@@ -297,6 +297,19 @@ class RunStore:
                     raise self._not_found(conn, run_id)
                 raise StoreError(f"run {run_id} has no step {step!r}")
 
+    def add_steps(self, run_id: str, step_names: Iterable[str]) -> None:
+        """Record more steps of a running run, 'waiting' (those it has already are left as
+        they are): the elements of a fan-out step (`STEP.I`), known only once it starts."""
+        steps = [_safe_name(s, "step name") for s in step_names]
+        for step in steps:
+            self.step_dir(run_id, step).mkdir(parents=True, exist_ok=True)
+        with self._write() as conn:
+            if not _exists(conn, run_id):
+                raise self._not_found(conn, run_id)
+            for step in steps:
+                conn.execute("INSERT OR IGNORE INTO steps (run_id, step, status) "
+                             "VALUES (?, ?, 'waiting')", (run_id, step))
+
     def finish_run(self, run_id: str, status: str, message: str | None = None) -> None:
         """Record the end of a run; steps left unfinished say why they did not run.
 
@@ -431,6 +444,8 @@ class RunStore:
         return problems
 
     def _artifact_problem(self, saved: Any) -> str | None:
+        if isinstance(saved, list):  # a fan-out step's output: one saved value per element
+            return next(filter(None, map(self._artifact_problem, saved)), None)
         try:
             path, digest = Path(saved["path"]), str(saved["sha256"])
         except (KeyError, TypeError):

@@ -84,8 +84,11 @@ def find_saved(store: RunStore, run_id: str, name: str, step: str | None = None
             raise ValueNotFound(f"run {run_id} has no step {step!r}; its steps are: {names}")
     for record in reversed(records):
         if name in record.outputs:
-            saved = dict(record.outputs[name])
-            if not Path(saved["path"]).is_absolute():  # relative to the notebook's folder
+            saved = record.outputs[name]
+            if isinstance(saved, list):  # a fan-out step's output: its first element's
+                saved = saved[0] if saved else {}  # (each element's record has its own)
+            saved = dict(saved)
+            if saved and not Path(saved["path"]).is_absolute():  # beside the notebook
                 saved["path"] = str(store.root.parent / saved["path"])
             return record.step, saved
     in_manifests = manifest_outputs(store, run_id)

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", metavar="NAME", help="kernel to use instead of the notebook's")
     run.add_argument("--timeout", type=float, metavar="SECONDS",
                      help="time allowed for each cell")
+    run.add_argument("--element", type=int, metavar="I",
+                     help="for a step tagged foreach:NAME, the element of NAME to run "
+                     "(0-based)")
     run.add_argument("--log-output", action="store_true",
                      help="log the cells' output while they run")
     run.add_argument("--html", metavar="PAGE.html",
@@ -115,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         result = execute_step(
             pipeline, args.step, parameters, inputs, args.output_dir, cwd=args.cwd,
             kernel_name=args.kernel, log_output=args.log_output, timeout=args.timeout,
+            element=args.element,
         )
     except ValueError as exc:
         if pages is not None:
@@ -152,9 +156,11 @@ def _read_mapping(path: str, option: str) -> dict[str, Any]:
 
 
 def _read_inputs(path: str) -> dict[str, Any]:
-    """Saved-value records by name, from a plain mapping or a step's outputs/result JSON."""
+    """Saved-value records by name, from a plain mapping or a step's outputs/result JSON;
+    a name may map to a list of records (the outputs of a fan-out step, in element order)."""
     data = _read_mapping(path, "--inputs")
-    if all(isinstance(v, dict) and "marshaller" in v for v in data.values()):
+    if all(_record(v) or isinstance(v, list) and all(_record(r) for r in v)
+           for v in data.values()):
         return data
     if isinstance(data.get("outputs"), dict):
         return data["outputs"]
@@ -162,6 +168,10 @@ def _read_inputs(path: str) -> dict[str, Any]:
         f"--inputs {path}: expected a step's outputs.json or result.json, or an object "
         "mapping variable names to saved-value records"
     )
+
+
+def _record(value: Any) -> bool:
+    return isinstance(value, dict) and "marshaller" in value
 
 
 def _read_pipeline(path: str) -> Pipeline:

@@ -67,13 +67,18 @@ class StepError:
     executed_notebook: str
     stage: str = "step"
     notebook: str = ""
+    # For an element of a foreach: step, which: {"name", "index", "value"} (step/foreach.py).
+    element: dict[str, Any] | None = None
 
     def render(self) -> str:
         """One paragraph: the step, where it failed, the exception, and where to look."""
+        from liminal_jupyter.step.foreach import describe_element
+
         message = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
         message = re.sub(r"\s*\n\s*", " ", message.strip()).rstrip(".")
+        which = f" for {describe_element(self.element)}" if self.element else ""
         return (
-            f"step '{self.step}' failed {self._where()}: {message}; the executed notebook "
+            f"step '{self.step}' failed{which} {self._where()}: {message}; the executed notebook "
             f"with the error in place is at {self.executed_notebook}"
         )
 
@@ -162,6 +167,7 @@ def execute_step(
     prelude_ran: bool = False,
     stdout_file: Any = None,
     environment: dict[str, str] | None = None,
+    element: int | None = None,
 ) -> StepResult:
     """Run one step in a fresh kernel and return what it produced, or why it failed.
 
@@ -175,7 +181,8 @@ def execute_step(
     `prelude_ran` when it has run the prelude already. stdout_file: where the cells'
     printed output goes as they run (the step's log). environment: variables the step's
     cells see (its env: tags), set by a first cell: for a kernel the runner did not start
-    with them (a pod or a task sets them on its process instead).
+    with them (a pod or a task sets them on its process instead). element: for a step tagged
+    foreach:NAME, the element of NAME to run (0-based; step/foreach.py).
     Raises ValueError for bad arguments; a failing step is a result, not an exception.
     """
     parameters = _checked_parameters(pipeline, parameters)
@@ -183,12 +190,16 @@ def execute_step(
     out = Path(output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     notebook = render_step(pipeline, step_name, inputs, str(out), prelude_ran=prelude_ran,
-                           environment=environment)
+                           environment=environment, element=element)
     step_path, executed = out / STEP_NOTEBOOK, out / EXECUTED_NOTEBOOK
     _write_notebook(notebook, step_path)
     # A manifest or executed notebook from an earlier run must not pass for this one's.
     (out / MANIFEST).unlink(missing_ok=True)
     executed.unlink(missing_ok=True)
+    if element is not None:
+        from liminal_jupyter.step.foreach import ELEMENT_FILE
+
+        (out / ELEMENT_FILE).unlink(missing_ok=True)
 
     started = time.monotonic()
     try:
@@ -197,6 +208,8 @@ def execute_step(
     except Exception as exc:
         shown = executed if executed.exists() else step_path
         error = _step_error(pipeline, step_name, shown, exc)
+        if element is not None:
+            error.element = _element(pipeline, step_name, element, out)
         return StepResult(step_name, "failed", executed_notebook=str(shown),
                           duration=time.monotonic() - started, error=error)
     duration = time.monotonic() - started
@@ -210,6 +223,15 @@ def execute_step(
                           duration=duration, error=error)
     return StepResult(step_name, "succeeded", manifest["outputs"], manifest["metrics"],
                       str(executed), duration)
+
+
+def _element(pipeline: Pipeline, step_name: str, index: int, out: Path) -> dict[str, Any]:
+    """Which element failed: as the load cell recorded it, else its index alone (it failed
+    before the element was bound)."""
+    from liminal_jupyter.step.foreach import read_element
+
+    return read_element(out) or {"name": pipeline.step(step_name).foreach, "index": index,
+                                 "value": "?"}
 
 
 def _checked_parameters(pipeline: Pipeline, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,7 @@ def render_step(
     *,
     prelude_ran: bool = False,
     environment: dict[str, str] | None = None,
+    element: int | None = None,
 ) -> NotebookNode:
     """The notebook that runs step `step_name` alone, in a fresh kernel.
 
@@ -70,11 +71,14 @@ def render_step(
     the prelude (a warm kernel of the local runner), so it is left out. Raises ValueError
     for an unknown step, a missing or malformed input record, or an import input that is
     not an import statement. `environment`: variables set by a first cell (the step's
-    env: tags, for a kernel that was not started with them).
+    env: tags, for a kernel that was not started with them). `element`: for a step tagged
+    foreach:NAME, which element of NAME this run is for (0-based); required for such a
+    step, refused for any other.
     """
     from nbformat import v4
 
     step = _find_step(pipeline, step_name)
+    foreach = _foreach_payload(pipeline, step, element, str(Path(output_dir).resolve()))
     output_dir = str(Path(output_dir).resolve())
     used_ids: set[str] = set()
     cells = [_parameters_cell(pipeline)]
@@ -92,7 +96,7 @@ def render_step(
         ))
     else:
         cells += [_source_cell(ref, "prelude", used_ids) for ref in pipeline.prelude]
-    cells.append(_load_cell(step, inputs))
+    cells.append(_load_cell(step, inputs, foreach))
     cells += [_source_cell(ref, "step", used_ids) for ref in step.cells]
     cells.append(_save_cell(step, output_dir, keep_max(pipeline.settings)))
     return v4.new_notebook(
@@ -107,6 +111,24 @@ def render_step(
             "liminal": {"pipeline": pipeline.name, "step": step.name},
         },
     )
+
+
+def _foreach_payload(pipeline: Pipeline, step: Step, element: int | None,
+                     output_dir: str) -> dict[str, Any] | None:
+    """What the load cell needs to bind NAME to one element (step/foreach.py)."""
+    from liminal_jupyter.step.foreach import foreach_max
+
+    if step.foreach is None:
+        if element is not None:
+            raise ValueError(f"step '{step.name}' has no foreach: tag, so it has no elements")
+        return None
+    if element is None or isinstance(element, bool) or not isinstance(element, int) \
+            or element < 0:
+        raise ValueError(f"step '{step.name}' runs once per element of {step.foreach}: give "
+                         f"the element to run (0-based), not {element!r}")
+    return {"step": step.name, "name": step.foreach, "index": element,
+            "max": foreach_max(step.options.foreach_max, pipeline.settings),
+            "output_dir": output_dir}
 
 
 def _find_step(pipeline: Pipeline, step_name: str) -> Step:
@@ -189,9 +211,12 @@ def _literal(value: Any) -> str:
 # -- the load and save cells -----------------------------------------------------------
 
 
-def _load_cell(step: Step, inputs: dict[str, dict]) -> Any:
+def _load_cell(step: Step, inputs: dict[str, dict],
+               foreach: dict[str, Any] | None = None) -> Any:
     statements = _import_statements(step)
-    payload = {"step": step.name, "inputs": _input_records(step, inputs)}
+    payload: dict[str, Any] = {"step": step.name, "inputs": _input_records(step, inputs)}
+    if foreach:
+        payload["foreach"] = foreach
     source = "\n".join(
         [
             "# liminal: this step's inputs. Imports made by earlier steps run again; variables",
@@ -269,10 +294,14 @@ def _input_records(step: Step, inputs: dict[str, dict]) -> dict[str, dict]:
             f"step '{step.name}' reads {needed}, but no saved value was given for it; "
             "run the producing step first and pass its outputs"
         )
-    records = {}
+    records: dict[str, Any] = {}
     for inp in step.data_inputs:
+        given = inputs[inp.name]
         try:
-            records[inp.name] = SavedValue.from_dict(inputs[inp.name]).to_dict()
+            if isinstance(given, list):  # the outputs of a fan-out step, in element order
+                records[inp.name] = [SavedValue.from_dict(r).to_dict() for r in given]
+            else:
+                records[inp.name] = SavedValue.from_dict(given).to_dict()
         except (TypeError, ValueError) as exc:
             raise ValueError(f"step '{step.name}': input '{inp.name}': {exc}") from None
     return records
@@ -292,12 +321,24 @@ def load_inputs(namespace: dict[str, Any], payload: str) -> None:
 
     data = json.loads(payload)
     for name, record in data["inputs"].items():
+        if isinstance(record, list):  # a fan-out step's outputs: a list, in element order
+            try:
+                values = [load_value(r) for r in record]
+            except MarshalError as exc:
+                raise exc.with_step(data["step"]) from None
+            namespace[name] = [_rebind(v, namespace) for v in values]
+            print(f"liminal: loaded {name} (a list of {len(record)}, one per element)")
+            continue
         try:
             value = load_value(record)
         except MarshalError as exc:
             raise exc.with_step(data["step"]) from None
         namespace[name] = _rebind(value, namespace)
         print(f"liminal: loaded {name} ({record['marshaller']}, {record['size']} bytes)")
+    if data.get("foreach"):
+        from liminal_jupyter.step.foreach import bind_element
+
+        bind_element(namespace, data["foreach"])
 
 
 def _rebind(value: Any, namespace: dict[str, Any]) -> Any:

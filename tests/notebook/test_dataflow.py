@@ -308,3 +308,19 @@ def test_a_name_used_before_its_own_step_assigns_it_is_not_suggested_to_itself(p
     (error,) = [d for d in p.diagnostics if d.code == "undefined-name"]
     assert "Did you mean" not in error.message
     assert "assigned only after this line" in error.message
+
+
+def test_foreach_names_a_list_the_step_reads(parse):
+    good = parse([code("depths = [1, 2]\nn = 3", "parameters"),
+                  code("made = depths * n", "step:train", "foreach:depths"),
+                  code("best = max(made)", "step:pick")])
+    assert good.valid, good.errors
+    assert good.step("train").foreach == "depths"
+    assert good.step("pick").foreach is None
+    assert codes(parse([code("n = 3", "parameters"),
+                        code("made = n", "step:train", "foreach:other")])) == ["foreach-unknown"]
+    assert codes(parse([code("n = 3", "parameters"),
+                        code("made = n", "step:train", "foreach:n")])) == ["foreach-not-list"]
+    assert codes(parse([code("xs = [1]", "parameters"),
+                        code("model = xs", "step:train", "foreach:xs", "model:model")])
+                 ) == ["foreach-model"]

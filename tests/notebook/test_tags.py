@@ -257,3 +257,14 @@ def test_a_kale_composition_notebook_says_why_before_saying_it_has_no_code(write
         parse_notebook(nb)
     assert [d.code for d in info.value.diagnostics] == ["unsupported-tag"] * 2 + ["no-code"]
     assert [d.location.cell_index for d in info.value.diagnostics] == [0, 1, None]
+
+
+def test_foreach_and_its_cap_parse_and_bad_values_are_refused():
+    from liminal_jupyter.notebook.tags import TagError, parse_tag
+
+    assert parse_tag("foreach: max_depth").kind == "foreach"
+    assert parse_tag("foreach:max_depth").value == "max_depth"
+    assert parse_tag("foreach-max:50").value == ("foreach_max", 50)
+    for bad in ("foreach:", "foreach:max-depth", "foreach-max:0", "foreach-max:many"):
+        with pytest.raises(TagError):
+            parse_tag(bad)

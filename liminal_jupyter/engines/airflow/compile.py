@@ -135,6 +135,11 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
         if not _KEY.match(step.name):
             raise CompileError(f"step name {step.name!r} cannot be an Airflow task_id: use "
                                "letters, digits, '_', '-' and '.'")
+    fanned = [s.name for s in pipeline.steps if s.foreach]
+    if fanned and options.operator != "python":
+        raise CompileError(f"step(s) {', '.join(fanned)} fan out (foreach:), which the DAG "
+                           "compiles to dynamic task mapping with --airflow-operator python "
+                           f"only, not {options.operator}")
     slugs = step_slugs([s.name for s in pipeline.steps], _RESERVED)
     tasks = {name: f"{slug}_task" for name, slug in slugs.items()}
     kubernetes = options.operator == "kubernetes"
@@ -184,6 +189,7 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
         f"WORKSPACE = {options.workspace!r}",
         "",
         *_runner(options.operator),
+        *(_elements_runner() if fanned else []),
         "",
         "with DAG(",
         f"    dag_id={_dag_id(pipeline, options)!r},",
@@ -277,7 +283,7 @@ def _runner(operator: str) -> list[str]:
     if operator == "python":
         return [
             "",
-            "def run_step(step, params, run_id, ti):",
+            "def run_step(step, params, run_id, ti, element=None):",
             '    """Run one step with liminal-jupyter\'s step executor, in a child PYTHON.',
             "",
             "    Imported here, not at the top, so parsing this file needs Airflow only.",
@@ -286,7 +292,7 @@ def _runner(operator: str) -> list[str]:
             "",
             "    return run_task(PIPELINE_IR, step, dict(params), run_id, ARTIFACTS,",
             "                    python=PYTHON, workdir=WORKDIR, try_number=ti.try_number,",
-            "                    workspace=WORKSPACE)",
+            "                    workspace=WORKSPACE, element=element)",
             "",
         ]
     lines = []
@@ -308,6 +314,20 @@ def _runner(operator: str) -> list[str]:
         "        'LIMINAL_TRY_NUMBER': '{{ ti.try_number }}',",
         "        'LIMINAL_WORKSPACE': literal(json.dumps(WORKSPACE)),",
         "    }",
+        "",
+    ]
+
+
+def _elements_runner() -> list[str]:
+    """What the task before a fan-out step calls: the elements it maps the step over."""
+    return [
+        "def foreach_elements(step, params, run_id):",
+        '    """The op_kwargs of each element of a foreach: step (dynamic task mapping):',
+        "    its list checked (a list, within the step's cap), one entry per element.",
+        '    """',
+        "    from liminal_jupyter.engines.airflow.runtime import foreach_task_elements",
+        "",
+        "    return foreach_task_elements(PIPELINE_IR, step, dict(params), run_id, ARTIFACTS)",
         "",
     ]
 
@@ -354,6 +374,17 @@ def _task(step: Step, var: str, options: DagOptions, pipeline: Pipeline) -> list
         settings.append(f"retries={int(o.retries)}")
     if o.timeout:
         settings.append(f"execution_timeout=timedelta(seconds={int(o.timeout)})")
+    if options.operator == "python" and step.foreach:
+        # Dynamic task mapping: one task instance per element, from the elements task.
+        elements = f"elements_{var.removesuffix('_task')}"  # no task var is elements_*
+        body = [f"task_id={step.name!r}", "python_callable=run_step", *settings]
+        return ["", f"    {elements} = PythonOperator(",
+                f"        task_id={step.name + '.elements'!r},",
+                "        python_callable=foreach_elements,",
+                f"        op_kwargs={{'step': {step.name!r}}},", "    )",
+                f"    {var} = PythonOperator.partial(",
+                *[f"        {item}," for item in body],
+                f"    ).expand(op_kwargs={elements}.output)"]
     if options.operator == "python":
         head = ["python_callable=run_step", f"op_kwargs={{'step': {step.name!r}}}"]
         kind = "PythonOperator"
@@ -428,7 +459,11 @@ def _dependencies(pipeline: Pipeline, tasks: dict[str, str]) -> list[str]:
         if not upstream:
             continue
         left = upstream[0] if len(upstream) == 1 else f"[{', '.join(upstream)}]"
-        lines.append(f"    {left} >> {tasks[name]}")
+        # A fan-out's elements task reads what the step reads: it runs after the same steps
+        # (and the step after it, through the XComArg it maps over).
+        target = f"elements_{tasks[name].removesuffix('_task')}" if step.foreach \
+            else tasks[name]
+        lines.append(f"    {left} >> {target}")
     return [""] + lines if lines else []
 
 

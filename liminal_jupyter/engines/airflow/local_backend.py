@@ -191,7 +191,8 @@ class AirflowLocalRun(RecordedRun):
             shutil.rmtree(home, ignore_errors=True)
 
     def follower(self, events: StepEvents, pipeline: Any, run_dir: Path) -> _TaskFollower:
-        return _TaskFollower(events, run_dir / "artifacts", pipeline.order())
+        return _TaskFollower(events, run_dir / "artifacts", pipeline.order(),
+                             {s.name: s.outputs for s in pipeline.steps if s.foreach})
 
     def outcome(self, code: int, follower: _TaskFollower, pipeline: Any,
                 run_dir: Path) -> tuple[str, str | None, dict[str, dict[str, Any]]]:
@@ -210,8 +211,11 @@ class AirflowLocalRun(RecordedRun):
 class _TaskFollower:
     """Reads each task's airflow-task.json; every change becomes a step event."""
 
-    def __init__(self, events: StepEvents, artifacts: Path, steps: list[str]):
+    def __init__(self, events: StepEvents, artifacts: Path, steps: list[str],
+                 fanned: dict[str, list[str]] | None = None):
         self.events, self.artifacts, self.steps = events, artifacts, steps
+        self.fanned = fanned or {}  # fan-out step -> its outputs (elements: STEP.I)
+        self.element_states: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, tuple[str, Any]] = {}
         self.metrics: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
@@ -221,9 +225,12 @@ class _TaskFollower:
         if not self.artifacts.is_dir():
             return
         changed = []
+        from liminal_jupyter.step.foreach import split_element
+
         for path in self.artifacts.glob(f"*/*/{TASK_STATE}"):
             step = path.parent.name
-            if step not in self.steps:
+            base, index = split_element(step)
+            if step not in self.steps and not (index is not None and base in self.fanned):
                 continue
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -236,6 +243,12 @@ class _TaskFollower:
                                 path.parent))
         for _, step, data, folder in sorted(changed, key=lambda item: (item[0], item[1])):
             self.remote_id = data.get("run_id") or self.remote_id
+            if step not in self.steps:  # an element of a fan-out step: a record of its own
+                self.events.store.add_steps(self.events.run_id, [step])
+                self.element_states[step] = data
+            elif step in self.fanned and data.get("state") == "running" \
+                    and self.events.status.get(step) == "running":
+                continue  # the elements task: the step runs until its elements end
             self._record(step, data)
             # `liminal-nb show` reads the step's inputs from the run's own step folder.
             if (folder / "inputs.json").is_file():
@@ -247,6 +260,38 @@ class _TaskFollower:
                 shutil.copytree(folder / FILES,
                                 self.events.store.step_dir(self.events.run_id, step) / FILES,
                                 dirs_exist_ok=True)
+
+        self._gather()
+
+    def _gather(self) -> None:
+        """A fan-out step ends when its elements have: failed with the first failed
+        element's error, else succeeded with their outputs as lists, in element order."""
+        from liminal_jupyter.engines.airflow.runtime import ELEMENTS
+        from liminal_jupyter.step.foreach import element_name
+
+        for step, outputs in self.fanned.items():
+            if self.events.status.get(step) != "running":
+                continue
+            counts = list(self.artifacts.glob(f"*/{step}/{ELEMENTS}"))
+            if not counts:
+                continue
+            try:
+                count = int(json.loads(counts[0].read_text(encoding="utf-8"))["count"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            states = [self.element_states.get(element_name(step, i)) for i in range(count)]
+            if any(s is None or s.get("state") not in ("succeeded", "failed") for s in states):
+                continue
+            failed = [s for s in states if s.get("state") == "failed"]
+            self._record(step, {
+                "state": "failed" if failed else "succeeded",
+                "started": self.events.started.get(step), "ended": max(
+                    (s.get("ended") or 0 for s in states), default=None),
+                "outputs": {} if failed else {
+                    name: [s["outputs"][name] for s in states] for name in outputs},
+                "metrics": {}, "error": failed[0].get("error") if failed else None,
+                "executed_notebook": (failed or states or [{}])[0].get("executed_notebook"),
+            })
 
     def _record(self, step: str, data: dict[str, Any]) -> None:
         from liminal_jupyter.step.execute import render_error

@@ -53,6 +53,7 @@ __all__ = ["MANIFEST", "TASK_STATE", "StepFailed", "clean_run_id", "parameter_va
            "run_task"]
 
 TASK_STATE = "airflow-task.json"
+ELEMENTS = "foreach-elements.json"  # a fan-out step's folder: {"count": its elements}
 LOG = "log.txt"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -77,6 +78,7 @@ def run_task(
     workdir: str | None = None,
     try_number: int | None = None,
     workspace: dict[str, Any] | None = None,
+    element: int | None = None,
 ) -> dict[str, Any]:
     """Run `step` of the pipeline `ir` (JSON) for Airflow run `run_id`; return its metrics.
 
@@ -85,27 +87,33 @@ def run_task(
     the run folders, a path or an fsspec URL. python: the interpreter for the step executor
     (default: this one). workdir: the kernel's working directory ($LIMINAL_WORKDIR wins;
     a fresh temporary folder when neither exists). workspace: the workspace archive's
-    reference (step/workspace_pack.py). Raises StepFailed when the step fails.
+    reference (step/workspace_pack.py). element: for a fan-out step (foreach:), the
+    element this mapped task runs; its folder is STEP.I (step/foreach.py).
+    Raises StepFailed when the step fails.
     """
     from liminal_jupyter.pipeline import Pipeline
+    from liminal_jupyter.step.foreach import element_name
 
     pipeline = Pipeline.from_json(json.loads(ir))
     the_step = pipeline.step(step)
     store = _RunFolder(artifacts, clean_run_id(run_id))
-    out = store.local_step_dir(step)
+    folder_name = step if element is None else element_name(step, int(element))
+    out = store.local_step_dir(folder_name)
     started = time.time()
-    state: dict[str, Any] = {"step": step, "state": "running", "started": started,
+    state: dict[str, Any] = {"step": folder_name, "state": "running", "started": started,
                              "try_number": try_number, "run_id": run_id}
     _write_json(out / TASK_STATE, state)
-    store.upload(step, out)
+    store.upload(folder_name, out)
     files: list[str] = []
     try:
         from liminal_jupyter.step.workdir import step_folder
 
-        handed = file_inputs(the_step, {p: store.fetch(p) for p in the_step.producers})
+        handed = file_inputs(the_step, {p: store.fetch(p) for p in the_step.producers
+                                        if not pipeline.step(p).foreach})
         with step_folder(workspace if the_step.files else None, handed, out,
                          workdir) as folder:
-            result = _execute(pipeline, the_step, params, store, out, python, str(folder.path))
+            result = _execute(pipeline, the_step, params, store, out, python, str(folder.path),
+                              element)
         files = folder.files
     except BaseException as exc:  # a timeout or a kill must still leave a final state
         if type(exc).__name__ == "AirflowTaskTimeout":
@@ -116,19 +124,19 @@ def run_task(
         state.update(state="failed", ended=time.time(),
                      error={"step": step, "message": message})
         _write_json(out / TASK_STATE, state)
-        store.upload(step, out)
+        store.upload(folder_name, out)
         raise
-    _html_page(result, out, f"{store.root}/{step}")
+    _html_page(result, out, f"{store.root}/{folder_name}")
     succeeded = result.get("status") == "succeeded"
     if succeeded:
-        write_manifest(out, step, result.get("outputs") or {}, result.get("metrics") or {},
-                       files)
+        write_manifest(out, folder_name, result.get("outputs") or {},
+                       result.get("metrics") or {}, files)
     state.update(state="succeeded" if succeeded else "failed", ended=time.time(), files=files,
                  outputs=result.get("outputs") or {}, metrics=result.get("metrics") or {},
                  error=result.get("error"), executed_notebook=result.get("executed_notebook"),
                  log_path=str(out / LOG))
     _write_json(out / TASK_STATE, state)
-    store.upload(step, out)
+    store.upload(folder_name, out)
     if not succeeded:
         from liminal_jupyter.step.execute import render_error
 
@@ -137,7 +145,7 @@ def run_task(
 
 
 def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder, out: Path,
-             python: str | None, workdir: str) -> dict[str, Any]:
+             python: str | None, workdir: str, element: int | None = None) -> dict[str, Any]:
     """Run the step executor in a child process; its result.json as a dict."""
     from liminal_jupyter.step.__main__ import RESULT
     from liminal_jupyter.step.html import EXECUTED_HTML
@@ -147,13 +155,14 @@ def _execute(pipeline: Any, step: Any, params: dict[str, Any], store: _RunFolder
                                                out / "inputs.json")
     _write_json(pipeline_path, pipeline.to_json())
     _write_json(params_path, parameter_values(pipeline, params))
-    _write_json(inputs_path, _inputs(step, store))
+    _write_json(inputs_path, _inputs(step, store, pipeline))
     (out / RESULT).unlink(missing_ok=True)
     command = [python or sys.executable, "-m", "liminal_jupyter.step", "run",
                "--pipeline", str(pipeline_path), "--step", step.name,
                "--output-dir", str(out), "--parameters", str(params_path),
                "--inputs", str(inputs_path), "--cwd", workdir, "--log-output",
-               "--html", str(out / EXECUTED_HTML)]
+               "--html", str(out / EXECUTED_HTML),
+               *(["--element", str(int(element))] if element is not None else [])]
     env = {**os.environ, **{str(k): str(v) for k, v in step.options.env.items()},
            "PYTHONUNBUFFERED": "1"}
     code = _run_logged(command, env, out / LOG)
@@ -204,13 +213,17 @@ def _html_page(result: dict[str, Any], out: Path, location: str) -> None:
     print(f"liminal: the executed notebook as HTML: {location}/{EXECUTED_HTML}", flush=True)
 
 
-def _inputs(step: Any, store: _RunFolder) -> dict[str, dict[str, Any]]:
-    """The saved-value records of the names the step reads, from their producers' manifests."""
+def _inputs(step: Any, store: _RunFolder, pipeline: Any = None) -> dict[str, Any]:
+    """The saved-value records of the names the step reads, from their producers' manifests;
+    from a fan-out producer, a list of records per name (its elements', in order)."""
     wanted: dict[str, list[str]] = {}
     for inp in step.data_inputs:
         wanted.setdefault(inp.producer, []).append(inp.name)
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, Any] = {}
     for producer, names in wanted.items():
+        if pipeline is not None and pipeline.step(producer).foreach:
+            records.update(_element_records(step, producer, names, store))
+            continue
         saved = read_manifest(store.fetch(producer), producer)
         for name in names:
             if name not in saved:
@@ -218,6 +231,68 @@ def _inputs(step: Any, store: _RunFolder) -> dict[str, dict[str, Any]]:
                                  f"'{name}'; was it compiled from this notebook version?")
             records[name] = saved[name]
     return records
+
+
+def _element_records(step: Any, producer: str, names: list[str],
+                     store: _RunFolder) -> dict[str, list[dict[str, Any]]]:
+    """name -> the records of each element of fan-out step `producer`, in element order."""
+    from liminal_jupyter.step.foreach import element_name
+
+    try:
+        count = int(json.loads((store.fetch(producer) / ELEMENTS).read_text())["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise StepFailed(f"step '{step.name}': step '{producer}' recorded no elements; did it "
+                         "run in this DAG run?") from None
+    manifests = [read_manifest(store.fetch(element_name(producer, i)), element_name(producer, i))
+                 for i in range(count)]
+    records: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        if any(name not in m for m in manifests):
+            raise StepFailed(f"step '{step.name}': an element of step '{producer}' saved no "
+                             f"value '{name}'")
+        records[name] = [m[name] for m in manifests]
+    return records
+
+
+def foreach_task_elements(ir: str, step: str, params: dict[str, Any], run_id: str,
+                          artifacts: str) -> list[dict[str, Any]]:
+    """The task before a fan-out step (foreach:NAME): NAME checked (a list, within the
+    step's cap), its element count kept in the step's folder for the readers of its
+    outputs, and one op_kwargs per element for the mapped task. On a bad list the step's
+    state says why (one line naming the step and NAME's type) and StepFailed is raised."""
+    from liminal_jupyter.pipeline import Pipeline
+    from liminal_jupyter.step.foreach import ForeachError, check_elements, foreach_max, load_input
+
+    pipeline = Pipeline.from_json(json.loads(ir))
+    the_step = pipeline.step(step)
+    name = the_step.foreach
+    store = _RunFolder(artifacts, clean_run_id(run_id))
+    out = store.local_step_dir(step)
+    state: dict[str, Any] = {"step": step, "state": "running", "started": time.time(),
+                             "run_id": run_id}
+    (out / ELEMENTS).unlink(missing_ok=True)
+    try:
+        source = next(i for i in the_step.inputs if i.name == name)
+        if source.kind == "parameter":
+            defaults = {p.name: p.default for p in pipeline.parameters}
+            value = {**defaults, **parameter_values(pipeline, params)}.get(name)
+        else:
+            value = load_input(_inputs(the_step, store, pipeline)[name])
+        count = check_elements(step, name, value,
+                               foreach_max(the_step.options.foreach_max, pipeline.settings))
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, ForeachError | StepFailed) else (
+            f"step '{step}' could not read {name}, the list it runs over: "
+            f"{type(exc).__name__}: {exc}")
+        state.update(state="failed", ended=time.time(), error={"step": step, "message": message})
+        _write_json(out / TASK_STATE, state)
+        store.upload(step, out)
+        raise StepFailed(message) from None
+    _write_json(out / ELEMENTS, {"count": count})
+    _write_json(out / TASK_STATE, state)
+    store.upload(step, out)
+    print(f"liminal: step '{step}' runs once per element of {name}: {count} elements")
+    return [{"step": step, "element": i} for i in range(count)]
 
 
 def _write_json(path: Path, data: Any) -> None:

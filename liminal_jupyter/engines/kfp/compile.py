@@ -67,7 +67,7 @@ from liminal_jupyter.pipeline import Pipeline, Step
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list",
           "dict": "dict", "any": "str"}
 _RESERVED = {"step_outputs", "executed_notebook", "executed_html", "HTML", "step_metrics",
-             "dsl", "Input", "Output",
+             "foreach_element", "List", "dsl", "Input", "Output",
              "Dataset", "Artifact", "Metrics", "Model", "NamedTuple", "Optional",
              "PipelineOutputs", "kubernetes"}
 NEEDS_KFP_KUBERNETES = (
@@ -157,7 +157,7 @@ def generate_module(pipeline: Pipeline, image: str | None = None,
         f"# notebook: {pipeline.notebook!r}",
         "",
         "import json",
-        "from typing import NamedTuple, Optional",
+        "from typing import List, NamedTuple, Optional",
         "",
         "from kfp import dsl",
         "from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output",
@@ -176,14 +176,18 @@ def generate_module(pipeline: Pipeline, image: str | None = None,
             installs.append(step.name)
         lines += _component(step, funcs[step.name], args, params, the_image, ir[step.name],
                             model_outputs(step, set(params)),
-                            (workspaces or {}).get(step.name), install)
+                            (workspaces or {}).get(step.name), install, pipeline)
+        if step.foreach:
+            lines += _elements_component(step, "elements_" + args[step.name], args, params,
+                                         the_image, ir[step.name], install, pipeline)
         notes += _left_out(step)
     if installs:
         notes.append(f"step(s) {', '.join(installs)} install liminal-jupyter and the "
                      "notebook's requirements when they start (a stock image); "
                      "`liminal-nb image` builds an image that starts faster")
 
-    metric_steps = [s for s in pipeline.steps if s.metrics]
+    # A fan-out step's metrics stay on its elements' tasks (each logs its own).
+    metric_steps = [s for s in pipeline.steps if s.metrics and not s.foreach]
     outputs_type = [(f"{args[s.name]}_metrics", "Metrics") for s in metric_steps]
     if outputs_type:
         fields_src = ", ".join(f"({n!r}, {t})" for n, t in outputs_type)
@@ -207,8 +211,12 @@ def generate_module(pipeline: Pipeline, image: str | None = None,
     ]
     tasks = {s.name: f"{args[s.name]}_task" for s in pipeline.steps}
     for name in pipeline.order():
-        lines += _task(pipeline.step(name), funcs[name], tasks, args,
-                       pipeline.settings.get("volumes") or [], pod_deadlines)
+        step = pipeline.step(name)
+        task = _task(step, funcs[name], tasks, args, pipeline.settings.get("volumes") or [],
+                     pod_deadlines, pipeline)
+        if step.foreach:
+            task = _fan_out(step, "elements_" + args[name], tasks, args, task, pipeline)
+        lines += task
     if outputs_type:
         returned = ", ".join(f"{args[s.name]}_metrics={tasks[s.name]}.outputs['step_metrics']"
                              for s in metric_steps)
@@ -247,9 +255,11 @@ def model_outputs(step: Step, avoid: set[str] = frozenset()) -> dict[str, str]:
 def _component(step: Step, func: str, args: dict[str, str], params: dict, image: str,
                ir: str, models: dict[str, str],
                workspace: dict[str, Any] | None = None,
-               install: RuntimeInstall | None = None) -> list[str]:
+               install: RuntimeInstall | None = None,
+               pipeline: Pipeline | None = None) -> list[str]:
     read = [i.name for i in step.inputs if i.kind == "parameter" and i.name in params]
     producers = step.producers
+    fanned = _fanned_out(pipeline)
     sig = []
     for name in read:
         p = params[name]
@@ -259,7 +269,10 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
     # Required arguments first, optional (default None) ones last.
     head = [s for s in sig if not s.endswith("= None,")]
     tail = [s for s in sig if s.endswith("= None,")]
-    sig = head + [f"    from_{args[p]}: Input[Dataset]," for p in producers]
+    sig = head + [f"    from_{args[p]}: Input[List[Dataset]]," if p in fanned
+                  else f"    from_{args[p]}: Input[Dataset]," for p in producers]
+    if step.foreach:
+        sig.append("    foreach_element: int,")
     sig += ["    step_outputs: Output[Dataset],", "    executed_notebook: Output[Artifact],",
             "    executed_html: Output[HTML],"]
     if step.metrics:
@@ -267,27 +280,8 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
     sig += [f"    {name}: Output[Model]," for name in models.values()]
     sig += tail
     parameters = "{" + ", ".join(f"{n!r}: {n}" for n in read) + "}"
-    inputs = "{" + ", ".join(f"{p!r}: from_{args[p]}.path" for p in producers) + "}"
-    if install:
-        # kfp installs its own version (the one compiling) after the packages.
-        decorator = (f"@dsl.component(base_image={image!r}, "
-                     f"packages_to_install={install.packages!r}"
-                     # kfp would add each index as --trusted-host (no TLS check): not ours
-                     + (f", pip_index_urls={install.index_urls!r}, pip_trusted_hosts=[])"
-                        if install.index_urls else ")"))
-        importing = _installing_import(install)
-    else:
-        decorator = (f"@dsl.component(base_image={image!r}, install_kfp_package=False, "
-                     "packages_to_install=PACKAGES)")
-        missing = (f"image {image!r} has no liminal-jupyter: build one with `liminal-nb image "
-                   "NOTEBOOK`, or compile with --install-runtime so the step installs it "
-                   "when it starts")
-        importing = [
-            "    try:",
-            "        from liminal_jupyter.engines.kfp.runtime import run_step",
-            "    except ModuleNotFoundError as missing:",
-            f"        raise RuntimeError({missing!r}) from missing",
-        ]
+    inputs = _inputs_literal(producers, args, fanned)
+    decorator, importing = _decorator(image, install)
     return [
         "",
         decorator,
@@ -309,12 +303,112 @@ def _component(step: Step, func: str, args: dict[str, str], params: dict, image:
         *([f"        models={{{', '.join(f'{v!r}: {n}' for v, n in models.items())}}},"]
           if models else []),
         *([f"        workspace={workspace!r},"] if workspace and step.files else []),
+        *(["        element=foreach_element,"] if step.foreach else []),
         "    )",
         "",
     ]
 
 
-def _installing_import(install: RuntimeInstall) -> list[str]:
+def _fanned_out(pipeline: Pipeline | None) -> set[str]:
+    """The steps that run once per element (foreach:): readers collect their outputs."""
+    return {s.name for s in pipeline.steps if s.foreach} if pipeline else set()
+
+
+def _inputs_literal(producers: list[str], args: dict[str, str], fanned: set[str]) -> str:
+    """{producer: its output folder} (a list of folders, one per element, for a fan-out)."""
+    return "{" + ", ".join(
+        f"{p!r}: [d.path for d in from_{args[p]}]" if p in fanned else f"{p!r}: from_{args[p]}.path"
+        for p in producers) + "}"
+
+
+def _elements_component(step: Step, func: str, args: dict[str, str], params: dict,
+                        image: str, ir: str, install: RuntimeInstall | None,
+                        pipeline: Pipeline) -> list[str]:
+    """The task before a fan-out: checks NAME is a list within the cap (a one-line error
+    naming the step and NAME's type otherwise) and returns its indices, which
+    dsl.ParallelFor runs the step's component over."""
+    source = next(i for i in step.inputs if i.name == step.foreach)
+    fanned = _fanned_out(pipeline)
+    if source.kind == "parameter":
+        p = params[source.name]
+        kind = _TYPES.get(p.type, "str")
+        sig = [f"    {source.name}: Optional[{kind}] = None," if p.default is None
+               else f"    {source.name}: {kind},"]
+        parameters, inputs = f"{{{source.name!r}: {source.name}}}", "{}"
+    else:
+        producer = source.producer
+        sig = [f"    from_{args[producer]}: Input[List[Dataset]]," if producer in fanned
+               else f"    from_{args[producer]}: Input[Dataset],"]
+        parameters, inputs = "{}", _inputs_literal([producer], args, fanned)
+    decorator, importing = _decorator(image, install, "foreach_elements")
+    return [
+        "",
+        decorator,
+        f"def {func}(",
+        *sig,
+        ") -> list:",
+        f'    """The elements step {step.name!r} runs over (foreach:{step.foreach})."""',
+        *importing,
+        "",
+        "    return foreach_elements(",
+        f"        ir={ir!r},",
+        f"        step={step.name!r},",
+        f"        parameters={parameters},",
+        f"        inputs={inputs},",
+        "    )",
+        "",
+    ]
+
+
+def _fan_out(step: Step, func: str, tasks: dict[str, str], args: dict[str, str],
+             task: list[str], pipeline: Pipeline) -> list[str]:
+    """The step's task inside a dsl.ParallelFor over the indices its elements task
+    returns, each with its own `foreach_element`."""
+    source = next(i for i in step.inputs if i.name == step.foreach)
+    var = f"{args[step.name]}_elements_task"
+    if source.kind == "parameter":
+        call = f"{source.name}={source.name}"
+    else:
+        call = f"from_{args[source.producer]}=" + _output_expr(source.producer, tasks,
+                                                              _fanned_out(pipeline))
+    return [
+        f"    {var} = {func}({call})",
+        f"    {var}.set_display_name({(step.name + ' (elements)')!r})",
+        f"    with dsl.ParallelFor(items={var}.output) as element:",
+        *["    " + line for line in task],
+    ]
+
+
+def _output_expr(producer: str, tasks: dict[str, str], fanned: set[str]) -> str:
+    expr = f"{tasks[producer]}.outputs['step_outputs']"
+    return f"dsl.Collected({expr})" if producer in fanned else expr
+
+
+def _decorator(image: str, install: RuntimeInstall | None,
+               function: str = "run_step") -> tuple[str, list[str]]:
+    """The component's decorator, and the lines that import `function` from our runtime."""
+    if install:
+        # kfp installs its own version (the one compiling) after the packages.
+        decorator = (f"@dsl.component(base_image={image!r}, "
+                     f"packages_to_install={install.packages!r}"
+                     # kfp would add each index as --trusted-host (no TLS check): not ours
+                     + (f", pip_index_urls={install.index_urls!r}, pip_trusted_hosts=[])"
+                        if install.index_urls else ")"))
+        return decorator, _installing_import(install, function)
+    decorator = (f"@dsl.component(base_image={image!r}, install_kfp_package=False, "
+                 "packages_to_install=PACKAGES)")
+    missing = (f"image {image!r} has no liminal-jupyter: build one with `liminal-nb image "
+               "NOTEBOOK`, or compile with --install-runtime so the step installs it "
+               "when it starts")
+    return decorator, [
+        "    try:",
+        f"        from liminal_jupyter.engines.kfp.runtime import {function}",
+        "    except ModuleNotFoundError as missing:",
+        f"        raise RuntimeError({missing!r}) from missing",
+    ]
+
+
+def _installing_import(install: RuntimeInstall, function: str = "run_step") -> list[str]:
     """The component's first lines in a stock image: liminal-jupyter installed without
     its dependencies (packages_to_install brought the runtime's), unless already there."""
     command = ["-m", "pip", "install", "--quiet", "--no-warn-script-location", "--no-deps",
@@ -326,17 +420,21 @@ def _installing_import(install: RuntimeInstall) -> list[str]:
         "",
         "    if importlib.util.find_spec('liminal_jupyter') is None:",
         f"        subprocess.run([sys.executable, {', '.join(map(repr, command))}], check=True)",
-        "    from liminal_jupyter.engines.kfp.runtime import run_step",
+        f"    from liminal_jupyter.engines.kfp.runtime import {function}",
     ]
 
 
 def _task(step: Step, func: str, tasks: dict[str, str], args: dict[str, str],
-          volumes: list[dict[str, str]], pod_deadlines: bool) -> list[str]:
+          volumes: list[dict[str, str]], pod_deadlines: bool,
+          pipeline: Pipeline | None = None) -> list[str]:
     var = tasks[step.name]
     read = [i.name for i in step.inputs if i.kind == "parameter"]
     producers = step.producers
     call = [f"{n}={n}" for n in read]
-    call += [f"from_{args[p]}={tasks[p]}.outputs['step_outputs']" for p in producers]
+    call += [f"from_{args[p]}={_output_expr(p, tasks, _fanned_out(pipeline))}"
+             for p in producers]
+    if step.foreach:
+        call.append("foreach_element=element")  # the loop variable of _fan_out
     out = [f"    {var} = {func}({', '.join(call)})",
            f"    {var}.set_display_name({step.name!r})"]
     for before in step.after:

@@ -75,7 +75,8 @@ sys.exit(0 if result["status"] == "succeeded" else 1)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _STARTED = re.compile(r"Executing task '([^']+)'")
 _FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
-_STEP_ERROR = re.compile(r"RuntimeError: (step '([^']+)' failed .*)")
+# A step's own error, or a fan-out's (not a list, over its cap) from its elements task.
+_STEP_ERROR = re.compile(r"(?:RuntimeError|ForeachError): (step '([^']+)' (?:failed|runs) .*)")
 
 
 class KfpLocalError(EngineRefused):
@@ -121,7 +122,7 @@ class KfpLocalRun(RecordedRun):
         except CompileError as exc:
             (run_dir / "pipeline.yaml").unlink(missing_ok=True)
             raise KfpLocalError(str(exc)) from exc
-        self.tasks = _task_steps(run_dir / "pipeline.yaml")
+        self.tasks = _task_steps(run_dir / "pipeline.yaml", {s.name for s in pipeline.steps})
         (run_dir / ARGUMENTS_NAME).write_text(
             json.dumps(_kfp_arguments(pipeline, self.request.parameters)), encoding="utf-8")
 
@@ -143,6 +144,7 @@ class KfpLocalRun(RecordedRun):
         log_path = run_dir / LOG_NAME
         result = read_json(run_dir / RESULT_NAME) or {}
         per_step = _manifest_metrics(run_dir / "pipeline-root")
+        _record_elements(events, per_step, self.tasks)
         for name, step_metrics in per_step.items():
             if name in self.tasks.values():
                 events.store.update_step(events.run_id, name, metrics=step_metrics)
@@ -175,17 +177,42 @@ def _kfp_arguments(pipeline: Any, parameters: dict[str, Any]) -> dict[str, Any]:
             for name, value in parameters.items()}
 
 
-def _task_steps(yaml_path: Path) -> dict[str, str]:
-    """kfp task name (and display name) -> step name, from the compiled YAML."""
+def _task_steps(yaml_path: Path, steps: set[str] | None = None) -> dict[str, str]:
+    """kfp task name (and display name) -> step name, from the compiled YAML: the root
+    DAG's tasks and those inside a ParallelFor (a fan-out step's task); tasks that are no
+    step (a fan-out's elements task, the loop itself) are left out when `steps` is given."""
     import yaml
 
     spec = next(d for d in yaml.safe_load_all(yaml_path.read_text(encoding="utf-8")) if d)
+    dags = [spec["root"]["dag"]] + [c["dag"] for c in spec.get("components", {}).values()
+                                    if isinstance(c, dict) and "dag" in c]
     tasks: dict[str, str] = {}
-    for key, task in spec["root"]["dag"]["tasks"].items():
-        step = task.get("taskInfo", {}).get("name", key)
-        tasks[key] = step
-        tasks[step] = step
+    for dag in dags:
+        for key, task in dag.get("tasks", {}).items():
+            step = task.get("taskInfo", {}).get("name", key)
+            if steps is not None and step not in steps:
+                continue
+            tasks[key] = step
+            tasks[step] = step
     return tasks
+
+
+def _record_elements(events: Any, per_step: dict[str, dict[str, Any]],
+                     tasks: dict[str, str]) -> None:
+    """The elements of a fan-out step (manifests named STEP.I) as records of their own,
+    as a local run keeps them, and the step succeeded when they all did."""
+    from liminal_jupyter.step.foreach import split_element
+
+    elements: dict[str, list[str]] = {}
+    for name in per_step:
+        step, index = split_element(name)
+        if index is not None and step in tasks.values():
+            elements.setdefault(step, []).append(name)
+    for names in elements.values():
+        names.sort(key=lambda n: split_element(n)[1] or 0)
+        events.store.add_steps(events.run_id, names)
+        for name in names:
+            events.finished(name, "succeeded", metrics=per_step[name])
 
 
 def _keep_step_notebooks(events: Any, run_dir: Path, tasks: dict[str, str]) -> None:

@@ -55,6 +55,7 @@ def run_step(
     models: dict[str, Any] | None = None,
     executed_html: Any = None,
     workspace: dict[str, Any] | None = None,
+    element: int | None = None,
 ) -> dict[str, float]:
     """Run one step; raise RuntimeError with the step's one-paragraph error if it fails.
 
@@ -64,7 +65,8 @@ def run_step(
     executed_html: the kfp Output[HTML] artifact that receives the executed notebook as a
     standalone page (rendered before a failure is raised, so a failed step has one too).
     workspace: the workspace archive's reference (step/workspace_pack.py), None when the
-    notebook names no file.
+    notebook names no file. element: for a fan-out step (foreach:), the element this task
+    runs; inputs from a fan-out producer are lists of folders (dsl.Collected).
     Returns the step's metrics (also logged on `metrics`).
     """
     from liminal_jupyter.startup import skip_slow_optional_imports
@@ -76,9 +78,8 @@ def run_step(
 
     pipeline = Pipeline.from_json(json.loads(ir))
     the_step = pipeline.step(step)
-    values = parameter_values(pipeline, parameters, any_as_json=True)
-    saved = {name: record for producer, path in inputs.items()
-             for name, record in read_manifest(Path(path), producer).items()}
+    values = kfp_parameter_values(pipeline, parameters)
+    saved = _saved_inputs(inputs)
     wanted = {i.name for i in the_step.data_inputs}
     missing = sorted(wanted - set(saved))
     if missing:
@@ -88,7 +89,8 @@ def run_step(
         )
     out = Path(step_outputs.path)
     out.mkdir(parents=True, exist_ok=True)
-    handed = file_inputs(the_step, {p: Path(path) for p, path in inputs.items()})
+    handed = file_inputs(the_step, {p: Path(path) for p, path in inputs.items()
+                                    if not isinstance(path, list)})
     # The page's libraries load in a child while the kernel starts (step/pages.py).
     pages = PageRenderer(lambda text: print(f"warning: {text}", file=sys.stderr),
                          enabled=executed_html is not None, nice=0)
@@ -98,6 +100,7 @@ def run_step(
             result = execute_step(
                 pipeline, step, values, {k: v for k, v in saved.items() if k in wanted}, out,
                 cwd=folder.path, log_output=True, timeout=the_step.options.timeout,
+                element=element,
             )
     except BaseException:
         pages.kill()
@@ -114,7 +117,10 @@ def run_step(
         pages.close()
     if not result.succeeded:
         raise RuntimeError(result.error.render() if result.error else f"step '{step}' failed")
-    write_manifest(out, step, result.outputs, result.metrics, folder.files)
+    from liminal_jupyter.step.foreach import element_name
+
+    write_manifest(out, step if element is None else element_name(step, element),
+                   result.outputs, result.metrics, folder.files)
     if metrics is not None:
         for name, value in result.metrics.items():
             metrics.log_metric(name, value)
@@ -154,3 +160,73 @@ def _framework(record: dict[str, Any]) -> str:
     except Exception:  # a courtesy: the artifact is there either way
         return "unknown"
     return type(value).__module__.split(".", 1)[0] or "unknown"
+
+
+def foreach_elements(ir: str, step: str, parameters: dict[str, Any],
+                     inputs: dict[str, Any]) -> list[int]:
+    """The indices a fan-out step (foreach:NAME) runs over, for dsl.ParallelFor: NAME is
+    a parameter's value, or read from its producer's output folder (or folders, one per
+    element of a fan-out producer). Raises ForeachError, one line naming the step and
+    NAME's type, when NAME is not a list or has more elements than the step's cap."""
+    from liminal_jupyter.pipeline import Pipeline
+    from liminal_jupyter.step.foreach import check_elements, foreach_max, load_input
+
+    pipeline = Pipeline.from_json(json.loads(ir))
+    the_step = pipeline.step(step)
+    name = the_step.foreach
+    if parameters:
+        value = kfp_parameter_values(pipeline, parameters).get(name)
+        if value is None:
+            value = next(p.default for p in pipeline.parameters if p.name == name)
+    else:
+        value = load_input(_saved_inputs(inputs)[name])
+    count = check_elements(step, name, value,
+                           foreach_max(the_step.options.foreach_max, pipeline.settings))
+    return list(range(count))
+
+
+def kfp_parameter_values(pipeline: Any, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The step's parameter values as the notebook declared them. KFP carries a list or
+    dict parameter as a protobuf Value, whose numbers are all floats: [1, 2] arrives as
+    [1.0, 2.0]; whole floats inside lists and dicts become ints again (a list of floats
+    written [1.0, 2.5] then holds 1 and 2.5, equal in arithmetic)."""
+    values = parameter_values(pipeline, parameters, any_as_json=True)
+    types = {p.name: p.type for p in pipeline.parameters}
+    return {name: _whole_numbers(value) if types.get(name) in ("list", "dict") else value
+            for name, value in values.items()}
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    return value
+
+
+def _saved_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """name -> saved-value record, from each producer's output folder; a fan-out producer
+    gives a list of folders, one per element, and each name then maps to a list of records
+    in element order (each element's manifest names it: STEP.I)."""
+    from liminal_jupyter.step.foreach import split_element
+
+    saved: dict[str, Any] = {}
+    for producer, path in inputs.items():
+        if isinstance(path, list):
+            manifests = [(_manifest_step(Path(p)), read_manifest(Path(p), producer))
+                         for p in path]
+            manifests.sort(key=lambda m: split_element(m[0])[1] or 0)
+            for name in (manifests[0][1] if manifests else {}):
+                saved[name] = [m[1][name] for m in manifests]
+        else:
+            saved.update(read_manifest(Path(path), producer))
+    return saved
+
+
+def _manifest_step(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("step"))
+    except (OSError, ValueError):
+        return ""

@@ -43,6 +43,7 @@ def step_cache_key(
     input_hashes: dict[str, str],
     kernel: str,
     file_hashes: dict[str, str] | None = None,
+    element: str | None = None,
 ) -> str:
     """sha256 of a canonical JSON of everything that decides the step's result.
 
@@ -52,6 +53,9 @@ def step_cache_key(
     since a key without it could match a run that read different data.
     file_hashes: workspace path -> content hash (step/workspace.py, computed once per
     run); the same rule holds for the step's workspace files (`step.files`).
+    element: for one element of a foreach:NAME step, the element's fingerprint
+    (step/foreach.py) stands for NAME, whose whole list is left out: a list grown by one
+    element keeps the others' keys.
     """
     step = pipeline.step(step_name)
     fingerprint = {
@@ -72,6 +76,10 @@ def step_cache_key(
         "models": [[m.variable, m.registered_name] for m in step.models],
         "env": step.options.env,
     }
+    if element is not None:
+        fingerprint["parameters"].pop(step.foreach, None)
+        fingerprint["inputs"].pop(step.foreach, None)
+        fingerprint["foreach"] = [step.foreach, element]
     text = json.dumps(
         fingerprint, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_canonical
     )

@@ -183,6 +183,14 @@ class KernelPool:
                     kernel = None
         return kernel
 
+    def expect(self, more: int, limit: int) -> None:
+        """`more` acquires than planned (a fan-out step's elements, known once it starts),
+        with up to `limit` kernels alive at once for them."""
+        with self.lock:
+            self.unserved += more
+            self.limit = max(self.limit, limit)
+            self._start_more_locked()
+
     def release(self, kernel: WarmKernel, reusable: bool) -> None:
         """Give back a kernel a step has finished with: recycled for a later step if it is
         healthy and one will need it, else shut down."""

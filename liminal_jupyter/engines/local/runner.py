@@ -242,7 +242,7 @@ class LocalRun:
                         break
                     tracker.start()
                     self.pages.start()
-                    running[pool.submit(self._run_step, name)] = name
+                    running[pool.submit(self._run_step, name, None, None, tracker)] = name
             if not running:
                 if pending and all(self._readiness(self.pipeline.step(n)) == "wait"
                                    for n in pending):
@@ -272,19 +272,23 @@ class LocalRun:
     def _inputs(self, step: Step) -> dict[str, dict[str, Any]]:
         return {i.name: self.records[i.producer].outputs[i.name] for i in step.data_inputs}
 
-    def _cache_key(self, step: Step, inputs: dict[str, dict[str, Any]]) -> str:
+    def _cache_key(self, step: Step, inputs: dict[str, dict[str, Any]],
+                   element: str | None = None) -> str:
         from liminal_jupyter.step.workspace import hash_workspace_files
 
-        hashes = {name: saved["sha256"] for name, saved in inputs.items()}
+        hashes = {name: _record_hash(saved) for name, saved in inputs.items()}
         # A file an earlier step wrote (a file edge) is hashed now, after that step ran.
         handed = hash_workspace_files(self.notebook.parent, [i.name for i in step.file_inputs])
         return step_cache_key(self.pipeline, step.name, self.user_parameters, hashes,
-                              self.pipeline.kernel, {**self.file_hashes, **handed})
+                              self.pipeline.kernel, {**self.file_hashes, **handed},
+                              element=element)
 
     def _try_cache(self, name: str, tracker) -> bool:
         step = self.pipeline.step(name)
         if not (self.options.use_cache and is_cacheable(step)) or self.options.selection:
             return False  # a partial run runs what it selects: that is why it was asked for
+        if step.foreach:
+            return False  # cached element by element (_run_element)
         hit = self.cache.lookup(self._cache_key(step, self._inputs(step)))
         if hit is None or not self._restore_handed_files(step, hit.origin_run):
             return False
@@ -300,11 +304,114 @@ class LocalRun:
         self._report(name, record, tracker)
         return True
 
+    # -- a fan-out step (foreach:NAME) ---------------------------------------------------
+    def _run_foreach(self, step: Step, tracker) -> StepRecord:
+        """Each element of NAME is a step execution of its own, with its own record
+        (`STEP.I`, step/foreach.py), cache key and kernel, up to --jobs at once. The step's
+        own record gathers their outputs as lists, in element order, and fails when an
+        element fails, with that element's error (which names it)."""
+        from liminal_jupyter.step.foreach import (
+            check_elements,
+            element_name,
+            foreach_max,
+        )
+
+        started = time.time()
+        self.store.update_step(self.run_id, step.name, status="running", started=started)
+        self.reporter.step_state(step.name, "running")
+        try:
+            values = self._foreach_list(step)
+            count = check_elements(step.name, step.foreach, values,
+                                   foreach_max(step.options.foreach_max, self.pipeline.settings))
+        except Exception as exc:  # not a list, over the cap, or its value cannot be loaded
+            message = str(exc) if type(exc).__name__ == "ForeachError" else (
+                f"step '{step.name}' could not read {step.foreach}, the list it runs over: "
+                f"{type(exc).__name__}: {exc}")
+            self.store.update_step(self.run_id, step.name, status="failed", ended=time.time(),
+                                   error={"step": step.name, "message": message})
+            return self.store.get_step(self.run_id, step.name)
+        names = [element_name(step.name, i) for i in range(count)]
+        self.store.add_steps(self.run_id, names)
+        jobs = max(1, self.options.jobs)
+        if self.pool is not None:
+            self.pool.expect(count - 1, min(jobs, count))
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="liminal-element") as pool:
+            elements = list(pool.map(lambda i: self._run_element(step, i, values[i], tracker),
+                                     range(count)))
+        failed = [r for r in elements if r.status not in ("succeeded", "cached")]
+        status = "succeeded"
+        if failed:
+            status = "interrupted" if self.cancelled else "failed"
+        outputs = {} if failed else {
+            name: [r.outputs[name] for r in elements] for name in step.outputs}
+        shown = failed or elements  # the page the panel opens: a failed element's first
+        self.store.update_step(
+            self.run_id, step.name, status=status, ended=time.time(), outputs=outputs,
+            error=failed[0].error if failed else None,
+            executed_notebook=shown[0].executed_notebook if shown else None,
+        )
+        return self.store.get_step(self.run_id, step.name)
+
+    def _foreach_list(self, step: Step) -> Any:
+        """The value of NAME for this run: a parameter's, or what its producer saved."""
+        from liminal_jupyter.step.foreach import load_input
+
+        source = next(i for i in step.inputs if i.name == step.foreach)
+        if source.kind == "parameter":
+            return self._effective_parameters().get(step.foreach)
+        return load_input(self.records[source.producer].outputs[step.foreach])
+
+    def _run_element(self, step: Step, index: int, value: Any, tracker) -> StepRecord:
+        """Element `index` of a fan-out step: a cache hit (keyed by the element's value,
+        not its position), else a run of the step with NAME bound to it."""
+        from liminal_jupyter.step.foreach import element_fingerprint, element_name
+
+        name = element_name(step.name, index)
+        fingerprint = element_fingerprint(value)
+        key = None
+        if fingerprint is not None:
+            key = self._cache_key(step, self._inputs(step), fingerprint)
+        hit = None
+        if key and self.options.use_cache and is_cacheable(step) \
+                and not self.options.selection and not self.cancelled:
+            hit = self.cache.lookup(key)
+        if hit is not None:
+            now = time.time()
+            self.store.update_step(
+                self.run_id, name, status="cached", started=now, ended=now,
+                cache_key=hit.cache_key, cached_from_run=hit.origin_run, outputs=hit.outputs,
+                metrics=hit.metrics, executed_notebook=hit.executed_notebook,
+                log_path=hit.log_path)
+            record = self.store.get_step(self.run_id, name)
+        else:
+            record = self._run_step(step.name, index, key)
+        self._report_element(step, record, tracker)
+        return record
+
+    def _report_element(self, step: Step, record: StepRecord, tracker) -> None:
+        from dataclasses import replace
+
+        detail = render_error(record.error, record.step) if record.error else None
+        self.reporter.step_state(record.step, record.status, _duration(record), detail)
+        ok = record.status in ("succeeded", "cached")
+        tracker.submit("step_finished", replace(step, name=record.step, models=[]),
+                       record.status, _duration(record) or 0.0, record.metrics if ok else {},
+                       {}, {}, record.executed_notebook, record.status == "cached")
+
     # -- one step -----------------------------------------------------------------------
-    def _run_step(self, name: str) -> StepRecord:
+    def _run_step(self, name: str, element: int | None = None, key: str | None = None,
+                  tracker: Any = None) -> StepRecord:
+        """Run step `name` (or its element `element`: record `STEP.I`, cache key `key`)."""
+        from liminal_jupyter.step.foreach import element_name
+
         step = self.pipeline.step(name)
+        if step.foreach and element is None:
+            return self._run_foreach(step, tracker)
         inputs = self._inputs(step)
-        key = self._cache_key(step, inputs)
+        if element is None:
+            key = self._cache_key(step, inputs)
+        else:
+            name = element_name(name, element)
         step_dir = self.store.step_dir(self.run_id, name)
         step_dir.mkdir(parents=True, exist_ok=True)
         for stale in (RESULT, "outputs.json"):
@@ -322,7 +429,7 @@ class LocalRun:
         for attempt in range(step.options.retries + 1):
             if self.cancelled:
                 break
-            result = self._attempt(step, step_dir, log, attempt)
+            result = self._attempt(step, step_dir, log, attempt, element)
             if result.get("status") == "succeeded":
                 break
         ended = time.time()
@@ -381,10 +488,13 @@ class LocalRun:
             return None
         return [cell.source for cell in self.pipeline.prelude]
 
-    def _attempt(self, step: Step, step_dir: Path, log: Path, attempt: int) -> dict[str, Any]:
+    def _attempt(self, step: Step, step_dir: Path, log: Path, attempt: int,
+                 element: int | None = None) -> dict[str, Any]:
         """Run the step once, in a warm kernel of the pool (or a fresh one, cold)."""
         from liminal_jupyter.step.execute import execute_step
+        from liminal_jupyter.step.foreach import element_name
 
+        running = step.name if element is None else element_name(step.name, element)
         kernel = self.pool.acquire() if self.pool else None
         timed_out = threading.Event()
         timer = None
@@ -394,7 +504,7 @@ class LocalRun:
                     self.pool.release(kernel, reusable=False)
                 return _failure(step.name, "the run was cancelled before this step started")
             if kernel is not None:
-                self.kernels[step.name] = kernel
+                self.kernels[running] = kernel
         if kernel is not None:
             if step.options.timeout:
                 def expire() -> None:
@@ -406,7 +516,7 @@ class LocalRun:
                 timer.start()
         with open(log, "a", encoding="utf-8") as out:
             warm = "a warm kernel" if kernel is not None else "a new kernel"
-            out.write(f"--- attempt {attempt + 1} of step {step.name}, in {warm}\n")
+            out.write(f"--- attempt {attempt + 1} of step {running}, in {warm}\n")
             out.flush()
             try:
                 result = execute_step(
@@ -415,7 +525,7 @@ class LocalRun:
                     kernel_manager=kernel.manager if kernel else None,
                     prelude_ran=kernel.prelude_ran if kernel else False, stdout_file=out,
                     timeout=None if kernel else step.options.timeout,
-                    environment=step.options.env or None,
+                    environment=step.options.env or None, element=element,
                 ).to_dict()
             except ValueError as exc:
                 result = _failure(step.name, f"step '{step.name}' could not start: {exc}")
@@ -424,7 +534,7 @@ class LocalRun:
                     timer.cancel()
                 if kernel is not None:
                     with self.lock:
-                        self.kernels.pop(step.name, None)
+                        self.kernels.pop(running, None)
                     kernel.close_clients()
                     # A kernel that took a step's env: tags keeps them: not for another.
                     healthy = (result.get("status") == "succeeded" and not timed_out.is_set()
@@ -510,6 +620,16 @@ class LocalRun:
 
 def _failure(step: str, message: str) -> dict[str, Any]:
     return {"status": "failed", "error": {"step": step, "message": message}}
+
+
+def _record_hash(saved: Any) -> str:
+    """The content hash of an input: a saved value's sha256, or for the outputs of a
+    fan-out step (a list of them, in element order) one hash over theirs."""
+    if isinstance(saved, list):
+        import hashlib
+
+        return hashlib.sha256(",".join(r["sha256"] for r in saved).encode()).hexdigest()
+    return saved["sha256"]
 
 
 def _duration(record: StepRecord) -> float | None:
