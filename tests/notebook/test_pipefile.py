@@ -243,3 +243,25 @@ def test_the_cli_inspects_a_pipeline_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Notebooks (each step runs its own notebook's imports and functions)" in out
     assert "  features.ipynb: steps clean, split; prelude cells 2" in out
+
+
+def test_notebook_ci_takes_a_folder_with_a_pipeline_file_as_one_pipeline_case(tmp_path):
+    from liminal_jupyter.nbtest.cases import build_cases, find_notebooks
+
+    shutil.copytree(WINE, tmp_path / "wine")
+    alone = write(tmp_path, "alone.ipynb", [code("x = 1")])
+    found = find_notebooks([str(tmp_path)])
+    assert sorted(found) == sorted([alone, tmp_path / "wine" / "liminal.yml"])
+    cases = build_cases(found, None, ["notebook", "pipeline"], tmp_path / "out", 60)
+    assert sorted((c.notebook.name, c.mode) for c in cases) == [
+        ("alone.ipynb", "notebook"), ("alone.ipynb", "pipeline"), ("liminal.yml", "pipeline")]
+
+
+def test_compile_takes_a_pipeline_file(tmp_path):
+    from liminal_jupyter.cli import main
+
+    folder = tmp_path / "wine"
+    shutil.copytree(WINE, folder)
+    assert main(["compile", str(folder / "liminal.yml"), "-o", str(tmp_path / "p.yaml")]) == 0
+    text = (tmp_path / "p.yaml").read_text()
+    assert "wine-pipeline" in text and "evaluate" in text
