@@ -46,6 +46,30 @@ def is_pipeline_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in PIPELINE_FILE_SUFFIXES
 
 
+def pipeline_file_of(notebook: str | Path) -> tuple[Path, str] | None:
+    """The pipeline file beside `notebook` (or in a folder above it) that lists it, and the
+    notebook's path in it; None when it belongs to none. A file that cannot be read is
+    taken as listing nothing here (parsing it says why)."""
+    import yaml
+
+    notebook = Path(notebook).resolve()
+    for folder in list(notebook.parents)[:4]:
+        for name in ("liminal.yml", "liminal.yaml"):
+            candidate = folder / name
+            if not candidate.is_file():
+                continue
+            try:
+                data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            listed = data.get("notebooks") if isinstance(data, dict) else None
+            for entry in listed if isinstance(listed, list) else []:
+                entry = entry.get("path") if isinstance(entry, dict) else entry
+                if isinstance(entry, str) and (folder / entry).resolve() == notebook:
+                    return candidate, posixpath.normpath(entry.replace("\\", "/"))
+    return None
+
+
 def parse_pipeline_file(path: str | Path, display_path: str | None = None) -> Pipeline:
     """Read a pipeline file and the notebooks it lists into one Pipeline.
 
