@@ -44,6 +44,14 @@ def _parameters(pipeline: Pipeline) -> list[str]:
 
 
 def _prelude(pipeline: Pipeline) -> list[str]:
+    if pipeline.notebooks:  # a pipeline file: each notebook's steps run its own prelude
+        lines = ["Notebooks (each step runs its own notebook's imports and functions)"]
+        for part in pipeline.notebooks:
+            steps = [s.name for s in pipeline.steps if s.notebook == part.path]
+            cells = ", ".join(str(c.index + 1) for c in part.prelude) or "none"
+            lines.append(f"  {part.path}: steps {', '.join(steps) or 'none'}; "
+                         f"prelude cells {cells}")
+        return lines + [""]
     if not pipeline.prelude:
         return []
     cells = ", ".join(str(c.index + 1) for c in pipeline.prelude)

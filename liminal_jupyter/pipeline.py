@@ -9,12 +9,16 @@ Plain dataclasses with no backend imports. A notebook is parsed into a Pipeline 
 from __future__ import annotations
 
 import graphlib
+import posixpath
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from liminal_jupyter.diagnostics import Diagnostic, Diagnostics, Location
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Versions from_json reads: a version-2 document is a one-notebook pipeline (no step names
+# a notebook, so every step runs the one prelude).
+READABLE_VERSIONS = (2, 3)
 
 PARAMETER_TYPES = ("int", "float", "str", "bool", "list", "dict", "any")
 
@@ -126,6 +130,10 @@ class Step:
     # data inputs), NAME bound to the element; steps reading its outputs get lists, in
     # element order (step/foreach.py). None: the step runs once.
     foreach: str | None = None
+    # The notebook the step comes from, as a POSIX path relative to the pipeline file's
+    # folder; "" in a one-notebook pipeline. Its prelude, parameters cells and working
+    # directory are that notebook's (Pipeline.part).
+    notebook: str = ""
 
     @property
     def data_inputs(self) -> list[StepInput]:
@@ -144,6 +152,22 @@ class Step:
     @property
     def upstream(self) -> set[str]:
         return set(self.producers) | set(self.after)
+
+
+@dataclass
+class NotebookPart:
+    """One notebook of a pipeline file (notebook/pipefile.py): what every step of it runs
+    before its own cells. Each step runs its own notebook's prelude and parameters cells,
+    never another notebook's, in its own notebook's folder.
+
+    path: relative to the pipeline file's folder (POSIX). parameter_cells: the notebook's
+    parameters cells, then a generated one setting the pipeline file's parameters.
+    """
+
+    path: str
+    parameter_cells: list[CellRef] = field(default_factory=list)
+    prelude: list[CellRef] = field(default_factory=list)
+    prelude_reads: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -176,8 +200,36 @@ class Pipeline:
     prelude_reads: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # A pipeline file's notebooks, in the file's order; empty for one notebook, whose
+    # prelude and parameters cells are the fields above.
+    notebooks: list[NotebookPart] = field(default_factory=list)
 
     # -- queries ------------------------------------------------------------------------
+    def part(self, step: Step | str) -> NotebookPart:
+        """What `step` runs before its cells: its notebook's prelude and parameters cells.
+
+        The one accessor every reader of the prelude goes through (rendering, warm kernels,
+        cache keys, workspace errors, describe), so a step of a pipeline file never runs
+        another notebook's prelude."""
+        notebook = (self.step(step) if isinstance(step, str) else step).notebook
+        for part in self.notebooks:
+            if part.path == notebook:
+                return part
+        return NotebookPart("", self.parameter_cells, self.prelude, self.prelude_reads)
+
+    def folder_of(self, step: Step | str) -> str:
+        """The step's working directory relative to the pipeline's folder ("" for the
+        folder itself): its notebook's folder."""
+        notebook = (self.step(step) if isinstance(step, str) else step).notebook
+        return posixpath.dirname(notebook)
+
+    def notebook_of(self, step: Step | str) -> str:
+        """The path of the step's notebook as the user gave it (for messages)."""
+        notebook = (self.step(step) if isinstance(step, str) else step).notebook
+        if not notebook:
+            return self.notebook
+        return posixpath.join(posixpath.dirname(self.notebook.replace("\\", "/")), notebook)
+
     def step(self, name: str) -> Step:
         for step in self.steps:
             if step.name == name:
@@ -289,7 +341,7 @@ class Pipeline:
     def _where(self, step: Step) -> Location:
         cell = step.cells[0] if step.cells else None
         return Location(
-            self.notebook, cell.index if cell else None, cell.id if cell else None
+            self.notebook_of(step), cell.index if cell else None, cell.id if cell else None
         )
 
     # -- JSON ---------------------------------------------------------------------------
@@ -306,6 +358,7 @@ class Pipeline:
             "parameter_cells": [asdict(c) for c in self.parameter_cells],
             "prelude": [asdict(c) for c in self.prelude],
             "prelude_reads": list(self.prelude_reads),
+            "notebooks": [asdict(n) for n in self.notebooks],
             "steps": [asdict(s) for s in self.steps],
             "edges": [asdict(e) for e in self.edges],
             "order": self.order() if valid else [],
@@ -318,7 +371,7 @@ class Pipeline:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Pipeline:
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(f"pipeline JSON schema_version {version!r}; expected {SCHEMA_VERSION}")
         steps = [_step_from_json(s) for s in data["steps"]]
         diagnostics = [
@@ -336,7 +389,17 @@ class Pipeline:
             prelude_reads=list(data.get("prelude_reads", [])),
             settings=data.get("settings", {}),
             diagnostics=diagnostics,
+            notebooks=[_part_from_json(n) for n in data.get("notebooks", [])],
         )
+
+
+def _part_from_json(data: dict[str, Any]) -> NotebookPart:
+    return NotebookPart(
+        path=data["path"],
+        parameter_cells=[CellRef(**c) for c in data.get("parameter_cells", [])],
+        prelude=[CellRef(**c) for c in data.get("prelude", [])],
+        prelude_reads=list(data.get("prelude_reads", [])),
+    )
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -362,6 +425,7 @@ def _step_from_json(data: dict[str, Any]) -> Step:
         files=list(data.get("files", [])),
         writes=list(data.get("writes", [])),
         foreach=data.get("foreach"),
+        notebook=data.get("notebook", ""),
     )
 
 

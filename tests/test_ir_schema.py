@@ -23,7 +23,8 @@ from liminal_jupyter.pipeline import PARAMETER_TYPES, SCHEMA_VERSION, Pipeline
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(
     [*(REPO / "example_notebooks").glob("*.ipynb"), *(REPO / "tests" / "notebooks").glob("*.ipynb"),
-     *(REPO / "tests" / "notebooks" / "kale").glob("*.ipynb")]
+     *(REPO / "tests" / "notebooks" / "kale").glob("*.ipynb"),
+     *(REPO / "example_notebooks").glob("*/liminal.yml")]
 )
 SCHEMA_FILES = ("pipeline.schema.json", "inspect-error.schema.json")
 
@@ -202,6 +203,11 @@ BREAKAGES = {
     "missing foreach": lambda d: d["steps"][0].pop("foreach"),
     "foreach not a name": _set("steps/0/foreach", "max depth"),
     "foreach cap of 0": _set("steps/0/options/foreach_max", 0),
+    "step without its notebook": lambda d: d["steps"][0].pop("notebook"),
+    "no notebooks list": lambda d: d.pop("notebooks"),
+    "notebook part outside the folder": _set("notebooks", [{
+        "path": "../other.ipynb", "parameter_cells": [], "prelude": [], "prelude_reads": []}]),
+    "version 2 (one prelude for every step)": _set("schema_version", 2),
 }
 
 
@@ -239,3 +245,22 @@ def test_an_infinite_parameter_default_is_still_json(tmp_path, capsys):
     _, data = inspect_json(path, capsys)
     assert problems(PIPELINE, data) == []
     assert [e["code"] for e in data["errors"]] == ["parameter-not-json"]
+
+
+# -- versions --------------------------------------------------------------------------------
+
+
+def test_a_version_2_document_reads_as_one_notebook(iris_json):
+    """Version 3 added each step's notebook; a version-2 document (a compiled pipeline of
+    an older release) has none, so every step runs the one prelude it carries."""
+    old = copy.deepcopy(iris_json)
+    old["schema_version"] = 2
+    old.pop("notebooks")
+    for step in old["steps"]:
+        step.pop("notebook")
+    pipeline = Pipeline.from_json(old)
+    assert pipeline.notebooks == []
+    assert all(pipeline.part(s).prelude == pipeline.prelude for s in pipeline.steps)
+    assert pipeline.to_json() == iris_json
+    with pytest.raises(ValueError, match="schema_version 1"):
+        Pipeline.from_json({**old, "schema_version": 1})

@@ -61,6 +61,15 @@ class Pipeline:
         notebook = Path(path) if path is not None else current_notebook()
         return cls(parse_notebook(notebook), notebook)
 
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Pipeline:
+        """Read the pipeline of a notebook or of a pipeline file (liminal.yml: several
+        notebooks as one pipeline; docs/pipelines.md). Raises NotebookError as
+        `from_notebook` does, naming the file's line or the notebook."""
+        from liminal_jupyter.notebook.parse import parse_notebook
+
+        return cls(parse_notebook(path), path)
+
     def reload(self) -> Pipeline:
         """Read the notebook again (after saving changes to it); returns self."""
         from liminal_jupyter.notebook.parse import parse_notebook

@@ -106,7 +106,8 @@ def _named_by(pipeline: Any, path: str) -> str:
         return "liminal.files"
     step = steps[0]
     leaf = path.rstrip("/").rsplit("/", 1)[-1]
-    for cell in [*pipeline.parameter_cells, *pipeline.prelude, *step.cells]:
+    part = pipeline.part(step)
+    for cell in [*part.parameter_cells, *part.prelude, *step.cells]:
         for number, text in enumerate(cell.source.splitlines(), start=1):
             if leaf in text:
                 return (f"step '{step.name}', notebook cell {cell.index} (id {cell.id}), "

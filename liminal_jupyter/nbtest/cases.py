@@ -68,12 +68,16 @@ def find_notebooks(paths: list[str], exclude: Path | None = None) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            # A folder with a pipeline file (liminal.yml) is one pipeline: the file is
+            # tested, not its notebooks one by one (they read each other's values).
+            pipelines = {p.parent: p for p in sorted(path.rglob("liminal.y*ml"))
+                         if p.suffix in (".yml", ".yaml") and not _skipped(p, path, exclude)}
             for notebook in sorted(path.rglob("*.ipynb")):
                 if _skipped(notebook, path, exclude):
                     continue
-                found.append(notebook)
+                found.append(pipelines.get(notebook.parent, notebook))
         elif path.is_file():
-            if path.suffix != ".ipynb":
+            if path.suffix not in (".ipynb", ".yml", ".yaml"):
                 raise BadInput(f"{raw}: not a notebook (expected a .ipynb file or a folder).")
             found.append(path)
         else:
@@ -189,8 +193,10 @@ def build_cases(
     for notebook in notebooks:
         display = _display(notebook)
         pipeline = _pipeline(notebook, display)
+        # A pipeline file has no straight-through run: its notebooks run as one pipeline.
+        case_modes = ["pipeline"] if notebook.suffix in (".yml", ".yaml") else modes
         for parameter_set in _parameter_sets(pipeline, notebook, display, matrix):
-            for mode in modes:
+            for mode in case_modes:
                 out = output_root / _folder(display) / mode / _slug(parameter_set.name)
                 cases.append(TestCase(notebook.resolve(), display, parameter_set, mode,
                                       pipeline.kernel, out, timeout))

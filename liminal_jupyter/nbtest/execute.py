@@ -218,14 +218,18 @@ def run_as_pipeline(spec: dict[str, Any], case_dir: Path, result: CaseResult) ->
     """
     from liminal_jupyter.engines.local.runner import LocalRun, RunOptions
     from liminal_jupyter.notebook.parse import build_pipeline
+    from liminal_jupyter.notebook.pipefile import is_pipeline_file, parse_pipeline_file
     from liminal_jupyter.notebook.reader import read_notebook
     from liminal_jupyter.runs.progress import LineReporter
 
     notebook = Path(spec["notebook"])
-    raw = read_notebook(notebook, spec["display"])
-    cells = tuple(replace(c, source=f"# {SKIP_CI}: not run by liminal-nb test")
-                  if SKIP_CI in c.tags else c for c in raw.cells)
-    pipeline = build_pipeline(replace(raw, cells=cells))
+    if is_pipeline_file(notebook):  # several notebooks (skip-ci is not applied to them)
+        pipeline = parse_pipeline_file(notebook, spec["display"])
+    else:
+        raw = read_notebook(notebook, spec["display"])
+        cells = tuple(replace(c, source=f"# {SKIP_CI}: not run by liminal-nb test")
+                      if SKIP_CI in c.tags else c for c in raw.cells)
+        pipeline = build_pipeline(replace(raw, cells=cells))
     if not pipeline.valid:
         errors = [d.render() for d in pipeline.errors]
         first = pipeline.errors[0].location if pipeline.errors else None

@@ -52,7 +52,12 @@ class Provider:
 
 
 def parse_notebook(path: str | Path, display_path: str | None = None) -> Pipeline:
-    """Read a notebook and build its pipeline; raise NotebookError if it is not a notebook."""
+    """Read a notebook, or a pipeline file (liminal.yml: several notebooks, one pipeline),
+    and build its pipeline; raise NotebookError if it is neither."""
+    from liminal_jupyter.notebook.pipefile import is_pipeline_file, parse_pipeline_file
+
+    if is_pipeline_file(path):
+        return parse_pipeline_file(path, display_path)
     return build_pipeline(read_notebook(path, display_path))
 
 
@@ -61,13 +66,16 @@ def build_pipeline(nb: RawNotebook) -> Pipeline:
 
 
 class _Builder:
-    def __init__(self, nb: RawNotebook):
+    def __init__(self, nb: RawNotebook, inherited: dict[str, Provider] | None = None):
+        """inherited: who provides which name before this notebook's first cell (a pipeline
+        file's earlier notebooks and its parameters: notebook/pipefile.py)."""
         self.nb = nb
         self.diags = Diagnostics()
         self.code: dict[int, CellCode | None] = {}
-        self.providers: dict[str, Provider] = {}
+        self.providers: dict[str, Provider] = dict(inherited or {})
         self.functions: dict[str, ScopeFacts] = {}
-        self.snapshots: list[tuple[int, dict[str, Provider]]] = []  # (last cell index, map)
+        # (last cell index, map); the inherited map holds before the first cell
+        self.snapshots: list[tuple[int, dict[str, Provider]]] = [(-1, dict(self.providers))]
         self.star_import: str | None = None
         self.undefined: list[tuple[Step, Read, Cell]] = []
         self.produced_by: dict[str, list[str]] = {}
@@ -76,7 +84,9 @@ class _Builder:
         self.foreach_cells: dict[str, Cell] = {}  # step -> the cell of its foreach: tag
 
     # -- the whole build ----------------------------------------------------------------
-    def build(self) -> Pipeline:
+    def build(self, validate: bool = True) -> Pipeline:
+        """validate: the graph checks (off for one notebook of a pipeline file, whose
+        after: tags may name another notebook's steps: the whole pipeline is checked)."""
         settings = read_settings(self.nb, self.diags)
         sections = split_sections(self.nb, self.diags)
         if not any(c.cell_type == "code" and c.source.strip() for c in self.nb.cells):
@@ -110,7 +120,8 @@ class _Builder:
             settings=settings,
             diagnostics=self.diags.items,
         )
-        pipeline.validate()
+        if validate:
+            pipeline.validate()
         return pipeline
 
     # -- cells --------------------------------------------------------------------------
@@ -310,7 +321,8 @@ class _Builder:
         names = sorted({n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} - BUILTIN_NAMES)
         source = ast.unparse(expr)
         providers = {n: self._provider_before(n, cell.index) for n in names}
-        steps = [p.step for p in providers.values() if p and p.kind == "step"]
+        steps = [p.step for p in providers.values()
+                 if p and p.kind == "step" and p.step in by_name]
         params = [n for n, p in providers.items() if p and p.kind == "parameter"]
         where = self.nb.location(cell, line)
         order = [s.name for s in by_name.values()]
@@ -350,7 +362,7 @@ class _Builder:
                 variable, registered = tag.value
                 last_cell = drafts[step.name].cells[-1].index
                 provider = self._provider_before(variable, last_cell + 1)
-                if provider is None or provider.kind != "step":
+                if provider is None or provider.kind != "step" or provider.step not in by_name:
                     self.diags.error(
                         "model-undefined",
                         f"model:{variable} names a variable that no step defines by the end of "

@@ -83,10 +83,11 @@ def _reading_the_store(handler: Any) -> Any:
 
 # -- runs, show, logs --------------------------------------------------------------------
 def _store_for(path: str):
-    from liminal_jupyter.runs.location import run_store_for
+    from liminal_jupyter.runs.location import NOTEBOOK_SUFFIXES, run_store_for
 
-    target = Path(path)
-    return run_store_for(target), (target if target.suffix == ".ipynb" else None)
+    target = Path(path)  # a notebook or pipeline file (its runs), or a folder (all of them)
+    return run_store_for(target), (target if target.suffix.lower() in NOTEBOOK_SUFFIXES
+                                   else None)
 
 
 def _find_run(folder: str, run_id: str):

@@ -12,11 +12,15 @@ from pathlib import Path
 LIMINAL_DIR = ".liminal"
 """The hidden folder beside a notebook that holds its runs, reports and default MLflow."""
 
+NOTEBOOK_SUFFIXES = (".ipynb", ".yml", ".yaml")
+"""Files whose runs are kept beside them: notebooks and pipeline files (liminal.yml)."""
+
 
 def liminal_dir(notebook_or_folder: str | os.PathLike[str]) -> Path:
-    """`.liminal/` for a notebook (beside it) or for a folder (inside it)."""
+    """`.liminal/` for a notebook or a pipeline file (liminal.yml: beside it) or for a
+    folder (inside it)."""
     path = Path(notebook_or_folder)
-    folder = path.parent if path.suffix == ".ipynb" else path
+    folder = path.parent if path.suffix.lower() in NOTEBOOK_SUFFIXES else path
     return folder.resolve() / LIMINAL_DIR
 
 

@@ -42,8 +42,9 @@ def notebook_path(root: Path, path: object, allow_hidden: bool = False) -> Path:
         if not resolved.is_relative_to(root):
             raise ApiError(403, f"{shown}: the path leads outside the server's root dir "
                            "(through a symbolic link).")
-        if not path.endswith(".ipynb"):
-            raise ApiError(400, f"{shown}: not a notebook; give the path of a .ipynb file.")
+        if not path.endswith((".ipynb", ".yml", ".yaml")):
+            raise ApiError(400, f"{shown}: not a notebook; give the path of a .ipynb file "
+                           "(or of a liminal.yml pipeline file).")
         missing = ApiError(404, f"{shown}: no such notebook under the server's root dir.")
         if not resolved.is_file():
             raise missing

@@ -18,22 +18,34 @@ if TYPE_CHECKING:
 
 
 def inspect_notebook(notebook: Path, path: str) -> dict[str, Any]:
-    """GET /liminal/pipeline: {path, valid, pipeline, errors, warnings}.
+    """GET /liminal/pipeline: {path, valid, pipeline, errors, warnings, pipeline_file}.
 
-    A notebook that cannot be read at all has no pipeline (null), only its errors.
+    A notebook that cannot be read at all has no pipeline (null), only its errors. A
+    notebook that a pipeline file (liminal.yml) lists gives that file's whole pipeline,
+    each step naming its notebook; `pipeline_file` is then the file's path (else null).
     """
+    import posixpath
+
     from liminal_jupyter.diagnostics import NotebookError
     from liminal_jupyter.notebook.parse import parse_notebook
+    from liminal_jupyter.notebook.pipefile import pipeline_file_of
 
+    owner = pipeline_file_of(notebook) if notebook.suffix == ".ipynb" else None
+    pipeline_file = None
+    if owner is not None:
+        base = posixpath.dirname(path)
+        for _ in range(owner[1].count("/")):
+            base = posixpath.dirname(base)
+        notebook, pipeline_file = owner[0], posixpath.join(base, owner[0].name)
     try:
-        pipeline = parse_notebook(notebook, display_path=path)
+        pipeline = parse_notebook(notebook, display_path=pipeline_file or path)
     except NotebookError as exc:
         errors = [d.to_json() for d in exc.diagnostics]
         return {"path": path, "valid": False, "pipeline": None, "errors": errors,
-                "warnings": []}
+                "warnings": [], "pipeline_file": pipeline_file}
     ir = pipeline.to_json()
     return {"path": path, "valid": pipeline.valid, "pipeline": ir, "errors": ir["errors"],
-            "warnings": ir["warnings"]}
+            "warnings": ir["warnings"], "pipeline_file": pipeline_file}
 
 
 def valid_pipeline(notebook: Path, path: str) -> Pipeline:

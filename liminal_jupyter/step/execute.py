@@ -186,7 +186,7 @@ def execute_step(
     Raises ValueError for bad arguments; a failing step is a result, not an exception.
     """
     parameters = _checked_parameters(pipeline, parameters)
-    workdir = _working_directory(pipeline, cwd)
+    workdir = _working_directory(pipeline, cwd, step_name)
     out = Path(output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     notebook = render_step(pipeline, step_name, inputs, str(out), prelude_ran=prelude_ran,
@@ -258,13 +258,23 @@ def _checked_parameters(pipeline: Pipeline, parameters: dict[str, Any]) -> dict[
     return plain
 
 
-def _working_directory(pipeline: Pipeline, cwd: str | Path | None) -> Path:
+def _working_directory(pipeline: Pipeline, cwd: str | Path | None, step_name: str) -> Path:
+    """The step's notebook's folder: `cwd` (by default the pipeline's folder) is the
+    pipeline's folder, and a step of a pipeline file's notebook in a sub-folder runs in
+    that sub-folder of it (made when absent: an unpacked workspace may not hold it)."""
     path = Path(cwd if cwd is not None else Path(pipeline.notebook).parent).resolve()
     if not path.is_dir():
         raise ValueError(
             f"working directory {path} does not exist; pass the directory the notebook's "
             "relative paths refer to (cwd=, or --cwd)"
         )
+    try:
+        sub = pipeline.folder_of(step_name)
+    except KeyError:
+        return path  # an unknown step: render_step says so
+    if sub:
+        path = path / sub
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

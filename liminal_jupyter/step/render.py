@@ -79,23 +79,24 @@ def render_step(
 
     step = _find_step(pipeline, step_name)
     foreach = _foreach_payload(pipeline, step, element, str(Path(output_dir).resolve()))
+    part = pipeline.part(step)  # the step's own notebook's prelude and parameters cells
     output_dir = str(Path(output_dir).resolve())
     used_ids: set[str] = set()
-    cells = [_parameters_cell(pipeline)]
+    cells = [_parameters_cell(pipeline, part.parameter_cells)]
     if environment:
         values = {str(k): str(v) for k, v in environment.items()}
         cells.insert(0, _code_cell(
             f"import os as _liminal_os\n_liminal_os.environ.update({values!r})\n"
             "del _liminal_os", {"liminal": {"role": "environment"}}))
-    if prelude_ran and pipeline.prelude:
+    if prelude_ran and part.prelude:
         cells.append(v4.new_markdown_cell(
             "The prelude (`imports` and `functions` cells, "
-            + ", ".join(str(ref.index + 1) for ref in pipeline.prelude)
+            + ", ".join(str(ref.index + 1) for ref in part.prelude)
             + ") ran in this kernel before the step started.",
             metadata={"liminal": {"role": "prelude-note"}},
         ))
     else:
-        cells += [_source_cell(ref, "prelude", used_ids) for ref in pipeline.prelude]
+        cells += [_source_cell(ref, "prelude", used_ids) for ref in part.prelude]
     cells.append(_load_cell(step, inputs, foreach))
     cells += [_source_cell(ref, "step", used_ids) for ref in step.cells]
     cells.append(_save_cell(step, output_dir, keep_max(pipeline.settings)))
@@ -160,15 +161,15 @@ def _source_cell(ref: CellRef, role: str, used_ids: set[str]) -> Any:
 # -- the parameters cell ---------------------------------------------------------------
 
 
-def _parameters_cell(pipeline: Pipeline) -> Any:
+def _parameters_cell(pipeline: Pipeline, parameter_cells: list[CellRef]) -> Any:
     """papermill's `parameters` cell: defaults first, the injected values come after it.
 
     Emitted even when the pipeline has no parameters, so papermill always has a place to
-    inject and never warns.
+    inject and never warns. `parameter_cells`: those of the step's notebook.
     """
-    refs = [(cell.index, cell.id) for cell in pipeline.parameter_cells]
-    if pipeline.parameter_cells:
-        source = "\n\n".join(cell.source for cell in pipeline.parameter_cells)
+    refs = [(cell.index, cell.id) for cell in parameter_cells]
+    if parameter_cells:
+        source = "\n\n".join(cell.source for cell in parameter_cells)
     else:
         # An IR built by hand (not from a notebook) may carry parameters but no cells.
         source = _literal_assignments(pipeline.parameters)

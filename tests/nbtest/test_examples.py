@@ -22,6 +22,11 @@ def expected_cases() -> set[str]:
         sets = ["defaults", *parse_notebook(notebook).settings.get("test", {})]
         for name in sets:
             names |= {f"{notebook.name}::{name}", f"{notebook.name}::{name} as pipeline"}
+    # A folder with a pipeline file is one case per set, as a pipeline only (its notebooks
+    # read each other's values, so none runs alone).
+    for pipeline_file in EXAMPLES.glob("*/liminal.yml"):
+        sets = ["defaults", *parse_notebook(pipeline_file).settings.get("test", {})]
+        names |= {f"{pipeline_file.name}::{name} as pipeline" for name in sets}
     return names
 
 
@@ -29,7 +34,7 @@ def test_every_example_passes_straight_and_as_a_pipeline(tmp_path):
     examples = tmp_path / "example_notebooks"
     shutil.copytree(EXAMPLES, examples, ignore=shutil.ignore_patterns(".liminal",
                                                                         ".ipynb_checkpoints"))
-    before = {p.name: p.read_bytes() for p in examples.glob("*.ipynb")}
+    before = {p.name: p.read_bytes() for p in examples.glob("**/*.ipynb")}
     done = liminal_test(examples, "--both", "--jobs", "2", "--timeout", "300",
                         "--output-dir", tmp_path / "out", "--junit", tmp_path / "examples.xml",
                         cwd=tmp_path, timeout=1500)
@@ -37,8 +42,9 @@ def test_every_example_passes_straight_and_as_a_pipeline(tmp_path):
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     cases = junit_cases(tmp_path / "examples.xml")
     assert set(cases) == expected_cases()
-    assert len(cases) >= 2 * 4 + 2 * 3  # four notebooks, three extra sets in the matrix one
-    assert {p.name: p.read_bytes() for p in examples.glob("*.ipynb")} == before
+    # four notebooks, three extra sets in the matrix one, one pipeline file
+    assert len(cases) >= 2 * 4 + 2 * 3 + 1
+    assert {p.name: p.read_bytes() for p in examples.glob("**/*.ipynb")} == before
 
 
 def test_examples_have_no_outputs_and_a_story():

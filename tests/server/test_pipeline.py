@@ -75,3 +75,24 @@ async def test_parsing_runs_no_user_code(api, put_nb, jp_root_dir):
 
     assert status == 200 and reply["valid"]
     assert not marker.exists()
+
+
+async def test_a_notebook_of_a_pipeline_file_gives_the_whole_pipeline(api, jp_root_dir):
+    """Open liminal.yml, or one of the notebooks it lists: the pipeline of every notebook,
+    each step naming its notebook (the panel colours the DAG by it)."""
+    import shutil
+
+    from tests.conftest import EXAMPLES
+
+    shutil.copytree(EXAMPLES / "wine_pipeline", jp_root_dir / "wine")
+    notebooks = {"load": "load.ipynb", "clean": "features.ipynb", "split": "features.ipynb",
+                 "train": "train.ipynb", "evaluate": "train.ipynb"}
+    for path in ("wine/liminal.yml", "wine/features.ipynb"):
+        status, reply = await api("GET", "pipeline", params={"path": path})
+        assert status == 200 and reply["valid"] is True, reply["errors"]
+        assert reply["path"] == path
+        assert reply["pipeline_file"] == (None if path.endswith(".yml") else "wine/liminal.yml")
+        assert reply["pipeline"]["notebook"] == "wine/liminal.yml"
+        assert {s["name"]: s["notebook"] for s in reply["pipeline"]["steps"]} == notebooks
+    status, reply = await api("GET", "pipeline", params={"path": "wine/alone.ipynb"})
+    assert status == 404

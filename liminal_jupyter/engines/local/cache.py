@@ -61,8 +61,8 @@ def step_cache_key(
     fingerprint = {
         "liminal_jupyter": __version__,
         "kernel": kernel,
-        "prelude": [cell.source for cell in pipeline.prelude],
-        "parameters_cells": parameter_cell_sources(pipeline),
+        "prelude": [cell.source for cell in pipeline.part(step).prelude],
+        "parameters_cells": parameter_cell_sources(pipeline, step),
         "parameters": _parameters_read(pipeline, step, parameters),
         "inputs": _input_hashes(step, input_hashes),
         "files": _file_hashes(step, file_hashes or {}),
@@ -86,10 +86,12 @@ def step_cache_key(
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def parameter_cell_sources(pipeline: Pipeline) -> list[Any]:
-    """The parameters cells as the step notebook runs them (from the IR; see render.py)."""
-    if pipeline.parameter_cells:
-        return [cell.source for cell in pipeline.parameter_cells]
+def parameter_cell_sources(pipeline: Pipeline, step: Step) -> list[Any]:
+    """The parameters cells as the step notebook runs them (from the IR; see render.py):
+    those of the step's own notebook."""
+    cells = pipeline.part(step).parameter_cells
+    if cells:
+        return [cell.source for cell in cells]
     return [[p.name, p.type, p.default] for p in pipeline.parameters]
 
 

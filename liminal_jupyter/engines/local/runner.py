@@ -16,6 +16,7 @@ its kernels notice their parent is gone and exit.
 from __future__ import annotations
 
 import os
+import posixpath
 import threading
 import time
 from collections import Counter
@@ -86,7 +87,10 @@ class LocalRun:
         self.cache = CacheIndex(self.store)
         self.records: dict[str, StepRecord] = {}
         self.kernels: dict[str, WarmKernel] = {}
-        self.pool: KernelPool | None = None
+        # One pool of warm kernels per notebook (a pipeline file's steps each run their
+        # own notebook's prelude, in its folder); "" is a one-notebook pipeline's.
+        self.pools: dict[str, KernelPool] = {}
+        self.pool_settings: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.cancelled = False
         self.pages = PageRenderer(reporter.warning, enabled=options.html)
@@ -114,10 +118,10 @@ class LocalRun:
         jobs = max(1, self.options.jobs)
         reuse = not self.options.fresh_kernels
         limit = min(jobs, _width(self.pipeline, to_run)) if reuse else jobs + 1
-        self.pool = KernelPool(self.pipeline.kernel, self.notebook.parent, self._prelude(),
-                               needed=len(to_run), limit=limit, reuse=reuse,
-                               env=self._step_environment(), on_warning=self._warn,
-                               first=1 if reuse else jobs)
+        self.pool_settings = {"limit": limit, "reuse": reuse, "to_run": to_run,
+                              "first": 1 if reuse else jobs}
+        if to_run:  # the first notebook's kernels warm while the run starts
+            self._pool_for(self.pipeline.step(to_run[0]).notebook)
         try:
             self._schedule(order, tracker)
             failed = [r for r in self.records.values() if r.status == "failed"]
@@ -128,7 +132,7 @@ class LocalRun:
             status = "cancelled"
             raise
         finally:
-            self.pool.close()
+            self._close_pools()
             if status != "cancelled":
                 self._promote(tracker)
             # MLflow first: a run the store calls finished has its tracking run, registered
@@ -333,8 +337,9 @@ class LocalRun:
         names = [element_name(step.name, i) for i in range(count)]
         self.store.add_steps(self.run_id, names)
         jobs = max(1, self.options.jobs)
-        if self.pool is not None:
-            self.pool.expect(count - 1, min(jobs, count))
+        kernels = self._pool_for(step.notebook)
+        if kernels is not None:
+            kernels.expect(count - 1, min(jobs, count))
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="liminal-element") as pool:
             elements = list(pool.map(lambda i: self._run_element(step, i, values[i], tracker),
                                      range(count)))
@@ -481,12 +486,40 @@ class LocalRun:
         return {i.name for s in self.pipeline.steps for i in s.file_inputs
                 if i.producer == step.name}
 
-    def _prelude(self) -> list[str] | None:
+    def _prelude(self, notebook: str) -> list[str] | None:
         """The prelude cells a warm kernel may run ahead: all, unless one reads a parameter
-        (then it must run after the parameters cell, in the step notebook)."""
-        if set(self.pipeline.prelude_reads) & {p.name for p in self.pipeline.parameters}:
+        (then it must run after the parameters cell, in the step notebook). `notebook`:
+        whose prelude (Step.notebook)."""
+        step = next(s for s in self.pipeline.steps if s.notebook == notebook)
+        prelude = self.pipeline.part(step)
+        if set(prelude.prelude_reads) & {p.name for p in self.pipeline.parameters}:
             return None
-        return [cell.source for cell in self.pipeline.prelude]
+        return [cell.source for cell in prelude.prelude]
+
+    def _pool_for(self, notebook: str) -> KernelPool | None:
+        """The warm kernels of one notebook's steps, started the first time one is needed
+        (so a pipeline file's later notebooks do not warm kernels at the run's start)."""
+        with self.lock:
+            if notebook in self.pools:
+                return self.pools[notebook]
+            if self.cancelled or not self.pool_settings:
+                return None
+            to_run = self.pool_settings["to_run"]
+            needed = sum(1 for n in to_run if self.pipeline.step(n).notebook == notebook)
+            folder = self.notebook.parent / (posixpath.dirname(notebook) or ".")
+            pool = KernelPool(self.pipeline.kernel, folder.resolve(), self._prelude(notebook),
+                              needed=needed, limit=self.pool_settings["limit"],
+                              reuse=self.pool_settings["reuse"],
+                              env=self._step_environment(), on_warning=self._warn,
+                              first=self.pool_settings["first"])
+            self.pools[notebook] = pool
+            return pool
+
+    def _close_pools(self) -> None:
+        with self.lock:
+            pools = list(self.pools.values())
+        for pool in pools:
+            pool.close()
 
     def _attempt(self, step: Step, step_dir: Path, log: Path, attempt: int,
                  element: int | None = None) -> dict[str, Any]:
@@ -495,13 +528,14 @@ class LocalRun:
         from liminal_jupyter.step.foreach import element_name
 
         running = step.name if element is None else element_name(step.name, element)
-        kernel = self.pool.acquire() if self.pool else None
+        pool = self._pool_for(step.notebook)
+        kernel = pool.acquire() if pool else None
         timed_out = threading.Event()
         timer = None
         with self.lock:  # a cancel between the step's start and here must not be missed
             if self.cancelled:
                 if kernel is not None:
-                    self.pool.release(kernel, reusable=False)
+                    pool.release(kernel, reusable=False)
                 return _failure(step.name, "the run was cancelled before this step started")
             if kernel is not None:
                 self.kernels[running] = kernel
@@ -539,7 +573,7 @@ class LocalRun:
                     # A kernel that took a step's env: tags keeps them: not for another.
                     healthy = (result.get("status") == "succeeded" and not timed_out.is_set()
                                and not self.cancelled and not step.options.env)
-                    self.pool.release(kernel, reusable=healthy)
+                    pool.release(kernel, reusable=healthy)
         if timed_out.is_set():
             result = _failure(step.name, f"step '{step.name}' timed out after "
                               f"{step.options.timeout} s (its timeout: tag) and was stopped.")
@@ -590,8 +624,7 @@ class LocalRun:
             kernels = list(self.kernels.values())
         for kernel in kernels:
             kernel.kill()
-        if self.pool is not None:
-            self.pool.close()
+        self._close_pools()
 
     def _summary_message(self, status: str) -> str:
         counts: dict[str, int] = {}
