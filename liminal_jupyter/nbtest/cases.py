@@ -193,14 +193,22 @@ def build_cases(
     for notebook in notebooks:
         display = _display(notebook)
         pipeline = _pipeline(notebook, display)
-        # A pipeline file has no straight-through run: its notebooks run as one pipeline.
-        case_modes = ["pipeline"] if notebook.suffix in (".yml", ".yaml") else modes
+        case_modes = modes if _runs_straight(notebook, pipeline) else ["pipeline"]
         for parameter_set in _parameter_sets(pipeline, notebook, display, matrix):
             for mode in case_modes:
                 out = output_root / _folder(display) / mode / _slug(parameter_set.name)
                 cases.append(TestCase(notebook.resolve(), display, parameter_set, mode,
                                       pipeline.kernel, out, timeout))
     return cases
+
+
+def _runs_straight(notebook: Path, pipeline) -> bool:
+    """Whether running the notebook top to bottom tests it. Not for a pipeline file (its
+    notebooks run as one pipeline), nor for a notebook with a fan-out step (`foreach:`),
+    which run straight would see its whole list where the pipeline binds one element."""
+    if notebook.suffix in (".yml", ".yaml"):
+        return False
+    return not any(step.foreach for step in pipeline.steps)
 
 
 def _pipeline(notebook: Path, display: str):
