@@ -8,6 +8,7 @@ import pytest
 from conftest import EXAMPLES, code
 
 from liminal_jupyter.cli import main
+from liminal_jupyter.pipeline import SCHEMA_VERSION
 
 IRIS = EXAMPLES / "iris_classification.ipynb"
 
@@ -54,7 +55,7 @@ def test_inspect_prints_parameters_steps_inputs_and_outputs(capsys):
 def test_inspect_json_is_the_ir_with_producers(capsys):
     assert main(["inspect", str(IRIS), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["valid"] is True and data["schema_version"] == 2
+    assert data["valid"] is True and data["schema_version"] == SCHEMA_VERSION
     assert data["order"] == ["fetch", "prepare", "train", "evaluate", "validate"]
     evaluate = next(s for s in data["steps"] if s["name"] == "evaluate")
     assert {i["name"]: i["producer"] for i in evaluate["inputs"]} == {
