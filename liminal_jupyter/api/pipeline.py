@@ -215,7 +215,8 @@ class Pipeline:
 
         engine: any engine that submits (`registry.names(submit=True)`). host: the host's
         URL. settings: the engine's other host settings by name (`Engine.submit_options()`:
-        kfp experiment, image, token; airflow dags_folder, artifacts, username, password,
+        kfp experiment, image, token; airflow dags_folder, artifacts, artifacts_connection,
+        username, password,
         token); secrets are never recorded, only kept in this process's memory for the
         host, so `run.status`/`run.wait()` can ask it. Parameters as for `run()`.
         Raises ValueError for an unknown engine or setting, and RuntimeError (one line)

@@ -44,11 +44,13 @@ class StepFolder:
 
 @contextmanager
 def step_folder(workspace: dict[str, Any] | None, file_inputs: dict[str, Path],
-                out: Path, preferred: str | None = None) -> Iterator[StepFolder]:
+                out: Path, preferred: str | None = None,
+                storage_options: dict[str, Any] | None = None) -> Iterator[StepFolder]:
     """The step's working directory for the `with` block; file outputs collected after it
     into OUT/files/ (whether the step succeeded or not: a failed step's files help).
 
     file_inputs: workspace path -> the output folder of the step that wrote it.
+    storage_options: fsspec's, for a workspace archive at a URL.
     """
     from liminal_jupyter.step.runtime import StepFailed
     from liminal_jupyter.step.workspace_pack import WorkspaceError, unpack_workspace
@@ -60,7 +62,7 @@ def step_folder(workspace: dict[str, Any] | None, file_inputs: dict[str, Path],
     try:
         if workspace:
             try:
-                unpack_workspace(workspace, folder.path)
+                unpack_workspace(workspace, folder.path, storage_options)
             except WorkspaceError as exc:
                 raise StepFailed(str(exc)) from None
         for path, producer in sorted(file_inputs.items()):

@@ -233,14 +233,16 @@ def store_archive(packed: PackedWorkspace, folder: str) -> str:
 # Unpacking, in the step
 
 
-def unpack_workspace(reference: dict[str, Any], workdir: str | os.PathLike[str]) -> list[str]:
+def unpack_workspace(reference: dict[str, Any], workdir: str | os.PathLike[str],
+                     storage_options: dict[str, Any] | None = None) -> list[str]:
     """Fetch (or decode) the archive, check its sha256, extract it into `workdir`.
+    storage_options: fsspec's, for a URL (credentials from an Airflow connection).
 
     Returns the files extracted. Raises WorkspaceError when the archive cannot be fetched,
     its content is not the one compiled in (a changed or truncated upload), or an entry
     would land outside `workdir`.
     """
-    data = _archive_bytes(reference)
+    data = _archive_bytes(reference, storage_options or {})
     sha = hashlib.sha256(data).hexdigest()
     if sha != reference.get("sha256"):
         raise WorkspaceError(
@@ -263,7 +265,7 @@ def unpack_workspace(reference: dict[str, Any], workdir: str | os.PathLike[str])
     return names
 
 
-def _archive_bytes(reference: dict[str, Any]) -> bytes:
+def _archive_bytes(reference: dict[str, Any], storage_options: dict[str, Any]) -> bytes:
     if "embedded" in reference:
         return base64.b64decode(reference["embedded"])
     location = str(reference.get("uri") or "")
@@ -272,7 +274,7 @@ def _archive_bytes(reference: dict[str, Any]) -> bytes:
             return Path(location).read_bytes()
         import fsspec
 
-        with fsspec.open(location, "rb") as handle:
+        with fsspec.open(location, "rb", **storage_options) as handle:
             return handle.read()
     except (OSError, ImportError, ValueError) as exc:
         raise WorkspaceError(f"the workspace archive {location or '(no location)'} cannot "

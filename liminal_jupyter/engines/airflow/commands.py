@@ -42,6 +42,10 @@ def add_compile_arguments(compile_: argparse.ArgumentParser) -> None:
     group.add_argument("--artifacts", metavar="PATH_OR_URL",
                        help="root of the run folders (default: the liminal.artifacts "
                        "setting, else .liminal/airflow next to the notebook)")
+    group.add_argument("--artifacts-connection", metavar="CONN_ID",
+                       help="an Airflow connection id (type aws) whose keys the tasks use "
+                       "for s3:// artifacts; the DAG names the id, never a key (default: "
+                       "liminal.airflow artifacts_connection; python operator only)")
     group.add_argument("--airflow-operator", choices=("python", "bash", "kubernetes"),
                        default="python",
                        help="python (default): a PythonOperator per step; bash: a "
@@ -65,6 +69,7 @@ def compile_airflow(args: argparse.Namespace, pipeline: Any, notebook: Path) -> 
               file=sys.stderr)
         return EXIT_INVALID
     options = DagOptions(operator=args.airflow_operator, artifacts=args.artifacts,
+                         artifacts_connection=args.artifacts_connection,
                          image=args.image, dag_id=args.dag_id,
                          workspace_uri=args.workspace_uri,
                          install_runtime=args.install_runtime, index_urls=args.index_urls)

@@ -58,13 +58,17 @@ _JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "bo
                "list": "array", "dict": "object"}
 # Module-level names of the generated file that a task variable must not shadow.
 _RESERVED = {"dag", "run_step", "step_env", "NOTEBOOK", "ARTIFACTS", "WORKDIR", "PYTHON",
-             "PIPELINE_IR", "WORKSPACE", "STEP_COMMAND", "VOLUMES", "VOLUME_MOUNTS"}
+             "PIPELINE_IR", "WORKSPACE", "ARTIFACTS_CONNECTION", "STEP_COMMAND", "VOLUMES",
+             "VOLUME_MOUNTS"}
 
 
 @dataclass
 class DagOptions:
     operator: str = "python"
     artifacts: str | None = None  # a path or an fsspec URL
+    # An Airflow connection id whose keys the tasks use for s3:// artifacts (storage.py);
+    # the DAG file holds the id only.
+    artifacts_connection: str | None = None
     image: str | None = None  # kubernetes: every step's image
     dag_id: str | None = None  # default: the pipeline name, cleaned
     # Where the workspace archive goes (default: ARTIFACTS/workspace); write_dag packs it
@@ -144,6 +148,9 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
     tasks = {name: f"{slug}_task" for name, slug in slugs.items()}
     kubernetes = options.operator == "kubernetes"
     artifacts = artifacts_location(pipeline, options.artifacts)
+    options = replace(options, artifacts_connection=artifacts_connection(pipeline, options))
+    if options.artifacts_connection:
+        _check_connection(options.artifacts_connection, artifacts, options.operator)
     notes = _notes(pipeline, options.operator, artifacts)
     ir = json.dumps(replace(pipeline, diagnostics=[]).to_json(), sort_keys=True, default=str)
     version = source_version(ir, artifacts, options)
@@ -170,6 +177,11 @@ def generate_dag(pipeline: Pipeline, options: DagOptions | None = None) -> tuple
         f"NOTEBOOK = {str(Path(pipeline.notebook).resolve())!r}",
         "# Run folders: ARTIFACTS/<cleaned run id>/<step>/ (a path, or an fsspec URL).",
         f"ARTIFACTS = {artifacts!r}",
+        *([
+            "# The Airflow connection whose keys the tasks use for ARTIFACTS (an id; the",
+            "# keys stay in Airflow).",
+            f"ARTIFACTS_CONNECTION = {options.artifacts_connection!r}",
+        ] if options.operator == "python" else []),
     ]
     if kubernetes:
         lines += _volume_constants(pipeline.settings.get("volumes") or [])
@@ -219,7 +231,7 @@ def source_version(ir: str, artifacts: str, options: DagOptions) -> str:
     import hashlib
 
     made_of = [ir, artifacts, options.operator, options.image, options.dag_id,
-               options.workspace]
+               options.workspace, options.artifacts_connection]
     return hashlib.sha256(json.dumps(made_of, sort_keys=True, default=str).encode()
                           ).hexdigest()[:12]
 
@@ -292,7 +304,8 @@ def _runner(operator: str) -> list[str]:
             "",
             "    return run_task(PIPELINE_IR, step, dict(params), run_id, ARTIFACTS,",
             "                    python=PYTHON, workdir=WORKDIR, try_number=ti.try_number,",
-            "                    workspace=WORKSPACE, element=element)",
+            "                    workspace=WORKSPACE, element=element,",
+            "                    connection=ARTIFACTS_CONNECTION)",
             "",
         ]
     lines = []
@@ -327,7 +340,8 @@ def _elements_runner() -> list[str]:
         '    """',
         "    from liminal_jupyter.engines.airflow.runtime import foreach_task_elements",
         "",
-        "    return foreach_task_elements(PIPELINE_IR, step, dict(params), run_id, ARTIFACTS)",
+        "    return foreach_task_elements(PIPELINE_IR, step, dict(params), run_id, ARTIFACTS,",
+        "                                 connection=ARTIFACTS_CONNECTION)",
         "",
     ]
 
@@ -465,6 +479,34 @@ def _dependencies(pipeline: Pipeline, tasks: dict[str, str]) -> list[str]:
             else tasks[name]
         lines.append(f"    {left} >> {target}")
     return [""] + lines if lines else []
+
+
+def artifacts_connection(pipeline: Pipeline, options: DagOptions) -> str | None:
+    """--artifacts-connection, else the notebook's liminal.airflow artifacts_connection."""
+    if options.artifacts_connection:
+        return options.artifacts_connection
+    settings = pipeline.settings.get("airflow")
+    found = settings.get("artifacts_connection") if isinstance(settings, dict) else None
+    return str(found) if found else None
+
+
+def _check_connection(conn_id: str, artifacts: str, operator: str) -> None:
+    """An artifacts connection is read by the task through Airflow's Task SDK, which only
+    a python-operator task has (a bash or pod step is a plain process)."""
+    from liminal_jupyter.engines.airflow.storage import (
+        ArtifactsConnectionError,
+        check_connection_id,
+    )
+
+    if operator != "python":
+        raise CompileError(f"--artifacts-connection works with --airflow-operator python "
+                           f"only, not {operator}: a {operator} step is a plain process "
+                           "that cannot read Airflow connections; give its workers AWS_* "
+                           "variables (or a kubernetes Secret through liminal.secrets)")
+    try:
+        check_connection_id(conn_id, artifacts)
+    except ArtifactsConnectionError as exc:
+        raise CompileError(str(exc)) from None
 
 
 def _notes(pipeline: Pipeline, operator: str, artifacts: str) -> list[str]:

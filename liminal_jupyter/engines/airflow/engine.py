@@ -46,6 +46,10 @@ class AirflowLocalEngine(LedgerEngine):
                          required=True, placeholder="/opt/airflow/dags"),
             SubmitOption("artifacts", "Artifacts", "where tasks keep run folders, a path or "
                          "an fsspec URL (default: liminal.artifacts)"),
+            SubmitOption("artifacts_connection", "Artifacts connection", "an Airflow "
+                         "connection id (type aws) whose keys the tasks use for s3:// "
+                         "artifacts (default: liminal.airflow artifacts_connection)",
+                         placeholder="aws_default"),
             SubmitOption("username", "Username", "default: $LIMINAL_AIRFLOW_USERNAME, else "
                          "liminal.airflow username"),
             SubmitOption("password", "Password", "default: $LIMINAL_AIRFLOW_PASSWORD",
@@ -88,6 +92,7 @@ class AirflowLocalEngine(LedgerEngine):
             done = submit(request.notebook, request.pipeline, AirflowClient(host, credentials),
                           Path(str(dags)), request.values, run_name=request.run_name,
                           artifacts=request.setting("artifacts") or settings.get("artifacts"),
+                          artifacts_connection=request.setting("artifacts_connection"),
                           dag_id=request.options.get("dag_id"),
                           parse_timeout=request.options.get("parse_timeout") or 120.0,
                           on_wait=request.on_wait)

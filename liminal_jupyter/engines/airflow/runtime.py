@@ -21,7 +21,9 @@ earlier steps wrote that this step reads; files the step writes there are kept i
 `files/` of its run folder and listed in its manifest and task state (step/workdir.py).
 
 ARTIFACTS may be an fsspec URL (s3://, gs://, file://): the step then runs in a local
-staging folder, its upstream folders are fetched first and its own is uploaded after.
+staging folder, its upstream folders are fetched first and its own is uploaded after. Its
+credentials come from the worker's environment, or for s3:// from the Airflow connection
+the DAG names (engines/airflow/storage.py).
 
 A failed step raises StepFailed whose message is the step's one-paragraph error (the step,
 the notebook cell and line, the exception), which Airflow shows and marks the task failed.
@@ -79,6 +81,7 @@ def run_task(
     try_number: int | None = None,
     workspace: dict[str, Any] | None = None,
     element: int | None = None,
+    connection: str | None = None,
 ) -> dict[str, Any]:
     """Run `step` of the pipeline `ir` (JSON) for Airflow run `run_id`; return its metrics.
 
@@ -88,7 +91,8 @@ def run_task(
     (default: this one). workdir: the kernel's working directory ($LIMINAL_WORKDIR wins;
     a fresh temporary folder when neither exists). workspace: the workspace archive's
     reference (step/workspace_pack.py). element: for a fan-out step (foreach:), the
-    element this mapped task runs; its folder is STEP.I (step/foreach.py).
+    element this mapped task runs; its folder is STEP.I (step/foreach.py). connection: the
+    Airflow connection id whose keys reach s3:// artifacts (engines/airflow/storage.py).
     Raises StepFailed when the step fails.
     """
     from liminal_jupyter.pipeline import Pipeline
@@ -96,7 +100,7 @@ def run_task(
 
     pipeline = Pipeline.from_json(json.loads(ir))
     the_step = pipeline.step(step)
-    store = _RunFolder(artifacts, clean_run_id(run_id))
+    store = _RunFolder(artifacts, clean_run_id(run_id), _storage_options(connection))
     folder_name = step if element is None else element_name(step, int(element))
     out = store.local_step_dir(folder_name)
     started = time.time()
@@ -111,7 +115,7 @@ def run_task(
         handed = file_inputs(the_step, {p: store.fetch(p) for p in the_step.producers
                                         if not pipeline.step(p).foreach})
         with step_folder(workspace if the_step.files else None, handed, out,
-                         workdir) as folder:
+                         workdir, store.storage_options) as folder:
             result = _execute(pipeline, the_step, params, store, out, python, str(folder.path),
                               element)
         files = folder.files
@@ -255,7 +259,8 @@ def _element_records(step: Any, producer: str, names: list[str],
 
 
 def foreach_task_elements(ir: str, step: str, params: dict[str, Any], run_id: str,
-                          artifacts: str) -> list[dict[str, Any]]:
+                          artifacts: str, connection: str | None = None
+                          ) -> list[dict[str, Any]]:
     """The task before a fan-out step (foreach:NAME): NAME checked (a list, within the
     step's cap), its element count kept in the step's folder for the readers of its
     outputs, and one op_kwargs per element for the mapped task. On a bad list the step's
@@ -266,7 +271,7 @@ def foreach_task_elements(ir: str, step: str, params: dict[str, Any], run_id: st
     pipeline = Pipeline.from_json(json.loads(ir))
     the_step = pipeline.step(step)
     name = the_step.foreach
-    store = _RunFolder(artifacts, clean_run_id(run_id))
+    store = _RunFolder(artifacts, clean_run_id(run_id), _storage_options(connection))
     out = store.local_step_dir(step)
     state: dict[str, Any] = {"step": step, "state": "running", "started": time.time(),
                              "run_id": run_id}
@@ -301,11 +306,26 @@ def _write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
+def _storage_options(connection: str | None) -> dict[str, Any]:
+    """fsspec options from Airflow connection `connection`; StepFailed when it cannot be
+    read (the task fails with that one line, before any step state is written)."""
+    if not connection:
+        return {}
+    from liminal_jupyter.engines.airflow.storage import ArtifactsConnectionError, storage_options
+
+    try:
+        return storage_options(connection)
+    except ArtifactsConnectionError as exc:
+        raise StepFailed(str(exc)) from None
+
+
 class _RunFolder:
     """ARTIFACTS/<run>/: a local folder, or a remote one (fsspec) mirrored through a
     local staging folder."""
 
-    def __init__(self, artifacts: str, run: str):
+    def __init__(self, artifacts: str, run: str,
+                 storage_options: dict[str, Any] | None = None):
+        self.storage_options = storage_options or {}
         self.remote = bool(_URL.match(artifacts)) and not artifacts.startswith("file:///")
         if artifacts.startswith("file://") and not self.remote:
             artifacts = artifacts[len("file://"):]
@@ -324,7 +344,7 @@ class _RunFolder:
         if self.remote:
             import fsspec
 
-            fs, path = fsspec.core.url_to_fs(f"{self.root}/{step}")
+            fs, path = fsspec.core.url_to_fs(f"{self.root}/{step}", **self.storage_options)
             if fs.exists(path):
                 fs.get(path.rstrip("/") + "/", str(folder) + "/", recursive=True)
         return folder
@@ -334,7 +354,7 @@ class _RunFolder:
             return
         import fsspec
 
-        fs, path = fsspec.core.url_to_fs(f"{self.root}/{step}")
+        fs, path = fsspec.core.url_to_fs(f"{self.root}/{step}", **self.storage_options)
         fs.put(str(folder) + "/", path.rstrip("/") + "/", recursive=True)
 
     def __del__(self) -> None:

@@ -91,6 +91,7 @@ def submit(
     *,
     run_name: str | None = None,
     artifacts: str | None = None,
+    artifacts_connection: str | None = None,
     dag_id: str | None = None,
     parse_timeout: float = PARSE_TIMEOUT,
     on_wait: Callable[[str], None] | None = None,
@@ -111,7 +112,8 @@ def submit(
     store = run_store_for(notebook)
     run_id = store.new_run_id()
     dag_run_id = run_name or f"liminal__{run_id}"
-    options = DagOptions(artifacts=artifacts, dag_id=dag_id)
+    options = DagOptions(artifacts=artifacts, artifacts_connection=artifacts_connection,
+                         dag_id=dag_id)
     name = f"{dag_id or dag_id_for(pipeline.name)}.py"
     try:
         result = write_dag(pipeline, folder / name, options)

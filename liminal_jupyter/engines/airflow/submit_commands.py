@@ -43,6 +43,10 @@ def add_airflow_options(parser: argparse.ArgumentParser, submit: bool) -> None:
         group.add_argument("--artifacts", metavar="PATH_OR_URL",
                            help="where tasks keep run folders (default: liminal.artifacts, "
                            "else .liminal/airflow next to the notebook)")
+        group.add_argument("--artifacts-connection", metavar="CONN_ID",
+                           help="an Airflow connection id (type aws) whose keys the tasks "
+                           "use for s3:// artifacts; the DAG names the id, never a key "
+                           "(default: liminal.airflow artifacts_connection)")
         group.add_argument("--dag-id", metavar="ID", help="the DAG's id (default: the "
                            "pipeline name)")
         group.add_argument("--parse-timeout", type=float, default=120.0, metavar="SECONDS",

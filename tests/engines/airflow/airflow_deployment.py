@@ -143,7 +143,8 @@ def _components_healthy(url: str) -> bool:
                for part in ("metadatabase", "scheduler", "dag_processor"))
 
 
-def _s3_up(endpoint: str) -> bool:
+def s3_up(endpoint: str) -> bool:
+    """Whether moto's server at `endpoint` answers."""
     try:
         with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2) as answer:
             return answer.status == 200
@@ -151,16 +152,22 @@ def _s3_up(endpoint: str) -> bool:
         return False
 
 
-def start_s3(logs: Path, deployment: AirflowDeployment) -> dict[str, str]:
-    """moto's S3 server on a free loopback port, with one bucket; its AWS_* variables."""
+def moto_server(log_path: Path) -> tuple[subprocess.Popen, str]:
+    """moto's S3 server on a free loopback port, in its own process group (the caller
+    stops it with stop_group), and its endpoint; not waited for (s3_up)."""
     port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    with open(logs / "s3.log", "wb") as log:
-        deployment.processes["s3"] = subprocess.Popen(
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
-    _wait_until(lambda: _s3_up(endpoint), "the S3 server", 60, deployment)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def start_s3(logs: Path, deployment: AirflowDeployment) -> dict[str, str]:
+    """moto's S3 server on a free loopback port, with one bucket; its AWS_* variables."""
+    deployment.processes["s3"], endpoint = moto_server(logs / "s3.log")
+    _wait_until(lambda: s3_up(endpoint), "the S3 server", 60, deployment)
     s3_env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "liminal-test-key",
               "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16),
               "AWS_DEFAULT_REGION": "us-east-1"}

@@ -190,6 +190,34 @@ def test_default_path_notes_and_bad_options(write_nb, tmp_path, capsys):
     assert "dag id" in capsys.readouterr().err
 
 
+def test_an_artifacts_connection_is_written_as_its_id_and_checked(write_nb, tmp_path, capsys):
+    """The DAG names the Airflow connection the tasks read s3:// keys from (metadata or
+    --artifacts-connection), Airflow loads it, and what cannot work is refused at compile."""
+    nb = write_nb([code("a = 1", "step:one")],
+                  {"liminal": {"airflow": {"artifacts_connection": "team_s3"}}})
+    dags = tmp_path / "dags"
+    s3 = ("--artifacts", "s3://bucket/runs")
+    assert compile_cli(str(nb), "--target", "airflow", *s3, "-o", str(dags / "a.py")) == 0
+    assert "ARTIFACTS_CONNECTION = 'team_s3'" in (dags / "a.py").read_text()
+    assert compile_cli(str(nb), "--target", "airflow", *s3, "--artifacts-connection",
+                       "other.conn", "--dag-id", "b", "-o", str(dags / "b.py")) == 0
+    assert "ARTIFACTS_CONNECTION = 'other.conn'" in (dags / "b.py").read_text()
+    found = inspect_dags(dags)
+    assert found["import_errors"] == {} and len(found["dags"]) == 2
+    capsys.readouterr()
+
+    assert compile_cli(str(nb), "--target", "airflow", *s3, "--airflow-operator", "bash",
+                       "-o", str(tmp_path / "c.py")) == 2
+    assert "python only, not bash" in capsys.readouterr().err
+    assert compile_cli(str(nb), "--target", "airflow", "--artifacts", "gs://bucket/runs",
+                       "-o", str(tmp_path / "d.py")) == 2
+    assert "s3:// artifacts only, not 'gs://bucket/runs'" in capsys.readouterr().err
+    assert compile_cli(str(nb), "--target", "airflow", *s3, "--artifacts-connection",
+                       "no spaces", "-o", str(tmp_path / "e.py")) == 2
+    assert "not a valid Airflow connection id" in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in ("c.py", "d.py", "e.py"))
+
+
 def test_an_invalid_notebook_writes_no_dag(write_nb, tmp_path, capsys):
     nb = write_nb([code("y = undefined_name + 1", "step:broken")])
     assert compile_cli(str(nb), "--target", "airflow") == 2

@@ -77,3 +77,41 @@ def test_a_step_whose_upstream_never_ran_fails_clearly(write_nb, tmp_path):
 def test_the_task_command_refuses_missing_variables(capsys):
     assert task_main({"LIMINAL_STEP": "x"}) == 2
     assert "LIMINAL_PIPELINE" in capsys.readouterr().err
+
+
+CONNECTION_CHECK = """
+import json, sys
+from liminal_jupyter.engines.airflow.runtime import StepFailed, run_task
+from liminal_jupyter.engines.airflow.storage import storage_options
+print("OPTIONS", json.dumps(storage_options("team_s3")))
+try:
+    run_task(sys.argv[1], "one", {}, "r1", "s3://bucket/runs", connection="missing_conn")
+except StepFailed as exc:
+    print("FAILED", exc)
+"""
+
+
+def test_s3_keys_come_from_the_airflow_connection_the_dag_names(write_nb, tmp_path):
+    """Airflow's own lookup (its environment-variable secrets backend, which a task's
+    Connection.get also reads) gives s3fs the connection's keys, endpoint and region; a
+    connection Airflow does not know fails the task in one line before it writes a state."""
+    import subprocess
+    import sys
+
+    nb = write_nb([code("a = 1", "step:one")])
+    ir = json.dumps(parse_notebook(nb).to_json())
+    connection = {"conn_type": "aws", "login": "login-key", "password": "login-secret",
+                  "extra": {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"}}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "af"),
+           "AIRFLOW_CONN_TEAM_S3": json.dumps(connection)}
+    done = subprocess.run([sys.executable, "-c", CONNECTION_CHECK, ir], env=env,
+                          capture_output=True, text=True, timeout=300)
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines()
+                 if line.startswith(("OPTIONS ", "FAILED ")))
+    assert done.returncode == 0 and len(lines) == 2, done.stdout + done.stderr
+    assert json.loads(lines["OPTIONS"]) == {
+        "key": "login-key", "secret": "login-secret",
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"}}
+    assert lines["FAILED"] == ("the artifacts connection 'missing_conn' cannot be read from "
+                               "Airflow: AirflowNotFoundException: The conn_id `missing_conn` "
+                               "isn't defined")

@@ -15,6 +15,7 @@ one DAG run checks both, since each costs tens of seconds on two cores.
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 
@@ -98,3 +99,80 @@ def test_two_branches_with_artifacts_and_workspace_on_s3_match_the_local_runner(
 
     assert main(["show", run_id, "--dir", str(tmp_path)]) == 0
     assert "combined=" in capsys.readouterr().out
+
+
+def test_keys_from_an_airflow_connection_reach_a_bucket_the_workers_have_no_keys_for(
+        airflow_deployment, write_nb, tmp_path, capsys, monkeypatch):
+    """`--artifacts-connection ID`: the tasks take the bucket's endpoint and keys from the
+    Airflow connection ID (created here through the REST API, as a platform team would),
+    not from their environment. The bucket lives on a second moto server (see the module's
+    doc for why moto) that only the connection names: the Airflow servers' AWS_* variables
+    point at the first one, so a task that ignored the connection could not find it."""
+    import time
+    import urllib.request
+
+    import s3fs
+
+    from liminal_jupyter.engines.airflow.rest import AirflowClient, Credentials
+    from tests.engines.airflow.airflow_deployment import moto_server, s3_up
+    from tests.process_groups import stop_group
+
+    server, endpoint = moto_server(tmp_path / "moto.log")
+    try:
+        deadline = time.monotonic() + 60
+        while not s3_up(endpoint):
+            assert server.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "moto.log").read_text()
+            time.sleep(0.2)
+        key, secret = "connection-key", secrets.token_hex(16)
+        for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": key,
+                            "AWS_SECRET_ACCESS_KEY": secret,
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(name, value)  # this process (submit, watch) uses the second
+        s3fs.S3FileSystem.clear_instance_cache()
+        fs = s3fs.S3FileSystem()
+        fs.mkdir("connection-bucket")
+        conn_id = f"liminal_s3_{secrets.token_hex(4)}"
+        token = AirflowClient(airflow_deployment.url, Credentials(
+            airflow_deployment.username, airflow_deployment.password)).token()
+        body = {"connection_id": conn_id, "conn_type": "aws", "login": key,
+                "password": secret,
+                "extra": json.dumps({"endpoint_url": endpoint, "region_name": "us-east-1"})}
+        request = urllib.request.Request(
+            f"{airflow_deployment.url}/api/v2/connections", method="POST",
+            data=json.dumps(body).encode(), headers={"Authorization": f"Bearer {token}",
+                                                     "Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).close()
+
+        (tmp_path / "rows.csv").write_text("x\n2\n5\n")
+        nb = write_nb([code("import pandas as pd", "imports"),
+                       code("rows = pd.read_csv('rows.csv')", "step:fetch"),
+                       code("total = float(sum(rows['x']))", "step:total"),
+                       code("total", "metrics")], {"liminal": {"name": "s3-connection"}})
+        prefix = f"connection-bucket/{tmp_path.name}"
+        assert main(["submit", str(nb), "--engine", "airflow",
+                     "--host", airflow_deployment.url,
+                     "--username", airflow_deployment.username,
+                     "--password", airflow_deployment.password,
+                     "--dags-folder", str(airflow_deployment.dags),
+                     "--artifacts", f"s3://{prefix}",
+                     "--artifacts-connection", conn_id]) == 0
+        out = capsys.readouterr().out
+        run_id = out.split("record: run ", 1)[1].split()[0]
+        dag_file = out.split("(file ", 1)[1].split(")")[0]
+        source = open(dag_file, encoding="utf-8").read()
+        assert f"ARTIFACTS_CONNECTION = {conn_id!r}" in source
+        assert secret not in source and key not in source
+
+        assert main(["watch", run_id, "--dir", str(tmp_path), "--interval", "1",
+                     "--username", airflow_deployment.username,
+                     "--password", airflow_deployment.password]) == 0
+        assert capsys.readouterr().out.strip().endswith("succeeded")
+        stored = fs.find(prefix)
+        for step in ("fetch", "total"):
+            assert f"{prefix}/liminal__{run_id}/{step}/executed.ipynb" in stored, stored
+        state = json.loads(fs.cat(f"{prefix}/liminal__{run_id}/total/airflow-task.json"))
+        assert state["state"] == "succeeded" and state["metrics"] == {"total": 7.0}
+    finally:
+        stop_group(server)
+        s3fs.S3FileSystem.clear_instance_cache()
