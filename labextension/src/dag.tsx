@@ -342,7 +342,11 @@ export function DagView(props: IDagProps): JSX.Element {
         </div>
       )}
       {bands.size > 0 && (
-        <div className="liminal-dag-legend liminal-dag-notebooks" title="The notebook of each step: the band on its left">
+        <div
+          className="liminal-dag-legend liminal-dag-notebooks"
+          title="The notebook of each step: the band on its left"
+        >
+          <span className="liminal-dag-legend-title">notebooks</span>
           {Array.from(bands).map(([notebook, colour]) => (
             <span
               key={notebook}
@@ -356,7 +360,8 @@ export function DagView(props: IDagProps): JSX.Element {
         </div>
       )}
       {phases.length > 0 && (
-        <div className="liminal-dag-legend">
+        <div className="liminal-dag-legend liminal-dag-phases">
+          {bands.size > 0 && <span className="liminal-dag-legend-title">phases</span>}
           {phases.map(phase => (
             <span key={phase} className="liminal-dag-legend-item">
               <span className="liminal-swatch" style={{ background: phaseColour(phase) }} />

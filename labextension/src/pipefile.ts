@@ -18,12 +18,12 @@ const PIPELINE_FILE_NAMES = ['liminal.yml', 'liminal.yaml'];
 export const NOTEBOOK_COLOURS = [
   '#1f3b73',
   '#8e44ad',
-  '#c27c0e',
   '#0e7c86',
-  '#6d4c41',
   '#c2185b',
+  '#6d4c41',
   '#5f6b1f',
-  '#37474f'
+  '#37474f',
+  '#c27c0e'
 ];
 
 /** A .yml/.yaml path: what the server reads as a pipeline file. */

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 from tests.browser.lab import (
     RUN_TIMEOUT_MS,
@@ -142,6 +143,14 @@ def test_the_pipeline_file_shows_every_notebook_runs_and_its_notebooks_show_it(l
     cell = page.locator(".jp-Notebook .jp-Cell").nth(first)
     cell.scroll_into_view_if_needed()
     assert cell.locator(".liminal-CellBadge").inner_text() == "train"
+
+    # Compile from the notebook compiles the whole file's pipeline.
+    with page.expect_download(timeout=RUN_TIMEOUT_MS) as download:
+        page.click("button.liminal-compile")
+    assert download.value.suggested_filename == "wine-pipeline.pipeline.yaml"
+    compiled = Path(download.value.path()).read_text()
+    assert "name: wine-pipeline" in compiled
+    assert all(f"comp-step-{step}:" in compiled for step in WINE_STEPS)
 
     # The file's line opens the file, which the panel then follows.
     line.locator("button").click()
