@@ -159,6 +159,15 @@ def test_the_pipeline_file_shows_every_notebook_runs_and_its_notebooks_show_it(l
     page.wait_for_selector(f'.liminal-subtitle[title="{pipeline_file}"]')
     assert app_eval(page, "app.shell.currentWidget.context.path") == pipeline_file
 
+    # Saving the file re-reads it: a new name shows at once.
+    page.evaluate(
+        "() => { const m = window.jupyterapp.shell.currentWidget.context.model.sharedModel;"
+        " m.setSource(m.getSource().replace('name: wine-pipeline', 'name: wine-renamed')); }")
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function(
+        "() => document.querySelector('.liminal-title')?.textContent === 'wine-renamed'")
+    assert "name: wine-renamed" in (lab.root / pipeline_file).read_text()
+
 
 def test_a_fan_out_step_counts_its_elements_and_names_the_one_that_failed(lab, page):
     path = put_example(lab, "wine_depths_foreach.ipynb")
