@@ -21,8 +21,12 @@ export interface ICellBadges {
   byIndex: Map<number, ICellBadge>;
 }
 
-/** Badges for every cell the pipeline uses: steps, prelude, parameters, metrics. */
-export function cellBadges(pipeline: IPipeline): ICellBadges {
+/**
+ * Badges for every cell the pipeline uses: steps, prelude, parameters, metrics. In a
+ * pipeline file's pipeline, those of one of its notebooks (`notebook`, as the IR names
+ * it): cell indices are per notebook.
+ */
+export function cellBadges(pipeline: IPipeline, notebook: string | null = null): ICellBadges {
   const byId = new Map<string, ICellBadge>();
   const byIndex = new Map<number, ICellBadge>();
   const put = (index: number, id: string | null, badge: ICellBadge) => {
@@ -31,7 +35,14 @@ export function cellBadges(pipeline: IPipeline): ICellBadges {
       byId.set(id, badge);
     }
   };
-  for (const cell of pipeline.prelude) {
+  const parts = pipeline.notebooks ?? [];
+  const part = parts.length ? parts.find(p => p.path === notebook) : null;
+  const prelude = parts.length ? part?.prelude ?? [] : pipeline.prelude;
+  const parameterCells = parts.length ? part?.parameter_cells ?? [] : pipeline.parameter_cells;
+  const steps = parts.length
+    ? pipeline.steps.filter(s => !!part && s.notebook === part.path)
+    : pipeline.steps;
+  for (const cell of prelude) {
     put(cell.index, cell.id, {
       text: 'prelude',
       title: 'imports/functions: run before every step',
@@ -39,7 +50,7 @@ export function cellBadges(pipeline: IPipeline): ICellBadges {
       step: null
     });
   }
-  for (const cell of pipeline.parameter_cells) {
+  for (const cell of parameterCells) {
     put(cell.index, cell.id, {
       text: 'parameters',
       title: 'pipeline parameters',
@@ -47,7 +58,7 @@ export function cellBadges(pipeline: IPipeline): ICellBadges {
       step: null
     });
   }
-  for (const step of pipeline.steps) {
+  for (const step of steps) {
     const phase = step.phase ? ` (phase ${step.phase})` : '';
     for (const cell of step.cells) {
       put(cell.index, cell.id, {

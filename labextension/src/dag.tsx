@@ -29,6 +29,8 @@ import { fitViewport, MIN_READABLE_ZOOM } from './fit';
 import { layoutPipeline, shapeKey } from './elk';
 import { routePath } from './route';
 import { IDagEdge, IDagLayout, IDagNode, LABEL_FONT_PX, LABEL_LINE_PX } from './graph';
+import { notebookColours, notebookLabel } from './pipefile';
+import { fanOutText, IFanOut } from './runstate';
 import { formatDuration, nodeFill, phaseColour, phasesPresent, statusStyle } from './status';
 import { IPipeline, IStepRun } from './types';
 
@@ -37,11 +39,19 @@ export interface IDagProps {
   /** Step states of the run shown, by step name; empty when no run is shown. */
   steps: Map<string, IStepRun>;
   onStepClick: (step: string) => void;
+  /** The run's fan-out steps: element counts by step name (runstate.ts). */
+  fanouts?: Map<string, IFanOut>;
   /** 'panel': unscaled, scrolls; 'main': fits the view, zooms and pans. */
   mode?: 'panel' | 'main';
 }
 
-type StepNodeData = { node: IDagNode; run: IStepRun | undefined };
+type StepNodeData = {
+  node: IDagNode;
+  run: IStepRun | undefined;
+  fan: IFanOut | undefined;
+  /** Its notebook's colour, in a pipeline of several notebooks. */
+  band: string | undefined;
+};
 type StepNode = Node<StepNodeData, 'step'>;
 type StepEdgeData = { edge: IDagEdge };
 type StepEdge = Edge<StepEdgeData, 'step'>;
@@ -71,26 +81,38 @@ export function useDagLayout(pipeline: IPipeline): {
 }
 
 function StepNodeView(props: NodeProps<StepNode>): JSX.Element {
-  const { node, run } = props.data;
+  const { node, run, fan, band } = props.data;
   const colours = nodeFill(node.phase, run?.status);
   const style = run ? statusStyle(run.status) : null;
-  // Second line: the step's state in the run shown, else its phase when the name does
-  // not already say it.
+  const progress = fan ? fanOutText(fan) : '';
+  // Second line: the step's state in the run shown (a fan-out step: how many elements
+  // are done), else `for each NAME` for a fan-out step, else its phase when the name
+  // does not already say it.
   const detail = run
-    ? [style?.label, formatDuration(run.duration)].filter(Boolean).join(' · ')
-    : node.phase && node.phase !== node.name
-      ? node.phase
-      : '';
-  const title = `step ${node.name}${node.phase ? `, phase ${node.phase}` : ''}${
-    run ? `: ${run.status}` : ''
+    ? progress ||
+      [style?.label, formatDuration(run.duration)].filter(Boolean).join(' · ')
+    : node.foreach
+      ? `for each ${node.foreach}`
+      : node.phase && node.phase !== node.name
+        ? node.phase
+        : '';
+  const title = `step ${node.name}${node.notebook ? ` of ${node.notebook}` : ''}${
+    node.phase ? `, phase ${node.phase}` : ''
+  }${node.foreach ? `, for each element of ${node.foreach}` : ''}${
+    run ? `: ${run.status}${progress ? ` (${progress})` : ''}` : ''
   } (click: go to its first cell)`;
   return (
     <div
       className={`liminal-dag-node${
         style?.active && run?.status === 'running' ? ' liminal-dag-node-running' : ''
-      }`}
+      }${node.foreach ? ' liminal-dag-node-fanout' : ''}${band ? ' liminal-dag-node-banded' : ''}`}
       data-step={node.name}
       data-status={run?.status ?? ''}
+      data-notebook={node.notebook || undefined}
+      data-foreach={node.foreach ?? undefined}
+      data-done={fan ? fan.done : undefined}
+      data-failed={fan ? fan.failed : undefined}
+      data-total={fan ? fan.total : undefined}
       title={title}
       style={{
         width: node.width,
@@ -102,6 +124,7 @@ function StepNodeView(props: NodeProps<StepNode>): JSX.Element {
       }}
     >
       <Handle type="target" position={Position.Top} isConnectable={false} />
+      {band && <span className="liminal-dag-node-band" style={{ background: band }} />}
       <div className="liminal-dag-node-name">{node.name}</div>
       {detail && <div className="liminal-dag-node-detail">{detail}</div>}
       <Handle type="source" position={Position.Bottom} isConnectable={false} />
@@ -149,7 +172,9 @@ const edgeTypes = { step: StepEdgeView };
 
 function flowElements(
   layout: IDagLayout,
-  steps: Map<string, IStepRun>
+  steps: Map<string, IStepRun>,
+  fanouts: Map<string, IFanOut> | undefined,
+  bands: Map<string, string>
 ): { nodes: StepNode[]; edges: StepEdge[] } {
   return {
     nodes: layout.nodes.map(node => ({
@@ -158,7 +183,12 @@ function flowElements(
       position: { x: node.x, y: node.y },
       width: node.width,
       height: node.height,
-      data: { node, run: steps.get(node.name) },
+      data: {
+        node,
+        run: steps.get(node.name),
+        fan: fanouts?.get(node.name),
+        band: bands.get(node.notebook)
+      },
       draggable: false,
       connectable: false,
       selectable: false
@@ -249,12 +279,14 @@ function MainFlow(props: {
 }
 
 export function DagView(props: IDagProps): JSX.Element {
-  const { pipeline, steps, mode = 'panel' } = props;
+  const { pipeline, steps, fanouts, mode = 'panel' } = props;
   const { layout, error } = useDagLayout(pipeline);
   const [panelWidth, measure] = useWidth();
+  const notebooksKey = JSON.stringify((pipeline.notebooks ?? []).map(n => n.path));
+  const bands = React.useMemo(() => notebookColours(pipeline), [notebooksKey]);
   const elements = React.useMemo(
-    () => (layout ? flowElements(layout, steps) : null),
-    [layout, steps]
+    () => (layout ? flowElements(layout, steps, fanouts, bands) : null),
+    [layout, steps, fanouts, bands]
   );
   if (!pipeline.steps.length) {
     return <div className="liminal-empty">No steps.</div>;
@@ -309,8 +341,27 @@ export function DagView(props: IDagProps): JSX.Element {
           Wider than the panel: scroll sideways, or open the pipeline in a tab.
         </div>
       )}
+      {bands.size > 0 && (
+        <div
+          className="liminal-dag-legend liminal-dag-notebooks"
+          title="The notebook of each step: the band on its left"
+        >
+          <span className="liminal-dag-legend-title">notebooks</span>
+          {Array.from(bands).map(([notebook, colour]) => (
+            <span
+              key={notebook}
+              className="liminal-dag-legend-item liminal-dag-notebook"
+              data-notebook={notebook}
+            >
+              <span className="liminal-band-swatch" style={{ background: colour }} />
+              {notebookLabel(notebook)}
+            </span>
+          ))}
+        </div>
+      )}
       {phases.length > 0 && (
-        <div className="liminal-dag-legend">
+        <div className="liminal-dag-legend liminal-dag-phases">
+          {bands.size > 0 && <span className="liminal-dag-legend-title">phases</span>}
           {phases.map(phase => (
             <span key={phase} className="liminal-dag-legend-item">
               <span className="liminal-swatch" style={{ background: phaseColour(phase) }} />

@@ -26,10 +26,10 @@ function engine(): Promise<IElk> {
   return elk;
 }
 
-/** What decides the drawing: step names, phases, order and edges. */
+/** What decides the drawing: step names, phases, notebooks, fan-outs, order and edges. */
 export function shapeKey(pipeline: Shape): string {
   return JSON.stringify([
-    pipeline.steps.map(s => [s.name, s.phase]),
+    pipeline.steps.map(s => [s.name, s.phase, s.notebook ?? '', s.foreach ?? null]),
     pipeline.order,
     pipeline.edges
   ]);

@@ -36,6 +36,10 @@ export const MAX_LABEL_LINES = 3;
 export interface IDagNode {
   name: string;
   phase: string | null;
+  /** Its notebook in a pipeline file (relative to the file's folder), else ''. */
+  notebook: string;
+  /** `foreach:NAME`: the list it fans out over, else null. */
+  foreach: string | null;
   x: number;
   y: number;
   width: number;
@@ -145,6 +149,14 @@ export function nodeWidth(name: string): number {
   return Math.min(NODE_MAX_WIDTH, Math.max(NODE_MIN_WIDTH, wanted));
 }
 
+/** A fan-out step's node is wide enough for its progress (`12/12 done · 3 failed`). */
+export const FANOUT_MIN_WIDTH = 176;
+
+/** Width of the node of `step`. */
+export function stepNodeWidth(step: { name: string; foreach?: string | null }): number {
+  return step.foreach ? Math.max(FANOUT_MIN_WIDTH, nodeWidth(step.name)) : nodeWidth(step.name);
+}
+
 export function labelWidth(text: string | string[]): number {
   const lines = typeof text === 'string' ? [text] : text;
   return Math.ceil(Math.max(0, ...lines.map(l => l.length)) * LABEL_CHAR_WIDTH + 6);
@@ -180,6 +192,7 @@ export function elkGraph(pipeline: Pick<IPipeline, 'steps' | 'order' | 'edges'>)
 } {
   const sequence = placementOrder(pipeline);
   const known = new Set(sequence);
+  const byName = new Map(pipeline.steps.map(s => [s.name, s]));
   const edges = pipeline.edges.filter(e => known.has(e.source) && known.has(e.target));
   const dangling = pipeline.edges.filter(e => !known.has(e.source) || !known.has(e.target));
   const elkEdges: ElkExtendedEdge[] = edges.map((edge, i) => {
@@ -202,7 +215,11 @@ export function elkGraph(pipeline: Pick<IPipeline, 'steps' | 'order' | 'edges'>)
     graph: {
       id: 'pipeline',
       layoutOptions: LAYOUT_OPTIONS,
-      children: sequence.map(name => ({ id: name, width: nodeWidth(name), height: NODE_HEIGHT })),
+      children: sequence.map(name => ({
+        id: name,
+        width: stepNodeWidth(byName.get(name) ?? { name }),
+        height: NODE_HEIGHT
+      })),
       edges: elkEdges
     },
     edges,
@@ -218,10 +235,12 @@ export function fromElk(
   const { edges, dangling } = elkGraph(pipeline);
   const sequence = placementOrder(pipeline);
   const position = new Map(sequence.map((name, i) => [name, i]));
-  const phase = new Map(pipeline.steps.map(s => [s.name, s.phase]));
+  const byName = new Map(pipeline.steps.map(s => [s.name, s]));
   const nodes: IDagNode[] = (laid.children ?? []).map(child => ({
     name: child.id,
-    phase: phase.get(child.id) ?? null,
+    phase: byName.get(child.id)?.phase ?? null,
+    notebook: byName.get(child.id)?.notebook ?? '',
+    foreach: byName.get(child.id)?.foreach ?? null,
     x: child.x ?? 0,
     y: child.y ?? 0,
     width: child.width ?? NODE_MIN_WIDTH,

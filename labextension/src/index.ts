@@ -1,6 +1,7 @@
 /**
- * liminal-jupyter's JupyterLab plugin: the pipeline side panel for the active notebook,
- * the step badges on its cells, and the commands that set a cell's role.
+ * liminal-jupyter's JupyterLab plugin: the pipeline side panel for the active notebook
+ * or pipeline file (liminal.yml), the step badges on its cells, and the commands that
+ * set a cell's role.
  */
 
 import {
@@ -14,6 +15,7 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Widget } from '@lumino/widgets';
 
 import { applyBadges, applyCellBadge } from './badges';
 import { cellBadges, ICellBadges, locateCell, stepFirstCell } from './cells';
@@ -23,6 +25,8 @@ import { loadInputsIntoKernel } from './kernelInputs';
 import { PanelModel } from './model';
 import { LiminalPanel } from './panel';
 import { isRunArtifact } from './paths';
+import { isMultiNotebook, isPipelineFile, isYamlPath, notebookOf, notebookPath } from './pipefile';
+import { elementIndex } from './runstate';
 import { PipelineTab } from './pipelineTab';
 import { reportWidget } from './reportView';
 import { LiminalApi } from './request';
@@ -69,8 +73,46 @@ function activate(
   const panelFor = (path: string | null): NotebookPanel | null =>
     path ? tracker.find(p => p.context.path === path) ?? null : null;
 
-  const jumpToCell = (target: { cell_index?: number | null; cell_id?: string | null }) => {
-    const panel = panelFor(model.path);
+  /**
+   * The server-root path of the notebook step `name` is in (an element `STEP.I`: its
+   * step's): in a pipeline file's pipeline, the step's own notebook; else the notebook
+   * followed.
+   */
+  const notebookOfStep = (name: string | null | undefined): string | null => {
+    const pipeline = model.pipeline?.pipeline;
+    const target = model.target;
+    if (!name || !target || !isMultiNotebook(pipeline)) {
+      return model.path;
+    }
+    const step = pipeline?.steps.find(
+      s => s.name === name || elementIndex(s.name, name) !== null
+    );
+    return step ? notebookPath(target, step.notebook) : model.path;
+  };
+
+  /** The notebook at `path`, open (opened when it is not) and rendered; null for a
+   * document that is not a notebook. */
+  const notebookPanel = async (path: string | null): Promise<NotebookPanel | null> => {
+    if (!path) {
+      return null;
+    }
+    let panel = panelFor(path);
+    if (!panel) {
+      const opened = docManager.openOrReveal(path);
+      panel = opened instanceof NotebookPanel ? opened : null;
+    }
+    if (panel) {
+      await panel.context.ready;
+      await panel.revealed;
+    }
+    return panel;
+  };
+
+  const jumpToCell = async (
+    target: { cell_index?: number | null; cell_id?: string | null },
+    step?: string | null
+  ) => {
+    const panel = await notebookPanel(step ? notebookOfStep(step) : model.path);
     if (!panel) {
       return;
     }
@@ -87,17 +129,18 @@ function activate(
     void notebook.scrollToCell(notebook.widgets[index], 'center');
   };
 
+  // A step of another notebook of a pipeline file opens that notebook at the step.
   const jumpToStep = (step: string) => {
     const pipeline = model.pipeline?.pipeline;
     const first = pipeline ? stepFirstCell(pipeline, step) : null;
     if (first) {
-      jumpToCell(first);
+      void jumpToCell(first, step);
     }
   };
 
-  // One main-area tab per notebook; opening it again brings it forward.
+  // One main-area tab per notebook (or pipeline file); opening it again brings it forward.
   const openPipeline = () => {
-    const path = model.path;
+    const path = model.target;
     if (!path) {
       return;
     }
@@ -111,7 +154,7 @@ function activate(
   };
 
   const widget = new LiminalPanel(model, {
-    jumpToCell,
+    jumpToCell: (target, step) => void jumpToCell(target, step),
     jumpToStep,
     openPipeline,
     openPath: path => {
@@ -123,25 +166,25 @@ function activate(
       app.shell.activateById(report.id);
     },
     loadInputs: async step => {
-      const panel = panelFor(model.path);
+      const panel = await notebookPanel(notebookOfStep(step.step));
       return panel
         ? loadInputsIntoKernel(panel, model.pipeline?.pipeline ?? null, step)
         : false;
     },
     debug: async step => {
-      const panel = panelFor(model.path);
+      const panel = await notebookPanel(notebookOfStep(step.step));
       if (!panel) {
         return;
       }
       const loaded = await loadInputsIntoKernel(panel, model.pipeline?.pipeline ?? null, step);
       if (loaded && step.error) {
-        jumpToCell(step.error);
+        await jumpToCell(step.error, step.step);
       }
     },
     openExecuted: step => {
       const how = howToOpen(model.server, step);
-      if (how === 'viewer' && viewers && model.path) {
-        void viewers.open({ path: model.path, runId: step.run_id, step: step.step });
+      if (how === 'viewer' && viewers && model.target) {
+        void viewers.open({ path: model.target, runId: step.run_id, step: step.step });
       } else if (how) {
         docManager.openOrReveal(step.executed_notebook_path as string);
       }
@@ -174,7 +217,12 @@ function activate(
     }
     const pipeline = model.pipeline?.pipeline ?? null;
     badgedResponse = model.pipeline;
-    badged = panel ? { panel, badges: pipeline ? cellBadges(pipeline) : null } : null;
+    // In a pipeline file's pipeline, the badges of this notebook's own steps.
+    const part =
+      pipeline && model.target && model.path
+        ? notebookOf(pipeline, model.target, model.path)
+        : null;
+    badged = panel ? { panel, badges: pipeline ? cellBadges(pipeline, part) : null } : null;
     if (badged) {
       applyBadges(badged.panel, badged.badges);
     }
@@ -193,9 +241,15 @@ function activate(
     void model.setNotebook(panel ? panel.context.path : null);
   };
   tracker.currentChanged.connect((_, panel) => follow(panel));
+  // A saved notebook is read again when it is the one followed, or one of the pipeline
+  // file's shown.
+  const shows = (path: string) =>
+    path === model.path ||
+    path === model.target ||
+    (!!model.target && notebookOf(model.pipeline?.pipeline, model.target, path) !== null);
   tracker.widgetAdded.connect((_, panel) => {
     panel.context.fileChanged.connect(() => {
-      if (panel.context.path === model.path) {
+      if (shows(panel.context.path)) {
         void model.refresh();
       }
     });
@@ -222,6 +276,42 @@ function activate(
     });
   });
   follow(tracker.currentWidget);
+
+  // Pipeline files (liminal.yml) open in the file editor: the panel follows them as it
+  // follows notebooks, through the shell's current widget and its document context, and
+  // reads them again when they are saved. Other YAML files are left alone.
+  const watched = new WeakSet<object>();
+  const followWidget = (widget: Widget | null) => {
+    if (!widget) {
+      return;
+    }
+    if (widget instanceof NotebookPanel) {
+      if (tracker.has(widget)) {
+        follow(widget);
+      }
+      return;
+    }
+    const context = docManager.contextForWidget(widget);
+    if (!context || !isYamlPath(context.path) || isRunArtifact(context.path)) {
+      return;
+    }
+    if (!watched.has(context)) {
+      watched.add(context);
+      context.fileChanged.connect(() => {
+        if (shows(context.path)) {
+          void model.refresh();
+        }
+      });
+    }
+    void context.ready.then(() => {
+      const text = context.model.toString();
+      if (isPipelineFile(context.path, text) && app.shell.currentWidget === widget) {
+        void model.setNotebook(context.path);
+      }
+    });
+  };
+  app.shell.currentChanged?.connect((_, change) => followWidget(change.newValue));
+  followWidget(app.shell.currentWidget);
 
   if (settingRegistry) {
     settingRegistry

@@ -10,6 +10,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { DeployModel } from './deployModel';
 import { ApiError, LiminalApi } from './request';
 import { mergeFormTexts, readForm } from './params';
+import { isYamlPath, notebookOf, runTarget } from './pipefile';
 import { isRunActive } from './status';
 import { runReportTitle } from './runReport';
 import {
@@ -60,7 +61,14 @@ export class PanelModel {
     return this._changed;
   }
 
+  /** The document followed: a notebook, or a pipeline file (liminal.yml). */
   path: string | null = null;
+  /**
+   * What runs, compiles, submits and the runs list act on: the pipeline file the
+   * notebook belongs to (GET /liminal/pipeline says which), else `path` itself; null
+   * until the server said.
+   */
+  target: string | null = null;
   pipeline: IPipelineResponse | null = null;
   loading = false;
   /** Quiet one-line status: why the pipeline or runs could not be read (latest reads). */
@@ -139,12 +147,24 @@ export class PanelModel {
     this._emit();
   }
 
-  /** Follows the active notebook (null: none). Reloads everything for a new path. */
+  /**
+   * Follows the active notebook or pipeline file (null: none). Reloads everything for a
+   * new path, except when it belongs to the pipeline shown (another notebook of the same
+   * pipeline file, or the file itself): then the runs and the form stay as they are.
+   */
   async setNotebook(path: string | null): Promise<void> {
     if (path === this.path) {
       return;
     }
+    if (path && this.target && this._sameTarget(path)) {
+      this.path = path;
+      this._emit();
+      await this.refresh();
+      return;
+    }
     this.path = path;
+    // A pipeline file is its own target; a notebook's is known once the server answers.
+    this.target = path && isYamlPath(path) ? path : null;
     this.pipeline = null;
     this.formTexts = {};
     this.runs = [];
@@ -155,8 +175,30 @@ export class PanelModel {
     this._stopPolling();
     this._emit();
     if (path) {
-      await Promise.all([this.refresh(), this.refreshRuns()]);
+      await Promise.all([this.refresh(), this.target ? this.refreshRuns() : null]);
     }
+  }
+
+  /** `path` is the pipeline file shown, or one of its notebooks. */
+  private _sameTarget(path: string): boolean {
+    const target = this.target as string;
+    const pipeline = this.pipeline?.pipeline;
+    return path === target || (isYamlPath(target) && notebookOf(pipeline, target, path) !== null);
+  }
+
+  /** Sets what runs act on; a different one reads its runs afresh. */
+  private _setTarget(target: string): void {
+    if (target === this.target) {
+      return;
+    }
+    this.target = target;
+    this.runs = [];
+    this.selectedRunId = null;
+    this.runDetail = null;
+    this._problems.runs = '';
+    this._problems.run = '';
+    this._stopPolling();
+    void this.refreshRuns();
   }
 
   /** Re-reads the pipeline (after a save). Calls during a read coalesce into one more. */
@@ -198,9 +240,13 @@ export class PanelModel {
       this.pipeline = response;
       this.formTexts = mergeFormTexts(previous, response.pipeline?.parameters ?? []);
       this._problems.pipeline = '';
+      this._setTarget(runTarget(response, path));
     } catch (error) {
       if (path === this.path) {
         this._problems.pipeline = `Pipeline not read: ${describe(error)}`;
+        if (!this.target) {
+          this._setTarget(path);
+        }
       }
     } finally {
       this.loading = false;
@@ -237,13 +283,13 @@ export class PanelModel {
   }
 
   async refreshRuns(): Promise<void> {
-    const path = this.path;
+    const path = this.target;
     if (!path) {
       return;
     }
     try {
       const { runs } = await this.api.runs(path);
-      if (path !== this.path) {
+      if (path !== this.target) {
         return;
       }
       this.runs = runs;
@@ -252,7 +298,7 @@ export class PanelModel {
         this.selectedRunId = runs[0].run_id;
       }
     } catch (error) {
-      if (path === this.path) {
+      if (path === this.target) {
         this._problems.runs = `Runs not read: ${describe(error)}`;
       }
     }
@@ -273,14 +319,14 @@ export class PanelModel {
   }
 
   async refreshRun(): Promise<void> {
-    const path = this.path;
+    const path = this.target;
     const runId = this.selectedRunId;
     if (!path || !runId) {
       return;
     }
     try {
       const detail = await this.api.run(runId, path, this.settings.mlflowTrackingUri);
-      if (runId !== this.selectedRunId || path !== this.path) {
+      if (runId !== this.selectedRunId || path !== this.target) {
         return;
       }
       const wasActive = this.runDetail && isRunActive(this.runDetail.run.status);
@@ -295,7 +341,7 @@ export class PanelModel {
         this.action = null;
       }
     } catch (error) {
-      if (path === this.path) {
+      if (path === this.target) {
         this._problems.run = `Run ${runId} not read: ${describe(error)}`;
       }
     }
@@ -305,7 +351,7 @@ export class PanelModel {
   /** Run locally (or with kfp.local) with the form's parameters, then follow the run;
    * `steps`: only part of the pipeline (local runs: `liminal-nb run --from/--to`). */
   async startRun(steps?: IStepSelection): Promise<void> {
-    const path = this.path;
+    const path = this.target;
     const form = this.form;
     if (!path || this.busy) {
       return;
@@ -324,7 +370,7 @@ export class PanelModel {
    * form holds now; on the selected backend when the run's engine no longer runs here.
    */
   async rerun(run: IRun): Promise<void> {
-    const path = this.path;
+    const path = this.target;
     if (!path || this.busy) {
       return;
     }
@@ -362,7 +408,7 @@ export class PanelModel {
   }
 
   async cancelRun(): Promise<void> {
-    const path = this.path;
+    const path = this.target;
     const runId = this.selectedRunId;
     if (!path || !runId || this.busy) {
       return;
@@ -383,7 +429,7 @@ export class PanelModel {
 
   /** The selected run's report page, for the view to show in a sandboxed tab. */
   async runReport(): Promise<{ title: string; html: string } | null> {
-    const path = this.path;
+    const path = this.target;
     const run = this.runDetail?.run;
     if (!path || !run) {
       return null;
@@ -404,7 +450,7 @@ export class PanelModel {
 
   /** Compiles to KFP YAML; returns the file for the view to download. */
   async compile(): Promise<{ filename: string; text: string } | null> {
-    const path = this.path;
+    const path = this.target;
     if (!path || this.busy) {
       return null;
     }
@@ -428,7 +474,7 @@ export class PanelModel {
   /** Hands the run to the chosen engine's host; the submitted run is selected and
    * followed like a local one (the server asks the host: server/remote_runs.py). */
   async submit(): Promise<void> {
-    const path = this.path;
+    const path = this.target;
     const form = this.form;
     const target = this.submitTarget;
     if (!path || this.busy || !target || this.submitMissing.length) {
@@ -472,7 +518,7 @@ export class PanelModel {
    * LIST_POLL_MS while any run of the notebook runs; each timer is armed at most once.
    */
   private _schedulePolling(): void {
-    if (this._disposed || !this.path) {
+    if (this._disposed || !this.target) {
       return;
     }
     // A finished run whose runner is still recording its models is read again too.

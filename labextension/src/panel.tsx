@@ -12,7 +12,15 @@ import { DagView } from './dag';
 import { IReportOpener, RunModels } from './deploy';
 import { howToOpen } from './executed';
 import { canDebug, canLoadInputs } from './debug';
-import { dagStates } from './runstate';
+import {
+  dagStates,
+  elementsAfterTheirStep,
+  elementsOf,
+  errorText,
+  fanOutText,
+  IFanOut
+} from './runstate';
+import { isMultiNotebook, notebookLabel } from './pipefile';
 import { canReport } from './runReport';
 import { PanelModel } from './model';
 import { fieldSpec } from './params';
@@ -29,8 +37,12 @@ import {
 } from './types';
 
 export interface IPanelActions extends IReportOpener {
-  /** Activate the notebook cell a diagnostic or a step points at. */
-  jumpToCell(target: { cell_index?: number | null; cell_id?: string | null }): void;
+  /** Activate the notebook cell a diagnostic or a step points at; `step`: the step it
+   * belongs to, whose notebook is opened first when it is another one (pipeline files). */
+  jumpToCell(
+    target: { cell_index?: number | null; cell_id?: string | null },
+    step?: string | null
+  ): void;
   jumpToStep(step: string): void;
   /** Open the pipeline's DAG in a main-area tab (pipelineTab.tsx). */
   openPipeline(): void;
@@ -77,7 +89,7 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
       <div className="liminal-body">
         <Header title="Pipeline" subtitle="" model={model} />
         <div className="liminal-empty">
-          Open a notebook to see its pipeline.
+          Open a notebook, or a pipeline file (liminal.yml), to see its pipeline.
         </div>
       </div>
     );
@@ -93,6 +105,7 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
         subtitle={model.path}
         model={model}
       />
+      <PipelineFileLine model={model} actions={actions} />
       {model.statusLine && (
         <div className="liminal-status-line" title={model.statusLine}>
           {model.statusLine}
@@ -117,6 +130,7 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
           <DagView
             pipeline={pipeline}
             steps={shown?.states ?? NO_STATES}
+            fanouts={shown?.fanouts}
             onStepClick={actions.jumpToStep}
           />
           {shown?.stale && (
@@ -136,6 +150,36 @@ function PanelView(props: { model: PanelModel; actions: IPanelActions }) {
       <Section title="Runs" name="runs">
         <Runs model={model} actions={actions} />
       </Section>
+    </div>
+  );
+}
+
+/**
+ * Which pipeline file the pipeline shown is: for a notebook that one lists, a link to the
+ * file (runs act on it); for the file itself, its notebooks.
+ */
+function PipelineFileLine(props: { model: PanelModel; actions: IPanelActions }) {
+  const { model, actions } = props;
+  const target = model.target;
+  const pipeline = model.pipeline?.pipeline;
+  if (!target || target === model.path) {
+    return isMultiNotebook(pipeline) ? (
+      <div className="liminal-pipeline-file" data-path={target ?? ''}>
+        Pipeline file of {pipeline?.notebooks?.length} notebooks:{' '}
+        {(pipeline?.notebooks ?? []).map(n => notebookLabel(n.path)).join(', ')}
+      </div>
+    ) : null;
+  }
+  return (
+    <div className="liminal-pipeline-file" data-path={target}>
+      Part of the pipeline file{' '}
+      <button
+        className="liminal-link-button liminal-open-pipeline-file"
+        title={`Open ${target}: Run, Compile, Submit and the runs act on the whole pipeline it lists`}
+        onClick={() => actions.openPath(target)}
+      >
+        {target}
+      </button>
     </div>
   );
 }
@@ -200,7 +244,7 @@ function Diagnostics(props: {
             className={`liminal-diagnostic liminal-diagnostic-${d.severity}`}
             data-code={d.code}
             title="Go to the cell"
-            onClick={() => props.onJump(d)}
+            onClick={() => props.onJump(d, d.step)}
           >
             <span className="liminal-diagnostic-where">
               {d.severity}
@@ -501,7 +545,11 @@ function Runs(props: { model: PanelModel; actions: IPanelActions }) {
   const [engine, setEngine] = React.useState('');
   const [status, setStatus] = React.useState('');
   if (!model.runs.length) {
-    return <div className="liminal-empty">No runs of this notebook yet.</div>;
+    return (
+      <div className="liminal-empty">
+        No runs of this {model.target && model.target !== model.path ? 'pipeline' : 'notebook'} yet.
+      </div>
+    );
   }
   const engines = distinct(model.runs, run => run.backend);
   const statuses = distinct(model.runs, run => run.status);
@@ -583,6 +631,14 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
   }
   const { run } = detail;
   const params = Object.entries(run.parameters ?? {});
+  const steps = model.pipeline?.pipeline?.steps ?? [];
+  // Fan-out steps: their elements listed right after them, their progress on their row.
+  const elements = elementsOf(steps, detail.steps);
+  const fanouts = model.pipeline?.pipeline
+    ? dagStates(model.pipeline.pipeline, detail).fanouts
+    : new Map<string, IFanOut>();
+  // The step a record belongs to (an element's: its fan-out step's).
+  const ownerOf = (record: string) => elements.get(record)?.[0] ?? record;
   return (
     <div className="liminal-run-detail" data-run={run.run_id} data-status={run.status}>
       <div className="liminal-run-detail-header">
@@ -664,8 +720,11 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
           <col style={{ width: '24px' }} />
         </colgroup>
         <tbody>
-          {detail.steps.map(step => {
+          {elementsAfterTheirStep(steps, detail.steps).map(step => {
             const style = statusStyle(step.status);
+            const element = elements.get(step.step);
+            const fan = fanouts.get(step.step);
+            const failedElements = fan ? fan.elements.filter(e => e.status === 'failed') : [];
             const metrics = Object.entries(step.metrics ?? {});
             const isOpen = open === step.step;
             // The real file when the server shows hidden files, else a read-only view.
@@ -678,9 +737,13 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
             return (
               <React.Fragment key={step.step}>
                 <tr
-                  className="liminal-step-row"
+                  className={`liminal-step-row${element ? ' liminal-step-element' : ''}`}
                   data-step={step.step}
                   data-status={step.status}
+                  data-element={element ? element[1] : undefined}
+                  data-done={fan ? fan.done : undefined}
+                  data-failed={fan ? fan.failed : undefined}
+                  data-total={fan ? fan.total : undefined}
                   onClick={() => setOpen(isOpen ? null : step.step)}
                   title="Show the log tail"
                 >
@@ -700,6 +763,15 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                       >
                         {' '}
                         {style.label}
+                      </span>
+                    )}
+                    {fan && fan.total > 0 && (
+                      <span
+                        className="liminal-step-fanout"
+                        title={`one run per element of ${fan.over}`}
+                      >
+                        {' '}
+                        {fanOutText(fan)}
                       </span>
                     )}
                   </td>
@@ -737,14 +809,32 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
                   <tr className="liminal-step-more">
                     <td />
                     <td colSpan={3}>
-                      {step.error && (
+                      {step.error && !failedElements.length && (
                         <div
                           className="liminal-step-error"
                           title="Go to the cell in the notebook"
-                          onClick={() => actions.jumpToCell(step.error ?? {})}
+                          onClick={() => actions.jumpToCell(step.error ?? {}, ownerOf(step.step))}
                         >
-                          {step.error.ename ? `${step.error.ename}: ` : ''}
-                          {step.error.evalue ?? step.error.message ?? ''}
+                          {errorText(step.error)}
+                        </div>
+                      )}
+                      {failedElements.length > 0 && (
+                        <div className="liminal-step-element-errors">
+                          {failedElements.map(e => (
+                            <div
+                              key={e.step}
+                              className="liminal-step-error liminal-step-element-error"
+                              data-step={e.step}
+                              title="Go to the cell in the notebook"
+                              onClick={() => actions.jumpToCell(e.error ?? {}, step.step)}
+                            >
+                              {e.error?.element
+                                ? errorText(e.error)
+                                : `element ${elements.get(e.step)?.[1]}: ${
+                                    e.error ? errorText(e.error) : 'failed'
+                                  }`}
+                            </div>
+                          ))}
                         </div>
                       )}
                       <div className="liminal-step-actions">
@@ -817,7 +907,7 @@ function RunDetail(props: { model: PanelModel; actions: IPanelActions }) {
         deploy={model.deploy}
         models={detail.models ?? []}
         pending={!!detail.models_pending}
-        notebookPath={model.path}
+        notebookPath={model.target}
         settingUri={model.settings.mlflowTrackingUri}
         opener={actions}
       />

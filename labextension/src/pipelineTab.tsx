@@ -1,5 +1,5 @@
 /**
- * "Open the pipeline": the DAG of one notebook in a main-area tab, where there is room
+ * "Open the pipeline": the DAG of one notebook (or pipeline file) in a main-area tab, where there is room
  * to zoom, pan and fit it to the view. It draws the panel's model, so a run's step
  * states colour it live as they do the panel; it shows its own notebook's pipeline only
  * (when another notebook is active, it says so rather than draw a different pipeline).
@@ -41,16 +41,18 @@ export class PipelineTab extends ReactWidget {
 
   protected render(): JSX.Element {
     const { model } = this;
-    const pipeline = model.path === this.path ? model.pipeline?.pipeline ?? null : null;
+    // The tab is of a run target: a notebook, or a pipeline file (any of its notebooks
+    // being active shows it too).
+    const pipeline = model.target === this.path ? model.pipeline?.pipeline ?? null : null;
     if (pipeline) {
       this.title.label = `Pipeline · ${pipeline.name}`;
     }
     if (!pipeline) {
       return (
         <div className="liminal-pipeline-tab-body liminal-empty">
-          {model.path === this.path
+          {model.target === this.path
             ? 'No pipeline (see the problems in the side panel).'
-            : `Select the notebook ${this.path} to see its pipeline here.`}
+            : `Select ${this.path} to see its pipeline here.`}
         </div>
       );
     }
@@ -60,6 +62,7 @@ export class PipelineTab extends ReactWidget {
         <DagView
           pipeline={pipeline}
           steps={shown.states}
+          fanouts={shown.fanouts}
           onStepClick={this._onStepClick}
           mode="main"
         />

@@ -72,6 +72,17 @@ export interface IStep {
   after: string[];
   metrics: IMetric[];
   models: IModel[];
+  /** `foreach:NAME`: the step runs once per element of NAME (IR version 3). */
+  foreach?: string | null;
+  /** Its notebook, relative to the pipeline file's folder; '' in a one-notebook pipeline. */
+  notebook?: string;
+}
+
+/** One notebook of a pipeline file (IR version 3, `notebooks`), in the file's order. */
+export interface INotebookPart {
+  path: string;
+  parameter_cells?: ICellRef[];
+  prelude?: ICellRef[];
 }
 
 export interface IEdge {
@@ -104,6 +115,8 @@ export interface IPipeline {
   steps: IStep[];
   edges: IEdge[];
   order: string[];
+  /** A pipeline file's notebooks in its order; empty for one notebook. */
+  notebooks?: INotebookPart[];
   valid: boolean;
   errors: IDiagnostic[];
   warnings: IDiagnostic[];
@@ -116,6 +129,9 @@ export interface IPipelineResponse {
   pipeline: IPipeline | null;
   errors: IDiagnostic[];
   warnings: IDiagnostic[];
+  /** The pipeline file (root-relative) that lists this notebook, whose whole pipeline
+   * `pipeline` is; null when it belongs to none (or `path` is the file itself). */
+  pipeline_file?: string | null;
 }
 
 export type RunStatus =
@@ -158,6 +174,8 @@ export interface IStepError {
   ename?: string;
   evalue?: string;
   message?: string;
+  /** The element of a fan-out step that failed (step/foreach.py). */
+  element?: { name?: string; index?: number; value?: string } | null;
 }
 
 /** StepRecord.to_json() plus the server's additions. */

@@ -312,8 +312,9 @@ def setup_not_found_handler(web_app: Any) -> None:
 
 def _step_selection(raw: dict) -> dict:
     """A partial run's {"from", "to", "only"} as launch_run takes it: step names only
-    (they become command-line arguments of the runner, never code)."""
-    name = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    (they become command-line arguments of the runner, never code). A pipeline file's
+    step names may be qualified by their notebook (`features.clean`)."""
+    name = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
     unknown = set(raw) - {"from", "to", "only"}
     if unknown:
         raise ApiError(400, f"'steps' takes from, to and only, not {', '.join(sorted(unknown))}.")

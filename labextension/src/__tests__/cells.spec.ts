@@ -70,6 +70,49 @@ describe('cell badges', () => {
   });
 });
 
+describe('cell badges of a pipeline file', () => {
+  // Two notebooks whose cells share indices: each notebook's badges are its own.
+  const step = (name: string, notebook: string, index: number) => ({
+    name,
+    notebook,
+    phase: null,
+    cells: [{ index, id: null, source: '' }],
+    metrics: [],
+    inputs: [],
+    outputs: [],
+    after: [],
+    models: []
+  });
+  const file = {
+    prelude: [],
+    parameter_cells: [],
+    notebooks: [
+      { path: 'load.ipynb', prelude: [], parameter_cells: [] },
+      {
+        path: 'train.ipynb',
+        prelude: [{ index: 1, id: null, source: 'import x' }],
+        parameter_cells: [{ index: 2, id: null, source: 'C = 1' }]
+      }
+    ],
+    steps: [step('load', 'load.ipynb', 1), step('fit', 'train.ipynb', 4)]
+  } as unknown as IPipeline;
+
+  it('badges the cells of the notebook named, with its own prelude and parameters', () => {
+    const train = cellBadges(file, 'train.ipynb');
+    expect(badgeFor(train, 1, null)?.text).toBe('prelude');
+    expect(badgeFor(train, 2, null)?.text).toBe('parameters');
+    expect(badgeFor(train, 4, null)?.text).toBe('fit');
+    const load = cellBadges(file, 'load.ipynb');
+    expect(badgeFor(load, 1, null)?.text).toBe('load');
+    expect(badgeFor(load, 4, null)).toBeNull();
+  });
+
+  it('badges nothing in a notebook the file does not list', () => {
+    expect(cellBadges(file, null).byIndex.size).toBe(0);
+    expect(cellBadges(file, 'other.ipynb').byIndex.size).toBe(0);
+  });
+});
+
 describe('locating the cell of a diagnostic', () => {
   const ids = ['a', 'b', 'c', null];
 

@@ -83,7 +83,11 @@ describe('step states on the DAG', () => {
   });
 
   it('draws no states without a run, and an invalid pipeline (no order) gets none', () => {
-    expect(dagStates(pipeline(['a']), null)).toEqual({ states: new Map(), stale: false });
+    expect(dagStates(pipeline(['a']), null)).toEqual({
+      states: new Map(),
+      stale: false,
+      fanouts: new Map()
+    });
     expect(dagStates(pipeline(['a'], []), detail('local', ['a'])).stale).toBe(true);
   });
 });
