@@ -2,9 +2,10 @@
 Airflow 3 deployment (PostgreSQL, api-server, scheduler, dag-processor, LocalExecutor)
 that the test session starts once and stops (airflow_deployment.py).
 
-Each full DAG run costs tens of seconds on two cores, so there are three: iris to success,
-one notebook whose failing step and hostile parameter are checked together, and one
-cancelled while its step sleeps. The one-line errors need no DAG run at all.
+Each full DAG run costs tens of seconds on two cores, so there are four: iris to success,
+the three-notebook pipeline file to success, one notebook whose failing step and hostile
+parameter are checked together, and one cancelled while its step sleeps. The one-line
+errors need no DAG run at all.
 """
 
 from __future__ import annotations
@@ -97,6 +98,39 @@ def test_iris_submitted_and_watched_matches_the_local_runner(airflow_deployment,
                  "--username", airflow_deployment.username,
                  "--password", airflow_deployment.password]) == 0
     assert "liminal: metric accuracy = " in capsys.readouterr().out
+
+
+WINE_STEPS = ("load", "clean", "split", "train", "evaluate")
+
+
+def test_a_pipeline_file_of_three_notebooks_submitted_matches_the_local_runner(
+        airflow_deployment, tmp_path, capsys):
+    """liminal.yml (docs/pipelines.md): every notebook's steps in one DAG on the
+    deployment, each running its own notebook's prelude, recorded against the file."""
+    folder = tmp_path / "wine_pipeline"
+    shutil.copytree(EXAMPLES / "wine_pipeline", folder)
+    pipeline_file = folder / "liminal.yml"
+    assert main(_submit(airflow_deployment, pipeline_file, "-p", "C=0.3")) == 0
+    run_id = _submitted_run(capsys)
+    store = RunStore(folder / ".liminal")
+    assert store.get_run(run_id).notebook.endswith("liminal.yml")
+    assert main(["watch", run_id, "--dir", str(folder), "--interval", "1",
+                 "--username", airflow_deployment.username,
+                 "--password", airflow_deployment.password]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"run liminal__{run_id} succeeded")
+
+    assert main(["run", "--no-tracking", "--json", "-p", "C=0.3", str(pipeline_file)]) == 0
+    local_id = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
+    remote = {s.step: s for s in store.steps(run_id)}
+    local = {s.step: s for s in store.steps(local_id)}
+    assert set(remote) == set(local) == set(WINE_STEPS)
+    for name, mine in local.items():
+        assert remote[name].status == "succeeded", name
+        assert remote[name].metrics == pytest.approx(mine.metrics, abs=1e-12)
+        assert set(remote[name].outputs) == set(mine.outputs)
+    assert remote["evaluate"].metrics["accuracy"] > 0.9
+    assert main(["runs", str(pipeline_file)]) == 0
+    assert run_id in capsys.readouterr().out
 
 
 def test_a_failing_step_names_its_cell_and_a_hostile_parameter_stays_inert(

@@ -97,6 +97,23 @@ def test_submit_then_watch_records_the_run(iris, kfp_server, capsys):
     assert {s.status for s in store.steps(record.run_id)} == {"succeeded"}
 
 
+def test_a_pipeline_file_is_submitted_as_one_pipeline_of_its_notebooks(tmp_path, kfp_server,
+                                                                       capsys):
+    folder = tmp_path / "wine_pipeline"
+    shutil.copytree(EXAMPLES / "wine_pipeline", folder)
+    assert liminal("submit", folder / "liminal.yml", "--host", kfp_server.url,
+                   "-p", "C=0.3") == 0
+    remote_id = remote_id_of(capsys.readouterr().out)
+    [body] = kfp_server.created_runs()
+    assert body["runtime_config"]["parameters"] == {"C": 0.3}
+    tasks = body["pipeline_spec"]["root"]["dag"]["tasks"]
+    assert {t["taskInfo"]["name"] for t in tasks.values()} == {
+        "load", "clean", "split", "train", "evaluate"}
+    [record] = RunStore(folder / ".liminal").list_runs()
+    assert (record.backend, record.remote_id) == ("kfp", remote_id)
+    assert record.notebook.endswith("liminal.yml")
+
+
 def test_existing_experiment_is_reused_and_missing_one_can_be_refused(iris, kfp_server,
                                                                        capsys):
     experiment_id = kfp_server.add_experiment("nightly")
