@@ -7,7 +7,8 @@
 
 import { IPipeline, IStepRun } from './types';
 
-const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+// Dots: a pipeline file qualifies clashing step names by notebook (features.clean).
+const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
 const PY_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -173,15 +173,37 @@ def threshold_bounds(bound: Any) -> tuple[float | None, float | None]:
 def metadata_settings(notebook: str | os.PathLike[str] | None) -> dict[str, Any]:
     """A notebook's `liminal` metadata as written, read as plain JSON ({} when there is none
     or the file cannot be read): for callers that need one setting fast (a tracking URI, a
-    drift threshold) and must not parse the notebook or import nbformat."""
+    drift threshold) and must not parse the notebook or import nbformat. A pipeline file
+    (liminal.yml) gives its own top-level settings."""
     if notebook is None:
         return {}
+    if str(notebook).endswith((".yml", ".yaml")):
+        return _pipeline_file_settings(Path(notebook))
     try:
         meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata") or {}
         settings = meta.get("liminal") or {}
         return settings if isinstance(settings, dict) else {}
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+def _pipeline_file_settings(path: Path) -> dict[str, Any]:
+    """A pipeline file's top-level keys as metadata_settings gives a notebook's, its
+    `tracking` (a URI, or {uri: ...}) as `mlflow_uri`; {} when it cannot be read."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    settings = {str(k): v for k, v in data.items() if k != "tracking"}
+    tracking = data.get("tracking")
+    tracking = tracking.get("uri") if isinstance(tracking, dict) else tracking
+    if isinstance(tracking, str):
+        settings["mlflow_uri"] = tracking
+    return settings
 
 
 def _is_number(value: Any) -> bool:

@@ -81,7 +81,8 @@ def tracking_uri_for(explicit: str | None, where: str | os.PathLike[str] = ".") 
     from liminal_jupyter.runs.location import liminal_dir
 
     target = Path(where)
-    settings = metadata_settings(target) if target.suffix == ".ipynb" else {}
+    settings = metadata_settings(target) if target.suffix in (".ipynb", ".yml", ".yaml") \
+        else {}
     return resolve_tracking_uri(explicit, settings, liminal_dir(target))
 
 

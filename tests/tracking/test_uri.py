@@ -91,3 +91,24 @@ def test_the_server_and_the_runner_pick_the_same_store(tmp_path, no_env_uri):
     with pytest.raises(ApiError) as raised:
         registry_uri(None, None)
     assert raised.value.status_code == 400
+
+
+def test_a_pipeline_files_tracking_setting_is_the_store_of_its_runs(tmp_path, no_env_uri):
+    """liminal.yml's `tracking:` (a URI or {uri: ...}) is what the runner uses, so the
+    server's MLflow link and registry, and `liminal-nb deploy`, read it too."""
+    from liminal_jupyter.notebook.parse import parse_notebook
+    from liminal_jupyter.server.model_views import registry_uri
+    from liminal_jupyter.server.run_views import tracking_uri_for as link_uri
+
+    _notebook(tmp_path / "a.ipynb", None)
+    pipeline_file = tmp_path / "liminal.yml"
+    for written in ("tracking: http://team:5000", "tracking:\n  uri: http://team:5000"):
+        pipeline_file.write_text(f"name: two\nnotebooks: [a.ipynb]\n{written}\n")
+        runner = resolve_tracking_uri(None, parse_notebook(pipeline_file).settings,
+                                      tmp_path / ".liminal")
+        assert runner == link_uri(pipeline_file, None) == registry_uri(None, pipeline_file)
+        assert runner == tracking_uri_for(None, pipeline_file) == "http://team:5000"
+    pipeline_file.write_text("name: two\nnotebooks: [a.ipynb]\n")
+    assert link_uri(pipeline_file, None) is None
+    pipeline_file.write_text("notebooks: [a.ipynb\n")  # not YAML: the default store
+    assert tracking_uri_for(None, pipeline_file) == default_tracking_uri(tmp_path / ".liminal")

@@ -48,6 +48,12 @@ describe('the magic the panel runs in the kernel', () => {
     );
   });
 
+  it('takes a step name qualified by its notebook (a pipeline file)', () => {
+    expect(inputsMagic('features.clean', 'r1')).toBe(
+      '%load_ext liminal_jupyter\n%liminal inputs features.clean --run r1'
+    );
+  });
+
   it('refuses anything that is not a step name and a run id', () => {
     expect(() => inputsMagic('add; import os', 'r1')).toThrow();
     expect(() => inputsMagic('add', 'r1 --notebook /etc/x')).toThrow();
