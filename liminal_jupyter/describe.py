@@ -75,7 +75,8 @@ def _step(number: int, step: Step) -> list[str]:
         lines.append(f"       after:   {', '.join(step.after)}")
     reads = []
     for inp in step.inputs:
-        source = {"data": f"<- {inp.producer}", "parameter": "<- parameter"}.get(
+        source = {"data": f"<- {inp.producer}", "parameter": "<- parameter",
+                  "file": f"<- file written by {inp.producer}"}.get(
             inp.kind, f"<- import in {inp.producer}"
         )
         reads.append(f"{inp.name} {source}")

@@ -80,6 +80,9 @@ class _Builder:
         self.undefined: list[tuple[Step, Read, Cell]] = []
         self.produced_by: dict[str, list[str]] = {}
         self.defined: dict[str, set[str]] = {}  # step -> values it defines (no functions)
+        # step -> literal paths its cells name (relative to the notebook's folder): what a
+        # pipeline file matches against other notebooks' writes (file edges across them).
+        self.mentions: dict[str, set[str]] = {}
         self.prelude_reads: list[str] = []  # what the prelude reads from outside itself
         self.foreach_cells: dict[str, Cell] = {}  # step -> the cell of its foreach: tag
 
@@ -463,6 +466,7 @@ class _Builder:
         for step in steps:  # notebook order: the last earlier writer provides the file
             cells = [found[c.index] for c in step.cells if c.index in found]
             mentions = set().union(*(c.mentions for c in cells)) if cells else set()
+            self.mentions[step.name] = mentions
             handed = sorted(m for m in mentions if writer.get(m, step.name) != step.name)
             step.inputs += [StepInput(name=m, kind="file", producer=writer[m]) for m in handed]
             step.files = [f for f in step.files if f.rstrip("/") not in handed]

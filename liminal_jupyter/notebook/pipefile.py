@@ -233,6 +233,7 @@ class _Merger:
         self.steps: list[Step] = []
         self.local: dict[str, tuple[int, str]] = {}  # internal id -> (notebook, local name)
         self.defined: dict[str, set[str]] = {}  # internal id -> values the step defines
+        self.mentions: dict[str, set[str]] = {}  # internal id -> paths it names (rebased)
         self.declared: list[list[Parameter]] = []  # each notebook's own parameters
         self.kernels: list[str] = []
 
@@ -252,6 +253,7 @@ class _Merger:
                                            "exist beside the pipeline file.", where)
             shown = posixpath.join(base, rel)
             inherited = self._notebook(index, rel, shown, qualifiers[index], inherited)
+        self._file_edges_across()
         self._name_steps(qualifiers)
         self._explicit_inputs()
         settings = dict(spec.settings)
@@ -290,6 +292,8 @@ class _Merger:
         for step in sub.steps:
             self.local[local[step.name]] = (index, step.name)
             self.defined[local[step.name]] = builder.defined.get(step.name, set())
+            self.mentions[local[step.name]] = {
+                _rebased(sub_folder, m) for m in builder.mentions.get(step.name, set())}
             step.name = local[step.name]
             step.notebook = rel
             for inp in step.inputs:
@@ -314,6 +318,21 @@ class _Merger:
             elif provider.kind == "parameter":
                 left[name] = provider
         return left
+
+    def _file_edges_across(self) -> None:
+        """A path a step reads that a step of an earlier notebook writes (load.ipynb's
+        `df.to_csv("raw.csv")`, then features.ipynb's `pd.read_csv("raw.csv")`) comes from
+        that step, as within one notebook (parse.py `_file_edges`): a file edge, so the
+        reader waits for it and engines whose steps run apart hand the file over."""
+        writer: dict[str, tuple[int, str]] = {}  # path -> (notebook, its last writer)
+        for step in self.steps:  # the file's order, then each notebook's own
+            notebook = self.local[step.name][0]
+            handed = {i.name for i in step.inputs if i.kind == "file"}
+            across = sorted(m for m in self.mentions.get(step.name, set())
+                            if m not in handed and writer.get(m, (notebook, ""))[0] != notebook)
+            step.inputs += [StepInput(m, "file", writer[m][1]) for m in across]
+            step.files = [f for f in step.files if f.rstrip("/") not in across]
+            writer.update(dict.fromkeys(step.writes, (notebook, step.name)))
 
     # -- names --------------------------------------------------------------------------
     def _name_steps(self, qualifiers: list[str]) -> None:

@@ -152,6 +152,36 @@ def test_a_notebook_in_a_sub_folder_has_its_files_and_folder_there(tmp_path):
     assert pipeline.notebook_of(read) == str(tmp_path / "sub" / "b.ipynb")
 
 
+def test_a_file_one_notebook_writes_and_a_later_one_reads_is_a_file_edge(tmp_path, capsys):
+    """prep/load.ipynb writes raw.csv in its folder, use.ipynb reads it as prep/raw.csv:
+    the reader waits for the writer (a file edge, paths compared from the pipeline file's
+    folder), so the local runner, which would otherwise start both at once, hands it over."""
+    from liminal_jupyter.cli import main
+
+    write(tmp_path, "prep/load.ipynb", [
+        code("import pandas as pd", "imports"),
+        code("pd.DataFrame({'a': [1, 2, 3]}).to_csv('raw.csv', index=False)", "step:load")])
+    write(tmp_path, "other.ipynb", [code("unrelated = 1", "step:other")])
+    write(tmp_path, "use.ipynb", [
+        code("import pandas as pd", "imports"),
+        code("total = int(pd.read_csv('prep/raw.csv').a.sum())", "step:use"),
+        code("total", "metrics")])
+    path = pipeline_file(tmp_path, "notebooks: [prep/load.ipynb, other.ipynb, use.ipynb]\n")
+    pipeline = parse_notebook(path)
+    assert pipeline.valid, errors(pipeline)
+    use = pipeline.step("use")
+    assert [(i.name, i.kind, i.producer) for i in use.file_inputs] == [
+        ("prep/raw.csv", "file", "load")]
+    assert "prep/raw.csv" not in use.files
+    assert pipeline.step("other").file_inputs == [] and not pipeline.step("other").upstream
+    assert main(["inspect", str(path)]) == 0
+    assert "prep/raw.csv <- file written by load" in capsys.readouterr().out
+
+    assert main(["run", str(path), "--no-tracking", "--json"]) == 0
+    finished = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert finished["status"] == "succeeded", finished
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 
