@@ -68,20 +68,26 @@ def test_wine_pipeline_on_every_engine(tmp_path, capsys):
 
 def test_a_notebook_in_a_sub_folder_runs_there_on_kfp_local(tmp_path):
     """Its step's working directory is its own folder, where its files are: the workspace
-    travels inside the compiled YAML with the sub-folder's path kept."""
+    travels inside the compiled YAML with the sub-folder's path kept. The file it writes
+    there reaches a later notebook of the top folder that reads it as sub/out.txt (a file
+    edge across notebooks), though each KFP step runs in a working directory of its own."""
     folder = tmp_path / "project"
     (folder / "sub").mkdir(parents=True)
     (folder / "make.ipynb").write_text(json.dumps(notebook_json(
         [code("n = 3", "step:make")])))
     (folder / "sub" / "read.ipynb").write_text(json.dumps(notebook_json([
         code("import os", "imports"),
-        code("text = open('note.txt').read().strip() * n\nhere = os.path.basename(os.getcwd())",
-             "step:read"),
+        code("text = open('note.txt').read().strip() * n\nhere = os.path.basename(os.getcwd())"
+             "\nopen('out.txt', 'w').write(text.upper())", "step:read"),
         code("length = len(text)", "metrics")])))
+    (folder / "final.ipynb").write_text(json.dumps(notebook_json([
+        code("capitals = sum(c.isupper() for c in open('sub/out.txt').read())", "step:final"),
+        code("capitals", "metrics")])))
     (folder / "sub" / "note.txt").write_text("ab\n")
-    (folder / "liminal.yml").write_text("notebooks: [make.ipynb, sub/read.ipynb]\n")
+    (folder / "liminal.yml").write_text(
+        "notebooks: [make.ipynb, sub/read.ipynb, final.ipynb]\n")
 
     run_id, status, metrics = run_kfp_local(folder / "liminal.yml", {})
     store = RunStore(folder / ".liminal")
     assert status == "succeeded", store.get_run(run_id).message
-    assert metrics == {"length": 6}
+    assert metrics == {"length": 6, "capitals": 6}
