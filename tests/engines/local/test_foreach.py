@@ -62,6 +62,28 @@ def test_one_more_element_runs_only_that_element(write_nb, capsys):
     assert steps["add"].metrics == {"total": 30.0}
 
 
+def test_partial_runs_reuse_or_rerun_a_fan_out_step_whole(write_nb, capsys):
+    """--only the reader reuses every element of the latest run; --from the fan-out step
+    runs its elements again (no cache), the steps before reused."""
+    notebook = write_nb([
+        code("items = [1, 2, 3]", "parameters"),
+        code("base = 10", "step:start"),
+        code("square = items * items + base", "step:square", "foreach:items"),
+        code("total = sum(square)", "step:add"),
+        code("total", "metrics"),
+    ])
+    assert run_json(capsys, notebook)[0] == 0
+    status, steps, out = run_json(capsys, notebook, "--only", "add")
+    assert status == 0, out
+    assert (steps["square"].status, steps["add"].status) == ("cached", "succeeded")
+    assert steps["add"].metrics == {"total": 44.0}
+    status, steps, out = run_json(capsys, notebook, "--from", "square", "--no-cache")
+    assert status == 0, out
+    assert steps["start"].status == "cached"
+    assert [steps[f"square.{i}"].status for i in range(3)] == ["succeeded"] * 3
+    assert steps["add"].metrics == {"total": 44.0}
+
+
 def test_a_failing_element_fails_the_step_naming_the_element(write_nb, capsys):
     notebook = write_nb([
         code("items = [1, 0, 2]", "parameters"),
