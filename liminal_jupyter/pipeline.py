@@ -295,6 +295,7 @@ class Pipeline:
                 Location(self.notebook),
             )
         seen: set[str] = set()
+        fanned = {s.name: s.foreach for s in self.steps if s.foreach}
         for step in self.steps:
             where = self._where(step)
             if step.name in seen and not self._reported("duplicate-step", step.name):
@@ -312,6 +313,15 @@ class Pipeline:
                     )
                 elif before == step.name:
                     found.error("cycle", "a step cannot run after itself.", where, step.name)
+            for inp in step.file_inputs:
+                if inp.producer in fanned:  # every element would write its own copy
+                    found.error(
+                        "foreach-file",
+                        f"step '{step.name}' reads {inp.name}, a file that step "
+                        f"'{inp.producer}' writes once per element of {fanned[inp.producer]}: "
+                        "the elements' copies would overwrite each other. Keep it in a "
+                        "variable instead (readers get a list in element order), or write "
+                        "the file in a step after the fan-out.", where, step.name)
         cycle = self._cycle()
         if cycle:
             found.error(

@@ -84,6 +84,20 @@ def test_partial_runs_reuse_or_rerun_a_fan_out_step_whole(write_nb, capsys):
     assert steps["add"].metrics == {"total": 44.0}
 
 
+def test_a_file_a_fan_out_step_writes_cannot_be_read_after_it(write_nb, capsys):
+    """Every element would write its own copy of the file: refused when the notebook is
+    read, on every engine alike, naming the reader's cell."""
+    notebook = write_nb([
+        code("items = [1, 2]", "parameters"),
+        code("open('last.txt', 'w').write(str(items))", "step:write", "foreach:items"),
+        code("n = len(open('last.txt').read())", "step:read"),
+    ])
+    assert main(["run", str(notebook), "--no-tracking"]) == 2
+    err = capsys.readouterr().err
+    assert "cell 3" in err and "step 'read' reads last.txt, a file that step 'write' writes " \
+        "once per element of items" in err
+
+
 def test_a_failing_element_fails_the_step_naming_the_element(write_nb, capsys):
     notebook = write_nb([
         code("items = [1, 0, 2]", "parameters"),
