@@ -8,24 +8,11 @@ import {
   parseExistingNames
 } from '../debug';
 import { IPipeline, IStepRun } from '../types';
+import { stepRecord } from './records';
 import { startRunBody } from '../urls';
 
 function stepRun(status: string, error: IStepRun['error'] = null): IStepRun {
-  return {
-    run_id: '20261204-181925-7993',
-    step: 'add',
-    status,
-    started: 1,
-    ended: 2,
-    attempt: 0,
-    cached_from_run: null,
-    metrics: {},
-    error,
-    executed_notebook: null,
-    duration: 1,
-    log_tail: '',
-    executed_notebook_path: null
-  };
+  return stepRecord('add', status, { run_id: '20261204-181925-7993', error });
 }
 
 const PIPELINE = {

@@ -6,26 +6,10 @@ import {
   fanOut,
   fanOutText
 } from '../runstate';
-import { IRun, IStepRun } from '../types';
+import { IRun } from '../types';
+import { stepRecord } from './records';
 
-function record(step: string, status = 'succeeded', extra: Partial<IStepRun> = {}): IStepRun {
-  return {
-    run_id: 'r1',
-    step,
-    status,
-    started: 1,
-    ended: 2,
-    attempt: 0,
-    cached_from_run: null,
-    metrics: {},
-    error: null,
-    executed_notebook: null,
-    duration: 1,
-    log_tail: '',
-    executed_notebook_path: null,
-    ...extra
-  };
-}
+const record = stepRecord;
 
 const RUN = { run_id: 'r1', backend: 'local', status: 'running' } as IRun;
 

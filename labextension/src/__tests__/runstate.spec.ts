@@ -1,23 +1,8 @@
 import { dagStates } from '../runstate';
 import { IRun, IStepRun } from '../types';
+import { stepRecord } from './records';
 
-function step(name: string, status = 'succeeded'): IStepRun {
-  return {
-    run_id: 'r1',
-    step: name,
-    status,
-    started: 1,
-    ended: 2,
-    attempt: 0,
-    cached_from_run: null,
-    metrics: {},
-    error: null,
-    executed_notebook: null,
-    duration: 1,
-    log_tail: '',
-    executed_notebook_path: null
-  };
-}
+const step = (name: string, status = 'succeeded'): IStepRun => stepRecord(name, status);
 
 function run(backend: string, extra: Partial<IRun> = {}): IRun {
   return {
