@@ -46,6 +46,30 @@ def is_pipeline_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in PIPELINE_FILE_SUFFIXES
 
 
+def _tracking_uri(value: Any) -> Any:
+    """`tracking:` as written, a URI or {uri: URI}: the URI (any other value as it is, for
+    the caller to refuse)."""
+    return value.get("uri") if isinstance(value, dict) else value
+
+
+def written_settings(path: Path) -> dict[str, Any]:
+    """The file's top-level keys as written, its `tracking` as `mlflow_uri`, without reading
+    its notebooks or checking anything; {} when it cannot be read (metadata_settings)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    settings = {str(k): v for k, v in data.items() if k != "tracking"}
+    tracking = _tracking_uri(data.get("tracking"))
+    if isinstance(tracking, str):
+        settings["mlflow_uri"] = tracking
+    return settings
+
+
 def pipeline_file_of(notebook: str | Path) -> tuple[Path, str] | None:
     """The pipeline file beside `notebook` (or in a folder above it) that lists it, and the
     notebook's path in it; None when it belongs to none. A file that cannot be read is
@@ -209,8 +233,7 @@ class _Spec:
         settings: dict[str, Any] = {}
         for key, value in self.data.items():
             if key == "tracking":
-                value = value.get("uri") if isinstance(value, dict) else value
-                key = "mlflow_uri"
+                value, key = _tracking_uri(value), "mlflow_uri"
             if key not in _SETTING_KEYS:
                 continue
             types, wanted = KNOWN_SETTINGS[key]

@@ -177,33 +177,16 @@ def metadata_settings(notebook: str | os.PathLike[str] | None) -> dict[str, Any]
     (liminal.yml) gives its own top-level settings."""
     if notebook is None:
         return {}
-    if str(notebook).endswith((".yml", ".yaml")):
-        return _pipeline_file_settings(Path(notebook))
+    from liminal_jupyter.notebook.pipefile import is_pipeline_file, written_settings
+
+    if is_pipeline_file(notebook):
+        return written_settings(Path(notebook))
     try:
         meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata") or {}
         settings = meta.get("liminal") or {}
         return settings if isinstance(settings, dict) else {}
     except (OSError, ValueError, AttributeError):
         return {}
-
-
-def _pipeline_file_settings(path: Path) -> dict[str, Any]:
-    """A pipeline file's top-level keys as metadata_settings gives a notebook's, its
-    `tracking` (a URI, or {uri: ...}) as `mlflow_uri`; {} when it cannot be read."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    settings = {str(k): v for k, v in data.items() if k != "tracking"}
-    tracking = data.get("tracking")
-    tracking = tracking.get("uri") if isinstance(tracking, dict) else tracking
-    if isinstance(tracking, str):
-        settings["mlflow_uri"] = tracking
-    return settings
 
 
 def _is_number(value: Any) -> bool:

@@ -78,11 +78,10 @@ def tracking_uri_for(explicit: str | None, where: str | os.PathLike[str] = ".") 
     notebook picks it. A notebook's settings are read as plain JSON (no parsing, no
     nbformat): this answers the panel's polls and each `liminal-nb deploy`."""
     from liminal_jupyter.notebook.settings import metadata_settings
-    from liminal_jupyter.runs.location import liminal_dir
+    from liminal_jupyter.runs.location import NOTEBOOK_SUFFIXES, liminal_dir
 
     target = Path(where)
-    settings = metadata_settings(target) if target.suffix in (".ipynb", ".yml", ".yaml") \
-        else {}
+    settings = metadata_settings(target) if target.suffix in NOTEBOOK_SUFFIXES else {}
     return resolve_tracking_uri(explicit, settings, liminal_dir(target))
 
 

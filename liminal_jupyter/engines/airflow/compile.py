@@ -485,8 +485,9 @@ def artifacts_connection(pipeline: Pipeline, options: DagOptions) -> str | None:
     """--artifacts-connection, else the notebook's liminal.airflow artifacts_connection."""
     if options.artifacts_connection:
         return options.artifacts_connection
-    settings = pipeline.settings.get("airflow")
-    found = settings.get("artifacts_connection") if isinstance(settings, dict) else None
+    from liminal_jupyter.engines.airflow.submit import settings_of
+
+    found = settings_of(pipeline).get("artifacts_connection")
     return str(found) if found else None
 
 
