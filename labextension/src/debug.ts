@@ -7,8 +7,9 @@
 
 import { IPipeline, IStepRun } from './types';
 
-// Dots: a pipeline file qualifies clashing step names by notebook (features.clean).
-const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+// Dotted parts: a pipeline file qualifies clashing step names by notebook
+// (features.clean), a fan-out step's elements are STEP.I (train.0).
+const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
 const PY_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

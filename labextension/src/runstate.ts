@@ -64,6 +64,17 @@ export function elementsOf(
   return found;
 }
 
+/** The element records of fan-out step `step` in element order (`elements`: elementsOf). */
+function elementRecords<T extends Pick<IStepRun, 'step'>>(
+  step: string,
+  records: T[],
+  elements: Map<string, [string, number]>
+): T[] {
+  return records
+    .filter(r => elements.get(r.step)?.[0] === step)
+    .sort((a, b) => (elements.get(a.step)?.[1] ?? 0) - (elements.get(b.step)?.[1] ?? 0));
+}
+
 /** The aggregate of a fan-out step's elements (see IFanOut.status). */
 export function fanOut(over: string, own: IStepRun | undefined, elements: IStepRun[]): IFanOut {
   const count = (...states: string[]) => elements.filter(e => states.includes(e.status)).length;
@@ -108,11 +119,7 @@ export function elementsAfterTheirStep<T extends Pick<IStepRun, 'step'>>(
   const plain = records.filter(r => !elements.has(r.step));
   const result: T[] = [];
   for (const record of plain) {
-    result.push(record);
-    const mine = records
-      .filter(r => elements.get(r.step)?.[0] === record.step)
-      .sort((a, b) => (elements.get(a.step)?.[1] ?? 0) - (elements.get(b.step)?.[1] ?? 0));
-    result.push(...mine);
+    result.push(record, ...elementRecords(record.step, records, elements));
   }
   return result;
 }
@@ -146,9 +153,7 @@ export function dagStates(
     if (!step.foreach) {
       continue;
     }
-    const mine = detail.steps
-      .filter(s => elements.get(s.step)?.[0] === step.name)
-      .sort((a, b) => (elements.get(a.step)?.[1] ?? 0) - (elements.get(b.step)?.[1] ?? 0));
+    const mine = elementRecords(step.name, detail.steps, elements);
     const own = states.get(step.name);
     const fan = fanOut(step.foreach, own, mine);
     fanouts.set(step.name, fan);

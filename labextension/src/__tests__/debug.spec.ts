@@ -43,6 +43,7 @@ describe('the magic the panel runs in the kernel', () => {
 
   it('refuses anything that is not a step name and a run id', () => {
     expect(() => inputsMagic('add; import os', 'r1')).toThrow();
+    expect(() => inputsMagic('features..clean', 'r1')).toThrow();
     expect(() => inputsMagic('add', 'r1 --notebook /etc/x')).toThrow();
   });
 });
