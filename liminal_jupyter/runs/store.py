@@ -659,7 +659,9 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL once per database file (the mode persists in the file).
 
     Two processes creating the store at the same moment can both try; the loser may get
-    'database is locked' without the busy handler, so it retries for a while.
+    'database is locked' without the busy handler, so it retries for a while. Any other
+    error (a full disk, a read-only folder) will not pass by waiting: it is raised at once,
+    or `liminal-nb runs` on a full disk would sit silent for the whole busy timeout.
     """
     deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
     while True:
@@ -667,10 +669,19 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             return
-        except sqlite3.OperationalError:
-            if time.monotonic() > deadline:
+        except sqlite3.OperationalError as exc:
+            if not _is_lock_error(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _is_lock_error(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (with any extended code): another connection holds
+    the lock, which it gives back."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # raised by the sqlite3 module itself, not by SQLite
+        return "locked" in str(exc)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
