@@ -13,7 +13,9 @@ from liminal_jupyter.runs.store import RunStore, process_alive
 
 
 def run_value(kernel, expression: str):
-    """Evaluate an expression in a pool kernel, through a client as the executor's."""
+    """Evaluate an expression in a pool kernel, through a client as the executor's. The
+    printed text is joined from every stream message: the kernel may flush `print`'s text
+    and its newline in two messages on a busy machine."""
 
     async def evaluate():
         client = kernel.manager.client()
@@ -22,14 +24,14 @@ def run_value(kernel, expression: str):
 
         def collect(message):
             if message["msg_type"] == "stream":
-                printed.append(message["content"]["text"].strip())
+                printed.append(message["content"]["text"])
 
         try:
             await client.wait_for_ready(timeout=60)
             reply = await client.execute_interactive(f"print(repr({expression}))", timeout=60,
                                                      output_hook=collect)
             assert reply["content"]["status"] == "ok"
-            return printed[-1]
+            return "".join(printed).strip()
         finally:
             client.stop_channels()
 
