@@ -9,7 +9,6 @@ compiled with install_runtime=False (tests/engines/kfp/test_stock_image.py runs 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -115,35 +114,6 @@ def test_help_explains_with_an_example(capsys):
         compile_cli("--help")
     out = capsys.readouterr().out
     assert "Kubeflow" in out and "liminal-nb compile train.ipynb" in out
-
-
-def test_iris_runs_under_kfp_local_with_the_local_runner_metrics(tmp_path):
-    notebook = tmp_path / "iris_classification.ipynb"
-    shutil.copy(IRIS, notebook)
-    yaml_path = tmp_path / "iris.yaml"
-    compile_pipeline(parse_notebook(notebook), yaml_path, install_runtime=False)
-    kfp_metrics = run_kfp_local(yaml_path, tmp_path / "root", {"n_estimators": 20})
-    metrics = kfp_metrics["evaluate_metrics"]
-    # Each step's executed notebook is an HTML artifact holding what the step printed.
-    pages = {p.parent.name: p.read_text() for p in (tmp_path / "root").rglob("executed_html")}
-    assert set(pages) == {f"step-{s}" for s in ("fetch", "prepare", "train", "evaluate",
-                                                "validate")}
-    assert "(150, 5)" in pages["step-fetch"]
-    assert "train: 112 rows, test: 38 rows" in pages["step-prepare"]
-    assert "accuracy=" in pages["step-evaluate"]
-
-    done = subprocess.run([str(LIMINAL_NB), "run", "--no-tracking", "--json", "-p",
-                           "n_estimators=20", str(notebook)], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    run_id = json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
-    shown = subprocess.run([str(LIMINAL_NB), "show", run_id, "--dir", str(tmp_path), "--json"],
-                           capture_output=True, text=True, timeout=60)
-    local = {k: v for step in json.loads(shown.stdout)["steps"]
-             for k, v in (step.get("metrics") or {}).items()}
-    assert set(metrics) == {"accuracy", "f1"}
-    for name in ("accuracy", "f1"):
-        assert metrics[name] == pytest.approx(local[name], abs=1e-9)
 
 
 TRICKY = 'it\'s "quoted"\n""" + __import__("os").system("touch PWNED") + """\n{s}\\n'
