@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import joblib
+import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from liminal_jupyter.cli import main
 from liminal_jupyter.engines.kfp.local_backend import KfpLocalError, run_kfp_local
@@ -52,6 +55,22 @@ def test_iris_under_kfp_local_matches_the_local_runner(tmp_path, capsys):
     assert "(150, 5)" in pages["step-fetch"]
     assert "train: 112 rows, test: 38 rows" in pages["step-prepare"]
     assert "accuracy=" in pages["step-evaluate"]
+    # The train step's model is a KFP Model artifact that loads and predicts, and carries
+    # what the registry needs in its metadata.
+    root = store.run_dir(run_id) / "pipeline-root"
+    (model_file,) = [p for p in root.rglob("model_clf") if p.parent.name == "step-train"]
+    clf = joblib.load(model_file)
+    assert isinstance(clf, BaseEstimator)
+    rows = pd.DataFrame([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]],
+                        columns=list(clf.feature_names_in_))
+    assert len(clf.predict(rows)) == 2
+    (written,) = [p for p in root.rglob("executor_output.json")
+                  if p.parent.name == "step-train"]
+    [artifact] = json.loads(written.read_text())["artifacts"]["model_clf"]["artifacts"]
+    meta = artifact["metadata"]
+    assert meta["marshaller"] == "joblib" and meta["variable"] == "clf"
+    assert meta["framework"] == "sklearn"
+    assert "registered_name" in meta
 
     run = store.get_run(run_id)
     assert (run.backend, run.status, run.parameters) == ("kfp-local", "succeeded",
