@@ -1,7 +1,6 @@
-"""`model:VAR` as KFP Model artifacts and `secret:NAME:KEY:ENV` via kfp-kubernetes.
-
-The kfp.local run happens in a child process (kfp.local is process-wide state).
-"""
+"""`model:VAR` as KFP Model artifacts and `secret:NAME:KEY:ENV` via kfp-kubernetes, in
+the compiled spec (the model artifact of a kfp.local run is checked in
+test_local_backend.py)."""
 
 from __future__ import annotations
 
