@@ -59,11 +59,7 @@ def load_inputs(notebook: str | os.PathLike[str], step: str, run: str | None = N
         raise InputsUnavailable(f"{notebook.name} has no recorded runs: run it first "
                                 f"(liminal-nb run {notebook.name}).")
     ir = _pipeline_of(store, run, notebook) or parse_notebook(notebook)
-    try:
-        ir_step = ir.step(step)
-    except KeyError:
-        raise InputsUnavailable(f"{notebook.name} has no step {step!r}; its steps are: "
-                                f"{', '.join(s.name for s in ir.steps)}") from None
+    ir_step, element = _ir_step(ir, step, notebook)
     record = _step_record(store, notebook, step, run)
     records = _input_records(store, record, ir_step)
     loaded = LoadedInputs(record.run_id, step)
@@ -74,6 +70,8 @@ def load_inputs(notebook: str | os.PathLike[str], step: str, run: str | None = N
         loaded.values[name] = _load(store, saved, name, step)
         loaded.marshallers[name] = str(saved.get("marshaller"))
     loaded.parameters = _parameters(store, record.run_id, ir, ir_step)
+    if element is not None:
+        _bind_element(loaded, ir_step, element)
     if into is not None:
         from liminal_jupyter.step.render import _rebind
 
@@ -82,6 +80,39 @@ def load_inputs(notebook: str | os.PathLike[str], step: str, run: str | None = N
         into.update(loaded.parameters)
     say(loaded.describe())
     return loaded
+
+
+def _ir_step(ir: Any, step: str, notebook: Path) -> tuple[Any, int | None]:
+    """The IR step `step` names, and the element index when it names one element of a
+    fan-out step (`train.1`, as the run store and the panel call it)."""
+    from liminal_jupyter.step.foreach import split_element
+
+    try:
+        return ir.step(step), None
+    except KeyError:
+        pass
+    base, index = split_element(step)
+    try:
+        fanned = ir.step(base) if index is not None else None
+    except KeyError:
+        fanned = None
+    if fanned is not None and fanned.foreach:
+        return fanned, index
+    raise InputsUnavailable(f"{notebook.name} has no step {step!r}; its steps are: "
+                            f"{', '.join(s.name for s in ir.steps)}")
+
+
+def _bind_element(loaded: LoadedInputs, step: Any, index: int) -> None:
+    """What the element's kernel did first (step/foreach.py's bind_element): the list the
+    step fans out over, loaded whole, becomes its element `index`."""
+    name = step.foreach
+    holder = loaded.values if name in loaded.values else loaded.parameters
+    items = holder.get(name)
+    if not isinstance(items, (list, tuple)) or not 0 <= index < len(items):
+        count = len(items) if isinstance(items, (list, tuple)) else 0
+        raise InputsUnavailable(f"step '{step.name}' has no element {index} in run "
+                                f"{loaded.run_id}: {name} has {count} elements.")
+    holder[name] = items[index]
 
 
 def _pipeline_of(store: RunStore, run: str | None, notebook: Path) -> Any:

@@ -15,7 +15,7 @@ import pytest
 from conftest import code
 
 from liminal_jupyter import Pipeline
-from liminal_jupyter.api.inputs import InputsUnavailable
+from liminal_jupyter.api.inputs import InputsUnavailable, load_inputs
 
 LIMINAL_NB = str(Path(sys.executable).with_name("liminal-nb"))
 
@@ -138,3 +138,31 @@ def test_a_kfp_local_runs_inputs_load_from_its_pipeline_root(tmp_path):
     assert namespace["rows"] == pipeline.get_run(run_id).load("rows")
     shown = run_cli("show", run_id, "rows", cwd=tmp_path)
     assert shown.returncode == 0 and "len:   6" in shown.stdout
+
+
+def test_the_inputs_of_one_element_of_a_fan_out_step_bind_its_element(tmp_path):
+    """The panel offers Load inputs on an element row (`scale.1`): the element's kernel
+    started with the list NAME bound to element 1, and so do the loaded inputs."""
+    from conftest import notebook_json
+
+    notebook = tmp_path / "fan.ipynb"
+    notebook.write_text(json.dumps(notebook_json([
+        code("sizes = [2, 3, 5]", "parameters"),
+        code("base = list(range(4))", "step:load"),
+        code("scaled = [b * sizes for b in base]", "step:scale", "foreach:sizes"),
+    ])))
+    done = run_cli("run", str(notebook), "--no-tracking", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pipeline = Pipeline.from_notebook(notebook)
+    run_id = pipeline.runs()[0].run_id
+
+    namespace: dict = {}
+    said: list[str] = []
+    load_inputs(notebook, "scale.1", run_id, into=namespace, say=said.append)
+    assert namespace == {"base": [0, 1, 2, 3], "sizes": 3}
+    assert said == [f"liminal: loaded the inputs of step 'scale.1' of run {run_id}: "
+                    "base (json), sizes (parameter)"]
+    with pytest.raises(InputsUnavailable, match="no step 'scale.3'"):
+        pipeline.load_inputs("scale.3", run=run_id)
+    with pytest.raises(InputsUnavailable, match="no step 'load.1'"):
+        pipeline.load_inputs("load.1", run=run_id)
