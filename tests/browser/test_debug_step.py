@@ -1,6 +1,7 @@
 """The panel's "Debug" on a failed step, in a real JupyterLab in chromium: the step's
 inputs land in the notebook's own kernel (a following cell prints one) and the failing
-cell is selected; "Load inputs into kernel" asks before overwriting what the kernel holds.
+cell is selected; "Load inputs into kernel" asks before overwriting what the kernel holds;
+a failed element of a fan-out step is debugged the same way, its element bound.
 The run is real (launched as the panel's Run button would, next to the notebook).
 """
 
@@ -82,3 +83,37 @@ def test_run_to_here_runs_a_step_and_what_it_depends_on_only(lab, page):
     states = page.eval_on_selector_all(
         ".liminal-step-row", "rs => rs.map(r => [r.dataset.step, r.dataset.status])")
     assert states == [["load", "succeeded"], ["add", "skipped"]]
+
+
+FAN_OUT = [
+    code("sizes = [2, 0, 5]", "parameters"),
+    code("total = 10", "step:load"),
+    code("share = total / sizes", "step:split", "foreach:sizes"),  # cell 2: element 1 fails
+    code("print('sizes is', sizes, 'total', total)", "skip"),
+]
+
+
+def test_debug_on_a_failed_element_loads_its_inputs_with_its_element_bound(lab, page):
+    """A fan-out step's element row (`split.1`) offers Debug like a step's: its inputs
+    land in the kernel with NAME bound to that element, as the element's kernel had it."""
+    notebook = lab.root / "fan_me.ipynb"
+    notebook.write_text(json.dumps(notebook_json(FAN_OUT)))
+    launched = launch_run(notebook, tracking=False)
+    assert launched.process.wait(timeout=RUN_TIMEOUT_S) == 1  # element 1 divides by 0
+
+    open_notebook(page, lab, "fan_me.ipynb")
+    page.wait_for_selector(f'.liminal-run-detail[data-run="{launched.run_id}"]'
+                           '[data-status="failed"]')
+    app_eval(page, "app.shell.currentWidget.content.activeCellIndex = 0")
+    page.locator('.liminal-step-row[data-step="split.1"] + .liminal-step-more '
+                 '.liminal-debug-step').click()
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 2",
+        timeout=UI_TIMEOUT_MS)
+    app_eval(page, "app.shell.currentWidget.content.activeCellIndex = 3")
+    app_eval(page, "app.commands.execute('notebook:run-cell')")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-Cell')[3]"
+        ".querySelector('.jp-OutputArea')?.innerText.includes('sizes is')",
+        timeout=UI_TIMEOUT_MS)
+    assert "sizes is 0 total 10" in output_of(page, 3)
