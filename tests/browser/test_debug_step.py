@@ -30,6 +30,22 @@ def output_of(page, index: int) -> str:
         ".querySelector('.jp-OutputArea')?.innerText ?? ''", index)
 
 
+def debugged_then_ran_cell(page, debug_button, cell: int, printed: str) -> str:
+    """Click a Debug button, wait until the failing cell (2) is selected, then run the
+    user's scratch cell `cell` in the notebook's kernel: what it printed."""
+    debug_button.click()
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 2",
+        timeout=UI_TIMEOUT_MS)
+    app_eval(page, f"app.shell.currentWidget.content.activeCellIndex = {cell}")
+    app_eval(page, "app.commands.execute('notebook:run-cell')")
+    page.wait_for_function(
+        "([i, text]) => document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
+        ".querySelector('.jp-OutputArea')?.innerText.includes(text)",
+        arg=[cell, printed], timeout=UI_TIMEOUT_MS)
+    return output_of(page, cell)
+
+
 def test_debug_loads_the_failed_steps_inputs_into_the_kernel_and_selects_its_cell(lab, page):
     notebook = lab.root / "debug_me.ipynb"
     notebook.write_text(json.dumps(notebook_json(DEBUG_ME)))
@@ -42,20 +58,10 @@ def test_debug_loads_the_failed_steps_inputs_into_the_kernel_and_selects_its_cel
     debug = page.locator(".liminal-debug-step")
     assert debug.count() == 1  # only the failed step offers it
     app_eval(page, "app.shell.currentWidget.content.activeCellIndex = 0")
-    debug.click()
-
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 2",
-        timeout=UI_TIMEOUT_MS)
-    shoot_panel(page, "debug-step")
     # The user's next cell, run in the notebook's kernel, sees what the step read.
-    app_eval(page, "app.shell.currentWidget.content.activeCellIndex = 3")
-    app_eval(page, "app.commands.execute('notebook:run-cell')")
-    page.wait_for_function(
-        "() => document.querySelectorAll('.jp-Notebook .jp-Cell')[3]"
-        ".querySelector('.jp-OutputArea')?.innerText.includes('rows are')",
-        timeout=UI_TIMEOUT_MS)
-    assert "rows are [0, 1, 2, 3, 4] divisor 0" in output_of(page, 3)
+    printed = debugged_then_ran_cell(page, debug, 3, "rows are")
+    shoot_panel(page, "debug-step")
+    assert "rows are [0, 1, 2, 3, 4] divisor 0" in printed
 
     # Loading again would overwrite rows and divisor: the panel asks first.
     page.locator(".liminal-step-more .liminal-load-inputs").click()  # the failed row's
@@ -105,15 +111,6 @@ def test_debug_on_a_failed_element_loads_its_inputs_with_its_element_bound(lab, 
     page.wait_for_selector(f'.liminal-run-detail[data-run="{launched.run_id}"]'
                            '[data-status="failed"]')
     app_eval(page, "app.shell.currentWidget.content.activeCellIndex = 0")
-    page.locator('.liminal-step-row[data-step="split.1"] + .liminal-step-more '
-                 '.liminal-debug-step').click()
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 2",
-        timeout=UI_TIMEOUT_MS)
-    app_eval(page, "app.shell.currentWidget.content.activeCellIndex = 3")
-    app_eval(page, "app.commands.execute('notebook:run-cell')")
-    page.wait_for_function(
-        "() => document.querySelectorAll('.jp-Notebook .jp-Cell')[3]"
-        ".querySelector('.jp-OutputArea')?.innerText.includes('sizes is')",
-        timeout=UI_TIMEOUT_MS)
-    assert "sizes is 0 total 10" in output_of(page, 3)
+    element_debug = page.locator('.liminal-step-row[data-step="split.1"] + '
+                                 '.liminal-step-more .liminal-debug-step')
+    assert "sizes is 0 total 10" in debugged_then_ran_cell(page, element_debug, 3, "sizes is")
