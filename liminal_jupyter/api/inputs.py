@@ -60,7 +60,14 @@ def load_inputs(notebook: str | os.PathLike[str], step: str, run: str | None = N
                                 f"(liminal-nb run {notebook.name}).")
     ir = _pipeline_of(store, run, notebook) or parse_notebook(notebook)
     ir_step, element = _ir_step(ir, step, notebook)
-    record = _step_record(store, notebook, step, run)
+    try:
+        record = _step_record(store, notebook, step, run)
+    except InputsUnavailable:
+        better = None if element is None else _no_such_element(store, notebook,
+                                                                ir_step.name, element, run)
+        if better is None:
+            raise
+        raise better from None
     records = _input_records(store, record, ir_step)
     loaded = LoadedInputs(record.run_id, step)
     for name, saved in records.items():
@@ -100,6 +107,27 @@ def _ir_step(ir: Any, step: str, notebook: Path) -> tuple[Any, int | None]:
         return fanned, index
     raise InputsUnavailable(f"{notebook.name} has no step {step!r}; its steps are: "
                             f"{', '.join(s.name for s in ir.steps)}")
+
+
+def _no_such_element(store: RunStore, notebook: Path, step: str, index: int,
+                     run: str | None) -> InputsUnavailable | None:
+    """Element `index` of `step` has no record: how many elements the step had in the run
+    asked for (default: the latest run that reached them), or None when it never ran."""
+    from liminal_jupyter.runs.store import StoreError
+    from liminal_jupyter.step.foreach import split_element
+
+    try:
+        runs = [store.get_run(run)] if run else store.list_runs(notebook=notebook, limit=200)
+    except (LookupError, StoreError):
+        return None
+    for candidate in runs:
+        count = sum(1 for r in store.steps(candidate.run_id)
+                    if split_element(r.step)[0] == step and split_element(r.step)[1] is not None)
+        if count:
+            return InputsUnavailable(
+                f"step '{step}' ran {count} elements in run {candidate.run_id} "
+                f"({step}.0 to {step}.{count - 1}): there is no element {index}.")
+    return None
 
 
 def _bind_element(loaded: LoadedInputs, step: Any, index: int) -> None:

@@ -162,7 +162,10 @@ def test_the_inputs_of_one_element_of_a_fan_out_step_bind_its_element(tmp_path):
     assert namespace == {"base": [0, 1, 2, 3], "sizes": 3}
     assert said == [f"liminal: loaded the inputs of step 'scale.1' of run {run_id}: "
                     "base (json), sizes (parameter)"]
-    with pytest.raises(InputsUnavailable, match="no step 'scale.3'"):
+    with pytest.raises(InputsUnavailable, match=r"step 'scale' ran 3 elements in run "
+                       rf"{run_id} \(scale.0 to scale.2\): there is no element 3\."):
         pipeline.load_inputs("scale.3", run=run_id)
+    with pytest.raises(InputsUnavailable, match="there is no element 7"):
+        pipeline.load_inputs("scale.7")  # the latest run that reached the step
     with pytest.raises(InputsUnavailable, match="no step 'load.1'"):
         pipeline.load_inputs("load.1", run=run_id)
