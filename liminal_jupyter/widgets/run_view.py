@@ -107,6 +107,10 @@ class RunView(widgets.VBox):
         run = snapshot.run
         self.title.value = (f"<b>{html.escape(run.pipeline_name)}</b> run "
                             f"<code>{html.escape(run.run_id)}</code>")
+        # Each value set is its own message to the page, sent in order: the metrics and
+        # the failure go before the status, so a page that shows 'succeeded' shows them too.
+        self.metrics.value = _metrics_html(snapshot.metrics)
+        self.failure.value = self._failure_html(snapshot, run.message)
         self.status_label.value = run.status
         self.status_label.style.text_color = RUN_STATUS_COLOURS.get(run.status, "inherit")
         self.status_label.style.font_weight = "bold"
@@ -124,8 +128,6 @@ class RunView(widgets.VBox):
             if record.cached_from_run:
                 took = f"{took} (cached from {record.cached_from_run})"
             self.duration_labels[record.step].value = took
-        self.metrics.value = _metrics_html(snapshot.metrics)
-        self.failure.value = self._failure_html(snapshot, run.message)
 
     def _build_rows(self, steps: list[StepRecord]) -> None:
         rows = []

@@ -72,6 +72,8 @@ def test_the_run_view_and_the_parameter_form_render_in_jupyterlab(lab, page):
     steps = view.locator(".liminal-step-row").all_inner_texts()
     assert [row.split()[0] for row in steps] == [
         "fetch", "prepare", "train", "evaluate", "validate"]
+    # The metrics table (sent before the status; a busy page may still be drawing it).
+    view.locator(".liminal-metrics").wait_for(timeout=RUN_TIMEOUT_MS)
     assert "accuracy" in view.inner_text()
     view.scroll_into_view_if_needed()
     shoot(page, "widgets-run-view-succeeded")
