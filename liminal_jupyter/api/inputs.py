@@ -121,8 +121,8 @@ def _no_such_element(store: RunStore, notebook: Path, step: str, index: int,
     except (LookupError, StoreError):
         return None
     for candidate in runs:
-        count = sum(1 for r in store.steps(candidate.run_id)
-                    if split_element(r.step)[0] == step and split_element(r.step)[1] is not None)
+        elements = (split_element(r.step) for r in store.steps(candidate.run_id))
+        count = sum(1 for base, i in elements if base == step and i is not None)
         if count:
             return InputsUnavailable(
                 f"step '{step}' ran {count} elements in run {candidate.run_id} "

@@ -48,8 +48,8 @@ def test_iris_under_kfp_local_matches_the_local_runner(tmp_path, capsys):
 
     # Each step's executed notebook is an HTML artifact holding what the step printed.
     store = RunStore(tmp_path / ".liminal")
-    pages = {p.parent.name: p.read_text()
-             for p in (store.run_dir(run_id) / "pipeline-root").rglob("executed_html")}
+    root = store.run_dir(run_id) / "pipeline-root"
+    pages = {p.parent.name: p.read_text() for p in root.rglob("executed_html")}
     assert set(pages) == {f"step-{s}" for s in ("fetch", "prepare", "train", "evaluate",
                                                 "validate")}
     assert "(150, 5)" in pages["step-fetch"]
@@ -57,7 +57,6 @@ def test_iris_under_kfp_local_matches_the_local_runner(tmp_path, capsys):
     assert "accuracy=" in pages["step-evaluate"]
     # The train step's model is a KFP Model artifact that loads and predicts, and carries
     # what the registry needs in its metadata.
-    root = store.run_dir(run_id) / "pipeline-root"
     (model_file,) = [p for p in root.rglob("model_clf") if p.parent.name == "step-train"]
     clf = joblib.load(model_file)
     assert isinstance(clf, BaseEstimator)
