@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,24 @@ def test_our_processes_skip_the_grammar_jsonschema_compiles_at_import(module, ca
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["invalid notebook refused", "skipped"], done.stdout
+
+
+def test_programs_we_start_run_as_python_m_would_without_the_grammar(tmp_path):
+    """`airflow dags test` and `airflow db migrate` import jsonschema too (Airflow's
+    params): the local Airflow backend starts them through `lean_module_command`, which
+    runs the module as `python -m` would (its argv, `__main__`) and leaves the grammar out."""
+    from liminal_jupyter.startup import lean_module_command
+
+    (tmp_path / "probe_main.py").write_text(
+        "import json, sys\nimport jsonschema\n"
+        "print(json.dumps({'name': __name__, 'argv': sys.argv[1:],\n"
+        "                  'grammar': bool(sys.modules.get('rfc3987_syntax'))}))\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(lean_module_command("probe_main", "dags", "--conf", "{}"),
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"name": "__main__", "argv": ["dags", "--conf", "{}"],
+                                       "grammar": False}
+
+    usage = subprocess.run(lean_module_command("--version"), capture_output=True, text=True)
+    assert usage.returncode != 0 and "usage: python -m liminal_jupyter.startup" in usage.stderr

@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from liminal_jupyter.engines.recorded import (
     run_recorded,
 )
 from liminal_jupyter.runs.progress import Reporter
+from liminal_jupyter.startup import lean_module_command
 from liminal_jupyter.step.workdir import FILES
 
 BACKEND = "airflow"
@@ -107,7 +107,7 @@ def migrated_database() -> Path:
     with tempfile.TemporaryDirectory(prefix="liminal-airflow-migrate-") as tmp:
         home = Path(tmp)
         (home / "dags").mkdir()
-        done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"],
+        done = subprocess.run(lean_module_command("airflow", "db", "migrate"),
                               env=airflow_env(home, home / "dags"), capture_output=True,
                               text=True, stdin=subprocess.DEVNULL)
         if done.returncode != 0 or not (home / "airflow.db").is_file():
@@ -181,8 +181,8 @@ class AirflowLocalRun(RecordedRun):
         self.home, env = new_home(self.dag.path.parent)
         conf = dict(self.request.parameters)
         return ChildCommand(
-            [sys.executable, "-m", "airflow", "dags", "test", self.dag.dag_id,
-             "--conf", json.dumps(conf), "--dagfile-path", str(self.dag.path)],
+            lean_module_command("airflow", "dags", "test", self.dag.dag_id,
+                                "--conf", json.dumps(conf), "--dagfile-path", str(self.dag.path)),
             cwd=self.dag.path.parent, log=run_dir / LOG_NAME, env=env)
 
     def cleanup(self) -> None:
