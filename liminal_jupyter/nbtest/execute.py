@@ -149,11 +149,14 @@ def _first_error(executed: Path, crashed: Exception | None) -> Failure | None:
     for cell in cells:
         if cell.get("cell_type") != "code" or RAISES in cell["metadata"].get("tags", []):
             continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and not _clean_exit(output):
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        for output in errors:
+            if not _clean_exit(output):
                 return _failure_at(cell, output.get("ename", ""), output.get("evalue", ""),
                                    output.get("traceback", []))
-        if cell["metadata"].get("papermill", {}).get("exception") is True:
+        # papermill marks the cell of a `sys.exit(0)` as an exception too, and ends the
+        # notebook there as a success: so do we.
+        if not errors and cell["metadata"].get("papermill", {}).get("exception") is True:
             return _failure_at(cell, "CellExecutionError", "the cell failed without output",
                                [])
     if crashed is not None:

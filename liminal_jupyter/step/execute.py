@@ -216,9 +216,10 @@ def execute_step(
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        error = StepError(step_name, None, None, None, type(exc).__name__,
-                          f"the step ran but its manifest {out / MANIFEST} is missing or "
-                          f"unreadable ({exc})", [], str(executed), "save", pipeline.notebook)
+        error = _ended_early(pipeline, step_name, executed) or StepError(
+            step_name, None, None, None, type(exc).__name__,
+            f"the step ran but its manifest {out / MANIFEST} is missing or unreadable ({exc})",
+            [], str(executed), "save", pipeline.notebook)
         return StepResult(step_name, "failed", executed_notebook=str(executed),
                           duration=duration, error=error)
     return StepResult(step_name, "succeeded", manifest["outputs"], manifest["metrics"],
@@ -328,13 +329,37 @@ def _unformatted(path: Path) -> str:
 
 def _step_error(pipeline: Pipeline, step: str, executed: Path, exc: Exception) -> StepError:
     cell = _failing_cell(_read_cells(executed))
+    return _error_at(pipeline, step, executed, cell, *_exception_parts(exc, cell))
+
+
+def _ended_early(pipeline: Pipeline, step: str, executed: Path) -> StepError | None:
+    """The cell that ended the step with `sys.exit()` or `sys.exit(0)`, as an error.
+
+    papermill counts such an exit a clean end of a notebook and runs no later cell, so the
+    step's save cell never ran: its outputs and metrics do not exist. A step must reach
+    its end; the error names the cell instead of the missing manifest."""
+    cells = [c for c in _read_cells(executed) if c.get("cell_type") == "code"]
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and _clean_exit(output):
+                call = f"sys.exit({output.get('evalue') or ''})"
+                return _error_at(
+                    pipeline, step, executed, cell, "SystemExit",
+                    f"{call} ended the step before it saved its outputs and "
+                    "metrics; papermill counts it a clean end of a whole notebook, but a "
+                    "pipeline step must run to its last cell (put the rest of the step "
+                    "under an `if` instead)", _strip_ansi(output.get("traceback", [])))
+    return None
+
+
+def _error_at(pipeline: Pipeline, step: str, executed: Path, cell: dict[str, Any] | None,
+              ename: str, evalue: str, traceback: list[str]) -> StepError:
     meta = (cell or {}).get("metadata", {})
     liminal = meta.get("liminal", {})
     stage = liminal.get("role") or (
         "injected-parameters" if "injected-parameters" in meta.get("tags", []) else "run"
     )
     source = liminal.get("source_cell") or next(iter(liminal.get("source_cells", [])), {})
-    ename, evalue, traceback = _exception_parts(exc, cell)
     line = _line(traceback, (cell or {}).get("execution_count")) if cell else None
     return StepError(
         step=step,

@@ -181,3 +181,22 @@ def test_the_command_line_rejects_bad_arguments_with_exit_2(tmp_path):
     not_json.write_text("{")
     done = run_cli("run", "--pipeline", str(not_json), "--step", "a", "--output-dir", "x")
     assert done.returncode == 2 and "not valid JSON" in done.stderr
+
+
+def test_a_step_ended_by_sys_exit_names_its_cell_not_a_missing_manifest(write_nb, tmp_path):
+    """papermill ends a notebook at `sys.exit(0)` as a success, so a step's save cell never
+    ran; the step fails at the user's cell, saying why (it said 'manifest missing')."""
+    path = write_nb([
+        cell("rows = [1, 2]", "step:load"),
+        cell("import sys\nif len(rows) < 5:\n    sys.exit(0)\ntotal = sum(rows)"),
+        cell("print('after the exit')"),
+    ])
+    result = execute_step(parse_notebook(path), "load", {}, {}, tmp_path / "out")
+
+    error = result.error
+    assert result.status == "failed" and error is not None
+    assert (error.stage, error.cell_index, error.cell_id, error.ename) == (
+        "step", 1, "c1", "SystemExit")
+    assert error.evalue.startswith("sys.exit(0) ended the step before it saved its outputs")
+    assert "must run to its last cell" in error.render()
+    assert "after the exit" not in cell_outputs(result.executed_notebook, "c2")
