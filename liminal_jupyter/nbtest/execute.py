@@ -145,6 +145,8 @@ def _stop_kernel(manager: Any) -> None:
 
 def _first_error(executed: Path, crashed: Exception | None) -> Failure | None:
     """The first error no `raises-exception` tag allows, or why the run stopped."""
+    from liminal_jupyter.step.execute import _stderr_tail
+
     cells = _cells(executed)
     for cell in cells:
         if cell.get("cell_type") != "code" or RAISES in cell["metadata"].get("tags", []):
@@ -157,8 +159,8 @@ def _first_error(executed: Path, crashed: Exception | None) -> Failure | None:
         # papermill marks the cell of a `sys.exit(0)` as an exception too, and ends the
         # notebook there as a success: so do we.
         if not errors and cell["metadata"].get("papermill", {}).get("exception") is True:
-            return _failure_at(cell, "CellExecutionError", "the cell failed without output",
-                               [])
+            return _failure_at(cell, "CellExecutionError",
+                               _stderr_tail(cell) or "the cell failed without output", [])
     if crashed is not None:
         failure = _running_cell(executed) or Failure("")
         failure.ename, failure.evalue = type(crashed).__name__, str(crashed).split("\n")[0]

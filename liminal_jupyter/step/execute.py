@@ -329,7 +329,10 @@ def _unformatted(path: Path) -> str:
 
 def _step_error(pipeline: Pipeline, step: str, executed: Path, exc: Exception) -> StepError:
     cell = _failing_cell(_read_cells(executed))
-    return _error_at(pipeline, step, executed, cell, *_exception_parts(exc, cell))
+    ename, evalue, traceback = _exception_parts(exc, cell)
+    if not evalue and cell is not None:
+        evalue = _stderr_tail(cell)
+    return _error_at(pipeline, step, executed, cell, ename, evalue, traceback)
 
 
 def _ended_early(pipeline: Pipeline, step: str, executed: Path) -> StepError | None:
@@ -395,6 +398,15 @@ def _failing_cell(cells: list[dict[str, Any]]) -> dict[str, Any] | None:
             return cell
     started = [c for c in code if c.get("metadata", {}).get("papermill", {}).get("start_time")]
     return started[-1] if started else None
+
+
+def _stderr_tail(cell: dict[str, Any]) -> str:
+    """The last line a failed cell printed on stderr: what IPython says for an error it
+    reports without an error output (a line magic that does not exist: 'UsageError: ...')."""
+    text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    lines = [line.strip() for line in _strip_ansi(text.splitlines()) if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _clean_exit(output: dict[str, Any]) -> bool:

@@ -311,14 +311,17 @@ def test_html_pages_per_case_are_named_in_the_junit_xml(tmp_path):
 
 
 PAPERMILL_NOTEBOOKS = Path(papermill_tests.__file__).parent / "notebooks"
-SYS_EXITS = ["sysexit.ipynb", "sysexit0.ipynb", "systemexit.ipynb", "sysexit1.ipynb"]
+SYS_EXITS = ["sysexit.ipynb", "sysexit0.ipynb", "systemexit.ipynb", "sysexit1.ipynb",
+             "line_magic_error.ipynb"]
 
 
 def test_sys_exit_passes_or_fails_as_papermill_decides_on_its_own_notebooks(tmp_path):
     """papermill's own test notebooks (in its wheel): `sys.exit()`, `sys.exit(0)` and a bare
     `raise SystemExit` end a notebook cleanly (papermill raises nothing and runs no later
     cell), `sys.exit(1)` fails it. Before, `liminal-nb test` failed all four ('the cell
-    failed without output'): papermill marks the exiting cell as an exception either way."""
+    failed without output'): papermill marks the exiting cell as an exception either way.
+    A line magic that does not exist fails with no error output, only IPython's
+    UsageError on stderr, which the failure now quotes (it said 'failed without output')."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -331,16 +334,18 @@ def test_sys_exit_passes_or_fails_as_papermill_decides_on_its_own_notebooks(tmp_
                                        progress_bar=False)
         except PapermillExecutionError:
             papermill_fails.add(name)
-    assert papermill_fails == {"sysexit1.ipynb"}
+    assert papermill_fails == {"sysexit1.ipynb", "line_magic_error.ipynb"}
 
     done = liminal_test(*SYS_EXITS, "--junit", "r.xml", cwd=tmp_path)
 
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "3 passed, 1 failed" in done.stdout
+    assert "3 passed, 2 failed" in done.stdout
     cases = junit_cases(tmp_path / "r.xml")
     failed = {key.split("::")[0] for key, case in cases.items()
               if case.find("failure") is not None or case.find("error") is not None}
     assert failed == papermill_fails
     assert "failed at cell 2 (id -): SystemExit: 1" in done.stdout
+    assert ("failed at cell 1 (id -): CellExecutionError: UsageError: Line magic function "
+            "`%undefined-line-magic` not found.") in done.stdout.replace("\n", "")
     kept = executed_cells(tmp_path / ".liminal/test/sysexit1/notebook/defaults/executed.ipynb")
     assert kept[2]["execution_count"] is None  # the cell after the exit never ran

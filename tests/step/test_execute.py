@@ -200,3 +200,16 @@ def test_a_step_ended_by_sys_exit_names_its_cell_not_a_missing_manifest(write_nb
     assert error.evalue.startswith("sys.exit(0) ended the step before it saved its outputs")
     assert "must run to its last cell" in error.render()
     assert "after the exit" not in cell_outputs(result.executed_notebook, "c2")
+
+
+def test_a_cell_failing_without_an_error_output_is_explained_by_its_stderr(write_nb, tmp_path):
+    """IPython reports a line magic that does not exist with no error output, only
+    'UsageError: ...' on stderr; the step's error quotes it (it was a bare
+    'CellExecutionError')."""
+    path = write_nb([cell("x = 1", "step:magic"), cell("%undefined-line-magic")])
+    result = execute_step(parse_notebook(path), "magic", {}, {}, tmp_path / "out")
+
+    error = result.error
+    assert result.status == "failed" and error is not None
+    assert (error.stage, error.cell_index) == ("step", 1)
+    assert error.evalue == "UsageError: Line magic function `%undefined-line-magic` not found."
