@@ -184,15 +184,34 @@ def _name_of(values: dict[str, Any]) -> str:
 # -- cases -------------------------------------------------------------------------------
 
 
+class NothingToRun(BadInput):
+    """A notebook we have nothing to run in: no code cells (a notebook of Markdown only,
+    say), or not a Python notebook. It has no case."""
+
+
+NOTHING_TO_RUN = {"no-code", "not-python"}
+
+
 def build_cases(
     notebooks: list[Path], matrix: Matrix | None, modes: list[str], output_root: Path,
-    timeout: float,
+    timeout: float, left_out: list[str] | None = None,
 ) -> list[TestCase]:
-    """Every (notebook, parameter set, mode) to run; raises BadInput before any runs."""
+    """Every (notebook, parameter set, mode) to run; raises BadInput before any runs.
+
+    left_out: given a list, a notebook without code cells or not in Python is left out and
+    why is added to it, as pytest passes over a file without tests (a folder's Markdown-only
+    introduction must not stop its other notebooks from being tested). Without one it is
+    bad input."""
     cases = []
     for notebook in notebooks:
         display = _display(notebook)
-        pipeline = _pipeline(notebook, display)
+        try:
+            pipeline = _pipeline(notebook, display)
+        except NothingToRun as exc:
+            if left_out is None:
+                raise
+            left_out.append(str(exc))
+            continue
         case_modes = modes if _runs_straight(notebook, pipeline) else ["pipeline"]
         for parameter_set in _parameter_sets(pipeline, notebook, display, matrix):
             for mode in case_modes:
@@ -218,7 +237,11 @@ def _pipeline(notebook: Path, display: str):
     try:
         return parse_notebook(notebook, display)
     except NotebookError as exc:
-        raise BadInput("\n".join(d.render() for d in exc.diagnostics)) from None
+        # The command prints BadInput as "error: ...": the diagnostics without their own.
+        message = "\n".join(d.render().removeprefix("error: ") for d in exc.diagnostics)
+        if any(d.code in NOTHING_TO_RUN for d in exc.diagnostics):
+            raise NothingToRun(message) from None
+        raise BadInput(message) from None
 
 
 def _parameter_sets(pipeline, notebook: Path, display: str,

@@ -103,10 +103,15 @@ def run_test_command(args: argparse.Namespace) -> int:
     try:
         notebooks = find_notebooks(args.paths, exclude=output)
         matrix = read_matrix(args.matrix) if args.matrix else None
-        cases = build_cases(notebooks, matrix, modes, output, args.timeout)
+        left_out: list[str] = []
+        cases = build_cases(notebooks, matrix, modes, output, args.timeout, left_out)
+        if not cases:
+            raise BadInput("\n".join(left_out))
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    for reason in left_out:
+        print(f"left out: {reason}", file=sys.stderr)
     report = Report()
     report.started(len(cases), len(notebooks), args.jobs)
     started = time.time()

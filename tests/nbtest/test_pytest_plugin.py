@@ -29,6 +29,8 @@ def counting_notebook(pytester) -> None:
         code("total = sum(values)\nassert total < 50, f'total {total} is too big'"),
     ], SETS)
     add_notebook(pytester, "nbs/.ipynb_checkpoints/count-checkpoint.ipynb", [code("1/0")])
+    # Markdown only: no items, and no collection error that would stop the session.
+    add_notebook(pytester, "nbs/intro.ipynb", [md("# Read me first")])
 
 
 def test_without_the_option_notebooks_are_not_collected(pytester):
@@ -43,7 +45,8 @@ def test_each_notebook_and_parameter_set_is_an_item(pytester):
     result = pytester.runpytest_subprocess("--liminal-nb", "nbs", "--collect-only", "-q")
     result.stdout.fnmatch_lines(["nbs/count.ipynb::defaults", "nbs/count.ipynb::three",
                                  "nbs/count.ipynb::twelve", "3 tests collected*"])
-    assert "checkpoint" not in result.stdout.str()
+    assert result.ret == 0, result.stdout.str()  # intro.ipynb is no collection error
+    assert "checkpoint" not in result.stdout.str() and "intro" not in result.stdout.str()
 
     piped = pytester.runpytest_subprocess("--liminal-nb", "--liminal-nb-as-pipeline", "nbs",
                                           "--collect-only", "-q")

@@ -245,6 +245,30 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     done = liminal_test("broken.ipynb", cwd=tmp_path)
     assert done.returncode == 2 and "invalid JSON" in done.stderr
     assert "Traceback" not in done.stderr
+    write(tmp_path / "intro.ipynb", [md("# Read me first")])
+    done = liminal_test("intro.ipynb", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "error: intro.ipynb: the notebook has no code cells, so there is nothing to run.")
+
+
+def test_a_folder_runs_its_notebooks_leaving_out_markdown_only_and_other_languages(tmp_path):
+    """Found on papermill's own test notebooks: one Markdown-only notebook (its
+    blank-vscode.ipynb) or one R notebook in a folder refused the whole folder, printing
+    'error: error: ...'. pytest passes over a file without tests; so do we, and say so."""
+    write(tmp_path / "nbs" / "intro.ipynb", [md("# Read me first")])
+    write(tmp_path / "nbs" / "r.ipynb", [code("x <- 1")],
+          {"kernelspec": {"name": "ir", "display_name": "R", "language": "R"},
+           "language_info": {"name": "R"}})
+    write(tmp_path / "nbs" / "good.ipynb", [code("x = 1"), code("assert x == 1")])
+    done = liminal_test("nbs", "--junit", "r.xml", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    assert done.stderr.splitlines() == [
+        "left out: nbs/intro.ipynb: the notebook has no code cells, so there is nothing to run.",
+        "left out: nbs/r.ipynb: the notebook's kernel language is 'r'; liminal-jupyter builds "
+        "pipelines from Python notebooks only."]
+    assert list(junit_cases(tmp_path / "r.xml")) == ["good.ipynb::defaults"]
 
 
 def test_folders_are_searched_skipping_checkpoints_and_run_records(tmp_path):
