@@ -237,10 +237,11 @@ def run_as_pipeline(spec: dict[str, Any], case_dir: Path, result: CaseResult) ->
         pipeline = build_pipeline(replace(raw, cells=cells))
     if not pipeline.valid:
         errors = [d.render() for d in pipeline.errors]
+        reasons = [e.removeprefix("error: ") for e in errors]  # the failure says "error:"
         first = pipeline.errors[0].location if pipeline.errors else None
         result.status = FAILED
-        result.failure = Failure("the notebook is not a valid pipeline: " + " ".join(errors),
-                                 "InvalidPipeline", errors[0] if errors else "", errors,
+        result.failure = Failure("the notebook is not a valid pipeline: " + "; ".join(reasons),
+                                 "InvalidPipeline", reasons[0] if reasons else "", errors,
                                  first.cell_index if first else None,
                                  first.cell_id if first else None, first.line if first else None)
         return

@@ -373,3 +373,19 @@ def test_sys_exit_passes_or_fails_as_papermill_decides_on_its_own_notebooks(tmp_
             "`%undefined-line-magic` not found.") in done.stdout.replace("\n", "")
     kept = executed_cells(tmp_path / ".liminal/test/sysexit1/notebook/defaults/executed.ipynb")
     assert kept[2]["execution_count"] is None  # the cell after the exit never ran
+
+
+def test_a_notebook_that_is_no_valid_pipeline_fails_its_case_saying_why_once(tmp_path):
+    """Each diagnostic once, without its own 'error:' inside the case's (found on
+    papermill's broken.ipynb: 'the notebook is not a valid pipeline: error: ...')."""
+    write(tmp_path / "bad.ipynb", [code("x = 1", "step:a"), code("print 'x'", "step:b")])
+    done = liminal_test("bad.ipynb", "--as-pipeline", "--junit", "r.xml", cwd=tmp_path)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout.replace("\n", "")
+    assert ("the notebook is not a valid pipeline: bad.ipynb, cell 2 of 2 (id c1), line 1: "
+            "syntax error") in out
+    assert "pipeline: error:" not in out
+    [case] = junit_cases(tmp_path / "r.xml").values()
+    assert case.find("failure").get("message").startswith(
+        "the notebook is not a valid pipeline: bad.ipynb, cell 2 of 2 (id c1)")
