@@ -29,10 +29,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        if str(exc.filename) == str(tmp):  # say the file the caller asked for, not our temporary
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     fsync_directory(path.parent)
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file after a failed write; on a read-only disk even unlinking a
+    file that was never created fails, and that must not replace the write's own error."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def write_json(path: str | os.PathLike[str], data: Any, default: Any = None) -> None:

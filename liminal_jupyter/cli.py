@@ -123,6 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A file or folder the command needed could not be read or written (a read-only or
+        # full disk, a folder that is a file, permissions): one line, not a traceback.
+        print(f"error: {exc.filename}: {exc.strerror or exc}.", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _inspect(args: argparse.Namespace) -> int:
