@@ -72,6 +72,10 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
                      help="start a new kernel for every step, as a KFP pod does (default: the "
                      "kernel of a step that succeeded is recycled for a later one, its "
                      "namespace cleared and the prelude re-run, so imports are paid once)")
+    run.add_argument("--kernel", "-k", metavar="NAME",
+                     help="local runs: the kernel for every step instead of the notebook's, as "
+                     "papermill's -k (default: the notebook's kernel; when that is not "
+                     "installed here, python3 with a warning)")
     run.add_argument("--no-html", action="store_true",
                      help="local runs: do not render executed.html beside each step's executed "
                      "notebook")
@@ -128,6 +132,17 @@ def _run_marked(args: argparse.Namespace) -> int:
         print("error: --jobs must be at least 1.", file=sys.stderr)
         return EXIT_INVALID
     engine = get_engine(args.backend)
+    if args.kernel:
+        from liminal_jupyter.step.kernelspec import installed_kernels
+
+        found = installed_kernels()
+        if args.backend != "local" or args.kernel not in found:
+            why = (f"kernel {args.kernel!r} is not installed here (installed: "
+                   f"{', '.join(found)})" if args.kernel not in found else
+                   f"a {args.backend} step runs in its task's own Python")
+            print(f"error: --kernel is for local runs with an installed kernel: {why}.",
+                  file=sys.stderr)
+            return EXIT_INVALID
     if args.resume and not engine.capabilities.resume:
         print(f"error: --resume is for local runs; a {args.backend} run starts afresh.",
               file=sys.stderr)
@@ -142,7 +157,8 @@ def _run_marked(args: argparse.Namespace) -> int:
     request = RunRequest(notebook, values, run_id=args.run_id, resume=args.resume,
                          from_step=args.from_step, to_step=args.to_step, only=only,
                          jobs=args.jobs, use_cache=not args.no_cache,
-                         fresh_kernels=args.fresh_kernels, html=not args.no_html,
+                         fresh_kernels=args.fresh_kernels, kernel=args.kernel,
+                         html=not args.no_html,
                          tracking=not args.no_tracking,
                          tracking_uri=args.tracking_uri, experiment=args.experiment,
                          image=args.image, pipeline=pipeline)

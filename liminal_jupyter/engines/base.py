@@ -60,6 +60,7 @@ class RunRequest:
     jobs: int = 1
     use_cache: bool = True
     fresh_kernels: bool = False
+    kernel: str | None = None  # local: the kernel for every step instead of the notebook's
     html: bool = True  # local: executed.html beside each step's executed notebook
     tracking: bool = True
     tracking_uri: str | None = None

@@ -81,6 +81,12 @@ def run_straight(spec: dict[str, Any], case_dir: Path, result: CaseResult) -> No
     import papermill
     from papermill.engines import papermill_engines
 
+    from liminal_jupyter.step.kernelspec import kernel_for
+
+    kernel, note = kernel_for(spec["kernel"])
+    if note:
+        print(f"warning: {note}", flush=True)  # the case's log
+    spec = {**spec, "kernel": kernel}
     notebook = Path(spec["notebook"])
     prepared = prepare_notebook(nbformat.read(notebook, as_version=4))
     source, executed = case_dir / INPUT_NOTEBOOK, case_dir / EXECUTED_NOTEBOOK

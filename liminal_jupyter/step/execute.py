@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import keyword
 import re
+import sys
 import time
 import traceback as tb
 from dataclasses import asdict, dataclass, field, fields
@@ -201,6 +202,12 @@ def execute_step(
 
         (out / ELEMENT_FILE).unlink(missing_ok=True)
 
+    if kernel_manager is None and kernel_name is None:  # a pod, a task: this Python's kernel
+        from liminal_jupyter.step.kernelspec import kernel_for
+
+        kernel_name, note = kernel_for(pipeline.kernel)
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
     started = time.monotonic()
     try:
         _run_papermill(step_path, executed, parameters, workdir, kernel_name, log_output, timeout,

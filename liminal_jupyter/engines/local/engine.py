@@ -32,7 +32,8 @@ class LocalEngine(LedgerEngine):
         options = RunOptions(request.parameters, request.jobs, request.use_cache,
                              request.resume, request.tracking, request.tracking_uri,
                              request.experiment, run_id=request.run_id,
-                             fresh_kernels=request.fresh_kernels, html=request.html,
+                             fresh_kernels=request.fresh_kernels, kernel=request.kernel,
+                             html=request.html,
                              selection=Selection(request.from_step, request.to_step,
                                                  list(request.only)))
         run = LocalRun(request.notebook, pipeline, options, reporter)

@@ -33,6 +33,7 @@ from liminal_jupyter.runs.progress import Reporter
 from liminal_jupyter.runs.registered import record_registered_models
 from liminal_jupyter.runs.store import RunStore, StepRecord, process_start_time, write_json
 from liminal_jupyter.step.execute import render_error
+from liminal_jupyter.step.kernelspec import kernel_for
 from liminal_jupyter.step.pages import PageRenderer
 from liminal_jupyter.step.workdir import collect_files, snapshot_paths
 
@@ -65,6 +66,8 @@ class RunOptions:
     html: bool = True
     # --from / --to / --only (engines/local/partial.py); empty: the whole pipeline.
     selection: Any = None
+    # --kernel: the kernel for every step instead of the notebook's (step/kernelspec.py).
+    kernel: str | None = None
 
 
 @dataclass
@@ -96,6 +99,8 @@ class LocalRun:
         self.pages = PageRenderer(reporter.warning, enabled=options.html)
         self.warnings: list[str] = []  # tolerated failures, as the reporter was told them
         self.recorded = False  # whether the store holds this run (so it can be resumed)
+        self.kernel, self.kernel_note = (options.kernel, None) if options.kernel else \
+            kernel_for(pipeline.kernel)
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -104,6 +109,8 @@ class LocalRun:
         reusable = self._open_run()
         order = self.pipeline.order()
         self.reporter.run_started(self.run_id, self.pipeline.name, order)
+        if self.kernel_note:
+            self._warn(self.kernel_note)
         tracker = self._start_tracking()
         for name, record in reusable.items():
             self.records[name] = record
@@ -284,7 +291,7 @@ class LocalRun:
         # A file an earlier step wrote (a file edge) is hashed now, after that step ran.
         handed = hash_workspace_files(self.notebook.parent, [i.name for i in step.file_inputs])
         return step_cache_key(self.pipeline, step.name, self.user_parameters, hashes,
-                              self.pipeline.kernel, {**self.file_hashes, **handed},
+                              self.kernel, {**self.file_hashes, **handed},
                               element=element)
 
     def _try_cache(self, name: str, tracker) -> bool:
@@ -507,7 +514,7 @@ class LocalRun:
             to_run = self.pool_settings["to_run"]
             needed = sum(1 for n in to_run if self.pipeline.step(n).notebook == notebook)
             folder = self.notebook.parent / (posixpath.dirname(notebook) or ".")
-            pool = KernelPool(self.pipeline.kernel, folder.resolve(), self._prelude(notebook),
+            pool = KernelPool(self.kernel, folder.resolve(), self._prelude(notebook),
                               needed=needed, limit=self.pool_settings["limit"],
                               reuse=self.pool_settings["reuse"],
                               env=self._step_environment(), on_warning=self._warn,
@@ -558,6 +565,7 @@ class LocalRun:
                     step_dir, cwd=self.notebook.parent,
                     kernel_manager=kernel.manager if kernel else None,
                     prelude_ran=kernel.prelude_ran if kernel else False, stdout_file=out,
+                    kernel_name=self.kernel,
                     timeout=None if kernel else step.options.timeout,
                     environment=step.options.env or None, element=element,
                 ).to_dict()
