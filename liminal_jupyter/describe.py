@@ -32,9 +32,9 @@ def _parameters(pipeline: Pipeline) -> list[str]:
     width = max(len(p.name) for p in pipeline.parameters)
     for p in pipeline.parameters:
         kind = p.type + ("?" if p.nullable and p.type != "any" else "")
-        text = f"  {p.name:<{width}}  {kind:<6} = {json.dumps(p.default)}"
+        text = f"  {p.name:<{width}}  {kind:<6} = {json.dumps(p.default, ensure_ascii=False)}"
         if p.choices:
-            text += f"  one of {json.dumps(p.choices)}"
+            text += f"  one of {json.dumps(p.choices, ensure_ascii=False)}"
         if p.minimum is not None:
             text += f"  in [{p.minimum:g}, {p.maximum:g}]"
         if p.help:

@@ -29,6 +29,7 @@ from liminal_jupyter.notebook.workspace import (
     covering,
     imported_roots,
     setting_files,
+    written_by_cell_magic,
 )
 from liminal_jupyter.pipeline import (
     CellRef,
@@ -440,6 +441,7 @@ class _Builder:
             code = self._parse(cell)
             if code is not None:
                 found[cell.index] = finder.cell(cell, code.tree, owner.get(cell.index))
+                found[cell.index].writes |= written_by_cell_magic(cell.source)
         shared = setting_files(self.nb, folder, settings.get("files", []), self.diags)
         for cell in [*sections.parameters, *(c for c, _ in sections.prelude)]:
             if cell.index in found:  # every step runs these cells first
@@ -466,6 +468,11 @@ class _Builder:
         for step in steps:  # notebook order: the last earlier writer provides the file
             cells = [found[c.index] for c in step.cells if c.index in found]
             mentions = set().union(*(c.mentions for c in cells)) if cells else set()
+            # `import greet` reads greet.py, which an earlier step may write (%%writefile)
+            modules = set().union(*(c.modules for c in cells)) if cells else set()
+            modules |= {m for i in step.inputs if i.kind == "import" and i.statement
+                        for m in _statement_modules(i.statement)}
+            mentions |= {f"{m}.py" for m in modules} & set(writer)
             self.mentions[step.name] = mentions
             handed = sorted(m for m in mentions if writer.get(m, step.name) != step.name)
             step.inputs += [StepInput(name=m, kind="file", producer=writer[m]) for m in handed]

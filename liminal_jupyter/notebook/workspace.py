@@ -316,6 +316,18 @@ class WorkspaceFinder:
         return files
 
 
+def written_by_cell_magic(source: str) -> set[str]:
+    """The file a `%%writefile [-a] PATH` cell writes (IPython's magic; its body is not
+    Python, so no call in it says so), as a relative path; empty for any other cell."""
+    first = source.lstrip().partition("\n")[0]
+    words = first.split()
+    if not words or words[0] != "%%writefile":
+        return set()
+    paths = [w for w in words[1:] if not w.startswith("-")]
+    relative = relative_path(paths[0].strip("'\"")) if len(paths) == 1 else None
+    return {relative} if relative else set()
+
+
 def relative_path(value: str) -> str | None:
     """A value as a normalised path relative to the notebook's folder, or None when it
     cannot be one (absolute, a URL, leaving the folder, the folder itself, not a path)."""

@@ -160,7 +160,7 @@ def _show(args: argparse.Namespace) -> int:
     print(f"started {_when(run.started)}, took {_took(run.started, run.ended)}"
           + (f"; {run.message}" if run.message else ""))
     if run.parameters:
-        print("parameters set: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in
+        print("parameters set: " + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in
                                               run.parameters.items()))
     if run.tracking_run_id:
         print(f"MLflow run: {run.tracking_run_id}")

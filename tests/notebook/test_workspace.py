@@ -305,6 +305,31 @@ def test_real_notebooks_name_only_real_workspace_files_and_stay_fast(notebook):
     assert with_workspace < 1.0, f"{notebook.name}: analysis took {with_workspace:.2f} s"
 
 
+def test_a_module_a_step_writes_with_writefile_is_a_file_edge_of_its_importers(tmp_path):
+    """`%%writefile greet.py` in one step and `from greet import greet` in a later one:
+    the importer waits for the writer (it ran beside it, in parallel, and failed with
+    ModuleNotFoundError), and a step that re-runs the import needs the file too."""
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(notebook_json([
+        code("name = 'wörld'", "parameters"),
+        code("%%writefile greet.py\ndef greet(n):\n    return f'hello {n}'", "step:write"),
+        code("%%writefile -a log.txt\nstarted", "step:log"),
+        code("from greet import greet\nmessage = greet(name)", "step:use"),
+        code("again = greet(name) + message", "step:more"),
+    ])))
+    pipeline = parse_notebook(path)
+    assert [(i.name, i.producer) for i in pipeline.step("use").file_inputs] == [
+        ("greet.py", "write")]
+    assert [(i.name, i.producer) for i in pipeline.step("more").file_inputs] == [
+        ("greet.py", "write")]
+    assert pipeline.step("write").writes == ["greet.py"]
+    assert pipeline.step("log").writes == ["log.txt"]
+    assert pipeline.order().index("write") < pipeline.order().index("use")
+    from liminal_jupyter.describe import describe
+
+    assert '  name  str    = "wörld"' in describe(pipeline)  # not "w\\u00f6rld"
+
+
 def test_a_path_a_step_writes_and_a_later_step_reads_is_a_file_edge(tmp_path):
     """Even when a local run left report.csv beside the notebook, the reader gets it from
     the step that writes it (a 'file' input), not from the workspace; the IR says so and
