@@ -218,6 +218,12 @@ class BlockAnalyzer:
                 else:
                     self._expr(child)
 
+    def _stmt_Expr(self, node: ast.Expr) -> None:
+        self._expr(node.value)
+        script = _run_magic_target(node.value)
+        if script is not None:  # `%run x.py` defines what x.py does, as `import *` would
+            self.facts.star_imports.append((self._cell, node.lineno, f"%run {script}"))
+
     def _stmt_Assign(self, node: ast.Assign) -> None:
         self._expr(node.value)
         for target in node.targets:
@@ -405,3 +411,20 @@ def _all_bindings(tree: ast.Module) -> set[str]:
 
     visit(tree)
     return names
+
+
+def _run_magic_target(node: ast.expr) -> str | None:
+    """The arguments of `%run ...` as IPython transforms it
+    (`get_ipython().run_line_magic('run', 'x.py')`), else None."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "run_line_magic" and len(node.args) == 2):
+        return None
+    owner = node.func.value
+    if not (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+            and owner.func.id == "get_ipython"):
+        return None
+    name, args = node.args
+    if isinstance(name, ast.Constant) and name.value == "run" and \
+            isinstance(args, ast.Constant) and isinstance(args.value, str):
+        return args.value.strip()
+    return None

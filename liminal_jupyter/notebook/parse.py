@@ -182,11 +182,14 @@ class _Builder:
         return [self._ref(c) for c in cells]
 
     def _star_warning(self, cell: Cell, line: int, module: str) -> None:
-        self.star_import = module
+        # `%run script.py` (module "%run ...") defines names as `from m import *` does.
+        self.star_import = module if module.startswith("%run ") else f"from {module} import *"
+        instead = ("import the names you use from a module instead" if module.startswith("%run ")
+                   else "import the names you use instead")
         self.diags.warning(
             "star-import",
-            f"'from {module} import *' hides which names it defines, so names it may provide "
-            "cannot be checked or traced; import the names you use instead.",
+            f"'{self.star_import}' hides which names it defines, so names it may provide "
+            f"cannot be checked or traced; {instead}.",
             self.nb.location(cell, line),
         )
 
@@ -274,7 +277,7 @@ class _Builder:
             if self.star_import:
                 self.diags.warning(
                     "undefined-name",
-                    message + f" It may come from 'from {self.star_import} import *'.",
+                    message + f" It may come from '{self.star_import}'.",
                     where, step.name,
                 )
             else:

@@ -258,6 +258,21 @@ def test_star_imports_warn_and_turn_unknown_names_into_warnings(parse):
     assert codes(p, "warning") == ["star-import", "undefined-name"]
 
 
+def test_run_magic_defines_names_as_a_star_import_does(parse):
+    """`%run setup.py` puts the script's names in the namespace: a name it may define is a
+    warning, not an error that refuses the run (it refused a notebook that runs in Jupyter)."""
+    p = parse([
+        code("%run setup_vars.py\nx = CONST + 1", "step:a"),
+        code("print(x)", "step:b"),
+    ])
+    assert p.valid, [d.render() for d in p.diagnostics]
+    assert codes(p, "warning") == ["star-import", "undefined-name"]
+    star, undefined = (d.message for d in p.diagnostics)
+    assert star.startswith("'%run setup_vars.py' hides which names it defines")
+    assert undefined.endswith("It may come from '%run setup_vars.py'.")
+    assert inputs_of(p, "b") == {"x": "a"}
+
+
 def test_class_definitions_and_their_methods(parse):
     p = parse([
         code("scale = 2", "step:a"),
