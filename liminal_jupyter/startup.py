@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0].startswith("-"):
         sys.exit("usage: python -m liminal_jupyter.startup MODULE [ARGS...]")
     skip_slow_optional_imports()
-    sys.argv = [argv[0], *argv[1:]]  # runpy puts the module's file path in argv[0]
+    sys.argv = list(argv)  # runpy puts the module's file path in argv[0]
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
 
 

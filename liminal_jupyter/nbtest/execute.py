@@ -151,7 +151,7 @@ def _stop_kernel(manager: Any) -> None:
 
 def _first_error(executed: Path, crashed: Exception | None) -> Failure | None:
     """The first error no `raises-exception` tag allows, or why the run stopped."""
-    from liminal_jupyter.step.execute import _stderr_tail
+    from liminal_jupyter.step.execute import _clean_exit, _stderr_tail
 
     cells = _cells(executed)
     for cell in cells:
@@ -200,10 +200,6 @@ def _message(failure: Failure, what: str) -> str:
     error = f"{failure.ename}: {failure.evalue}" if failure.evalue else failure.ename
     where = f" at {failure.where()}" if failure.where() else ""
     return f"{what}{where}" + (f": {error}" if error else "")
-
-
-def _clean_exit(output: dict[str, Any]) -> bool:
-    return output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0")
 
 
 def _cells(path: Path) -> list[dict[str, Any]]:

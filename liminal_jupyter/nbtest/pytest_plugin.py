@@ -66,7 +66,7 @@ class NotebookFile(pytest.File):
         try:
             matrix_file = config.getoption("liminal_nb_matrix")
             matrix = read_matrix(matrix_file) if matrix_file else None
-            # A notebook without code cells has no items, as a file without tests.
+            # A notebook without code cells, or not in Python, has no items (a file without tests).
             cases = build_cases([self.path], matrix, [mode], _output_dir(config),
                                 config.getoption("liminal_nb_timeout"), left_out=[])
         except BadInput as exc:

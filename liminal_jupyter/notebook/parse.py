@@ -183,13 +183,13 @@ class _Builder:
 
     def _star_warning(self, cell: Cell, line: int, module: str) -> None:
         # `%run script.py` (module "%run ...") defines names as `from m import *` does.
-        self.star_import = module if module.startswith("%run ") else f"from {module} import *"
-        instead = ("import the names you use from a module instead" if module.startswith("%run ")
-                   else "import the names you use instead")
+        run_magic = module.startswith("%run ")
+        self.star_import = module if run_magic else f"from {module} import *"
+        instead = "from a module instead" if run_magic else "instead"
         self.diags.warning(
             "star-import",
             f"'{self.star_import}' hides which names it defines, so names it may provide "
-            f"cannot be checked or traced; {instead}.",
+            f"cannot be checked or traced; import the names you use {instead}.",
             self.nb.location(cell, line),
         )
 
